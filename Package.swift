@@ -1,0 +1,58 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "BERG",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "BERG", targets: ["BERG"]),
+        .executable(name: "berg", targets: ["berg"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config (Tools/install-deps.sh installs them).
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CArchive", path: "Sources/CArchive", pkgConfig: "libarchive",
+                       providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg",
+                       providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+
+        .target(name: "BERGCore"),
+        .target(name: "BERGCompute", dependencies: ["BERGCore", "CBLAS"]),
+        .target(name: "BERGFormats", dependencies: ["BERGCore", "CHDF5", "CArchive", "CTurboJPEG", "CPNG"]),
+        .target(name: "BERGRegistry", dependencies: ["BERGCore", "Yams"]),
+        .target(name: "BERGStore", dependencies: [
+            "BERGCore", "BERGRegistry", "CCurl", "CArchive",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "BERGModels", dependencies: ["BERGCore", "BERGCompute", "BERGFormats", "BERGRegistry"]),
+        .target(name: "BERG", dependencies: [
+            "BERGCore", "BERGCompute", "BERGFormats", "BERGRegistry", "BERGStore", "BERGModels",
+        ]),
+        .executableTarget(name: "berg", dependencies: [
+            "BERG", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "BERGCoreTests", dependencies: ["BERGCore"]),
+        .testTarget(name: "BERGComputeTests", dependencies: ["BERGCompute", "BERGFormats"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "BERGFormatsTests", dependencies: ["BERGFormats"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "BERGRegistryTests", dependencies: ["BERGRegistry"]),
+        .testTarget(name: "BERGStoreTests", dependencies: ["BERGStore"]),
+        .testTarget(name: "BERGModelsTests", dependencies: ["BERGModels", "BERG"]),
+        .testTarget(name: "BERGTests", dependencies: ["BERG"]),
+        .testTarget(name: "bergCLITests", dependencies: ["BERG"]),
+    ]
+)

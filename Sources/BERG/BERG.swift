@@ -1,0 +1,2 @@
+@_exported import BERGCore
+import BERGRegistry

@@ -1,0 +1,237 @@
+import BERGCore
+
+/// One model id's record: the single source of truth for a model. Decoded from
+/// `registry/<model_id>.yaml`; see `ManifestValidator` for the strict checks.
+public struct Manifest: Codable, Sendable, Equatable {
+    public var modelID: String
+    public var version: String
+    public var modality: String
+    public var trainingDataset: String
+    public var species: String
+    public var stimuli: String
+    public var modelType: String
+    public var creator: String
+    public var license: String
+    public var description: String
+    public var references: [Reference]
+    public var parameters: Parameters
+    public var input: TensorSpec
+    public var output: [TensorSpec]
+    public var metadata: [MetadataField]?
+    public var encoder: EncoderSpec
+    public var artifacts: [Artifact]
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case modelID = "model_id", version, modality, trainingDataset = "training_dataset", species, stimuli
+        case modelType = "model_type", creator, license, description, references, parameters
+        case input, output, metadata, encoder, artifacts
+    }
+}
+
+public struct Reference: Codable, Sendable, Equatable {
+    public var citation: String
+    public var url: String?
+    public var doi: String?
+    enum CodingKeys: String, CodingKey, CaseIterable { case citation, url, doi }
+}
+
+/// The parameters a caller passes: which subject, and which selection (ROI, ...).
+public struct Parameters: Codable, Sendable, Equatable {
+    public var subject: ParameterSpec
+    public var selection: SelectionSpec
+    enum CodingKeys: String, CodingKey, CaseIterable { case subject, selection }
+}
+
+public struct ParameterSpec: Codable, Sendable, Equatable {
+    /// `int` or `string`.
+    public var type: String
+    public var validValues: [ManifestScalar]
+    public var description: String?
+    public var `default`: ManifestScalar?
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case type, validValues = "valid_values", description, `default`
+    }
+    public var validStrings: [String] { validValues.map(\.string) }
+}
+
+public struct SelectionSpec: Codable, Sendable, Equatable {
+    public var required: Bool
+    public var properties: [String: ParameterSpec]
+    /// The order keys are shown in; YAML maps have none of their own once decoded.
+    public var order: [String]?
+    enum CodingKeys: String, CodingKey, CaseIterable { case required, properties, order }
+    public var orderedKeys: [String] { order ?? properties.keys.sorted() }
+}
+
+/// A declared input or output array: named dimensions, dtype and value range.
+public struct TensorSpec: Codable, Sendable, Equatable {
+    public var name: String
+    public var shape: [String]
+    public var dtype: String
+    public var valueRange: [Double]?
+    public var description: String?
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, shape, dtype, valueRange = "value_range", description
+    }
+}
+
+/// A metadata entry the model returns, for the card.
+public struct MetadataField: Codable, Sendable, Equatable {
+    public var name: String
+    public var description: String
+    public var shape: [String]?
+    enum CodingKeys: String, CodingKey, CaseIterable { case name, description, shape }
+}
+
+/// Which encoder kind builds the model, with the kind's own settings.
+public struct EncoderSpec: Codable, Sendable, Equatable {
+    public var kind: String
+    public var settings: [String: ManifestValue]
+    enum CodingKeys: String, CodingKey, CaseIterable { case kind, settings }
+}
+
+/// A file the encoder needs, and where it comes from.
+public struct Artifact: Codable, Sendable, Equatable {
+    public enum Source: String, Codable, Sendable, CaseIterable {
+        /// A path inside BERG's public S3 bucket.
+        case bergBucket = "berg-bucket"
+        /// Any https URL.
+        case https
+        /// A member of a wheel on the Python package index.
+        case pip
+        /// A file the user provides (`--artifact NAME=PATH`), or one that ships inside the model.
+        case local
+    }
+
+    /// The name encoders and `--artifact NAME=PATH` use.
+    public var name: String
+    public var source: Source
+    /// berg-bucket: path template inside the bucket, e.g. `.../weights_sub-{subject:02}_roi-{roi}.pt`.
+    public var path: String?
+    /// https: the URL.
+    public var url: String?
+    /// pip: the requirement, e.g. `img2fmri==1.0`.
+    public var requirement: String?
+    /// pip: member path templates inside the wheel.
+    public var members: [String]?
+    public var size: Int?
+    public var sha256: String?
+    public var description: String?
+    /// The artifact is needed only when each listed selection key has one of the listed values.
+    public var only: [String: [String]]?
+    /// The artifact is not needed when a listed selection key has one of the listed values.
+    public var except: [String: [String]]?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, source, path, url, requirement, members, size, sha256, description, only, except
+    }
+
+    /// Whether a (subject, selection) needs this artifact.
+    public func applies(to selection: Selection) -> Bool {
+        if let only {
+            for (key, values) in only where !values.contains(selection[key] ?? "") { return false }
+        }
+        if let except {
+            for (key, values) in except where values.contains(selection[key] ?? "") { return false }
+        }
+        return true
+    }
+}
+
+/// A scalar in YAML: the valid values of a parameter.
+public enum ManifestScalar: Codable, Sendable, Equatable, Hashable, CustomStringConvertible {
+    case int(Int)
+    case string(String)
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let i = try? container.decode(Int.self) { self = .int(i) }
+        else { self = .string(try container.decode(String.self)) }
+    }
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .int(let i): try container.encode(i)
+        case .string(let s): try container.encode(s)
+        }
+    }
+    public var string: String {
+        switch self {
+        case .int(let i): return String(i)
+        case .string(let s): return s
+        }
+    }
+    public var description: String { string }
+}
+
+/// A free-form YAML value: encoder settings, which each encoder kind checks itself.
+public indirect enum ManifestValue: Codable, Sendable, Equatable {
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case list([ManifestValue])
+    case map([String: ManifestValue])
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let b = try? container.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? container.decode(Int.self) { self = .int(i) }
+        else if let d = try? container.decode(Double.self) { self = .double(d) }
+        else if let s = try? container.decode(String.self) { self = .string(s) }
+        else if let l = try? container.decode([ManifestValue].self) { self = .list(l) }
+        else { self = .map(try container.decode([String: ManifestValue].self)) }
+    }
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .bool(let v): try container.encode(v)
+        case .int(let v): try container.encode(v)
+        case .double(let v): try container.encode(v)
+        case .string(let v): try container.encode(v)
+        case .list(let v): try container.encode(v)
+        case .map(let v): try container.encode(v)
+        }
+    }
+
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+    public var intValue: Int? { if case .int(let i) = self { return i }; return nil }
+    public var stringValue: String? { if case .string(let s) = self { return s }; return nil }
+    public var boolValue: Bool? { if case .bool(let b) = self { return b }; return nil }
+    public var listValue: [ManifestValue]? { if case .list(let l) = self { return l }; return nil }
+    public var mapValue: [String: ManifestValue]? { if case .map(let m) = self { return m }; return nil }
+}
+
+extension Manifest {
+    /// Expands `{subject}`, `{subject:02}` and `{KEY}` (any selection key) in a template.
+    public static func expand(_ template: String, subject: Subject, selection: Selection) -> String {
+        var result = ""
+        var index = template.startIndex
+        while index < template.endIndex {
+            let ch = template[index]
+            guard ch == "{", let close = template[index...].firstIndex(of: "}") else {
+                result.append(ch)
+                index = template.index(after: index)
+                continue
+            }
+            let field = String(template[template.index(after: index)..<close])
+            let parts = field.split(separator: ":", maxSplits: 1).map(String.init)
+            let key = parts.first ?? ""
+            let value: String = key == "subject" ? String(subject.number) : (selection[key] ?? "{\(field)}")
+            if parts.count == 2, let width = Int(parts[1].filter(\.isNumber)),
+               value.count < width {
+                result += String(repeating: "0", count: width - value.count) + value
+            } else {
+                result += value
+            }
+            index = template.index(after: close)
+        }
+        return result
+    }
+}

@@ -1,0 +1,2 @@
+import XCTest
+final class BERGComputeTestsSmoke: XCTestCase { func testPlaceholder() {} }

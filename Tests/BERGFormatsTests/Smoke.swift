@@ -1,0 +1,2 @@
+import XCTest
+final class BERGFormatsTestsSmoke: XCTestCase { func testPlaceholder() {} }

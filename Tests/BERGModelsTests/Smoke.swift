@@ -1,0 +1,2 @@
+import XCTest
+final class BERGModelsTestsSmoke: XCTestCase { func testPlaceholder() {} }

@@ -1,0 +1,2 @@
+import XCTest
+final class BERGRegistryTestsSmoke: XCTestCase { func testPlaceholder() {} }

@@ -1,0 +1,2 @@
+import XCTest
+final class BERGStoreTestsSmoke: XCTestCase { func testPlaceholder() {} }

@@ -1,0 +1,2 @@
+import XCTest
+final class BERGTestsSmoke: XCTestCase { func testPlaceholder() {} }

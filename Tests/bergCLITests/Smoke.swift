@@ -1,0 +1,2 @@
+import XCTest
+final class bergCLITestsSmoke: XCTestCase { func testPlaceholder() {} }

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the system libraries BERG builds against. Idempotent: where everything is present
+# it does nothing and says so; it runs `apt-get update` only when something must be installed.
+set -euo pipefail
+
+packages=(pkg-config libopenblas-dev libhdf5-dev libcurl4-openssl-dev libarchive-dev
+          libturbojpeg0-dev libpng-dev zlib1g-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all system libraries are present (${packages[*]})"
+    exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
