@@ -83,10 +83,11 @@ public enum StimulusLoader {
             }
             appendCHW(hwc, width: width, height: height, to: &pixels)
         }
+        guard let size else { throw BERGError.invalidInput("No images in \(source)") }
         if !cropped.isEmpty {
             notes.append("centre-cropped to the largest square (offset ⌊(W−S)/2⌋, ⌊(H−S)/2⌋): " + cropped.joined(separator: ", "))
         }
-        return try Stimulus(images: pixels, count: paths.count, height: size!.height, width: size!.width,
+        return try Stimulus(images: pixels, count: paths.count, height: size.height, width: size.width,
                             names: paths.map(fileName), notes: notes)
     }
 

@@ -178,6 +178,14 @@ final class HDF5FileTests: XCTestCase {
         }
     }
 
+    /// A dataset that declares terabytes is refused before anything is allocated.
+    func testHugeDeclaredDatasetIsRefused() throws {
+        let file = try HDF5File(path: IOFixtures.path("hdf5/huge_declared.h5"), mode: .read)
+        XCTAssertEqual(try file.info("huge").shape, [1_000_000, 1_000_000])
+        let error = assertThrowsBERGError(try file.read("huge"))
+        if case .limitExceeded? = error {} else { XCTFail("expected limitExceeded, got \(String(describing: error))") }
+    }
+
     /// Serial libhdf5 is not thread-safe: the lock must make concurrent use safe.
     func testConcurrentReadsAndWrites() throws {
         let dir = try IOFixtures.scratchFolder(self)
