@@ -178,7 +178,11 @@ public enum ImageCodec {
             }
 
             // 16-bit: a linear output format makes libpng assume linear input, so the samples come
-            // back unchanged (premultiplied by alpha where there is one, which is undone below).
+            // back unchanged, but premultiplied by alpha where there is one. Undoing that is exact
+            // for opaque pixels; under partial alpha a few samples may differ from Pillow's by
+            // rounding, and fully transparent pixels come out black (Pillow keeps their colour).
+            // 16-bit PNGs with transparency are rare as stimuli; the simplified API offers no
+            // unassociated 16-bit output, and the low-level one needs setjmp.
             image.format = formatLinear | formatColor | formatAlpha
             var rgba = [UInt16](repeating: 0, count: count * 4)
             let ok = rgba.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
