@@ -16,11 +16,13 @@ final class ConcurrentProcessTests: StoreTestCase {
         let probe = Process()
         probe.executableURL = binary
         probe.arguments = ["get-model", "--help"]
-        probe.standardOutput = FileHandle.nullDevice
+        let help = Pipe()
+        probe.standardOutput = help
         probe.standardError = FileHandle.nullDevice
         guard (try? probe.run()) != nil else { return nil }
+        let text = String(decoding: help.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         probe.waitUntilExit()
-        return probe.terminationStatus == 0 ? binary : nil
+        return probe.terminationStatus == 0 && text.contains("--berg-dir") ? binary : nil
     }
 
     static let manifestYAML = """

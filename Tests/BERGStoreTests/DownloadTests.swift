@@ -52,6 +52,45 @@ final class DownloadTests: StoreTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: try XCTUnwrap(files["weights"]).path + ".part"))
     }
 
+    func testPartialFileFromAnEarlierRunIsResumed() throws {
+        let server = try startServer()
+        let bytes = try serve(weightsPath(), sampleBytes(90_000, seed: 16))
+        let final = home.appendingPathComponent("brain-encoding-response-generator/" + weightsPath())
+        try FileManager.default.createDirectory(at: final.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try bytes.prefix(36_000).write(to: URL(fileURLWithPath: final.path + ".part"))
+        let store = ArtifactStore(home: home, options: options(mirror: server.base("ok")))
+        _ = try store.localFiles(for: weightsManifest(), subject: 1, selection: ["roi": "V1"])
+        XCTAssertEqual(try Data(contentsOf: final), bytes)
+        XCTAssertEqual(server.requests(for: weightsPath()).map(\.range), ["bytes=36000-"])
+    }
+
+    func testPartialFileLongerThanTheServersStartsAgain() throws {
+        let server = try startServer()
+        let bytes = try serve(weightsPath(), sampleBytes(10_000, seed: 17))
+        let final = home.appendingPathComponent("brain-encoding-response-generator/" + weightsPath())
+        try FileManager.default.createDirectory(at: final.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try sampleBytes(20_000, seed: 99).write(to: URL(fileURLWithPath: final.path + ".part"))
+        let store = ArtifactStore(home: home, options: options(mirror: server.base("ok")))
+        _ = try store.localFiles(for: weightsManifest(), subject: 1, selection: ["roi": "V1"])
+        XCTAssertEqual(try Data(contentsOf: final), bytes)
+        XCTAssertEqual(server.requests(for: weightsPath()).map(\.range), ["bytes=20000-", nil], "416, then the whole file")
+    }
+
+    func testSizeComesFromDiskTheManifestOrAHeadRequest() throws {
+        let server = try startServer()
+        try serve(weightsPath(), sampleBytes(12_345, seed: 18))
+        let store = ArtifactStore(home: home, options: options(mirror: server.base("ok")))
+        let unsized = try store.plan(for: weightsManifest(), subject: 1, selection: ["roi": "V1"])[0]
+        XCTAssertEqual(store.size(of: unsized), 12_345)
+        XCTAssertEqual(server.requests().map(\.method), ["HEAD"])
+        var sized = unsized
+        sized.size = 999
+        XCTAssertEqual(store.size(of: sized), 999, "the manifest's size, without asking the server")
+        XCTAssertEqual(server.requests().count, 1)
+        XCTAssertNil(ArtifactStore(home: home, options: options(mirror: server.base("ok"), offline: true)).size(of: unsized))
+        XCTAssertEqual(server.requests().count, 1)
+    }
+
     func testServerThatIgnoresRangeMakesTheDownloadStartAgain() throws {
         let server = try startServer()
         let bytes = try serve(weightsPath(), sampleBytes(200_000, seed: 4))
