@@ -5,8 +5,9 @@ Command line (from the repository root):
 
     python3 Tools/reference/make_io_fixtures.py
 
-Made with: Python 3.11, numpy 2.4, Pillow 13, nibabel 5.4, h5py 3.16 (HDF5 1.14 inside h5py);
-the exact versions of a run are written to Tests/BERGFormatsTests/Fixtures/io/VERSIONS.txt.
+Made with: Python 3.11.7, numpy 2.4.6, Pillow 13.0.0 (libjpeg-turbo 3.2.0), nibabel 5.4.2,
+h5py 3.16.0 (HDF5 2.0.0). Each run writes its versions to
+Tests/BERGFormatsTests/Fixtures/io/VERSIONS.txt. Re-running gives byte-identical files.
 
 Writes into Tests/BERGFormatsTests/Fixtures/io/:
 
