@@ -95,6 +95,9 @@ final class CLITests: XCTestCase {
         let card = try berg("card", "fmri-kay2013-css_prf")
         XCTAssertEqual(card.stdout, try String(contentsOf: Self.root.appendingPathComponent("model_cards/fmri-kay2013-css_prf.md"), encoding: .utf8))
         assertFails(try berg("card"), status: 2, mentioning: "model id or --all")
+        let cards = work.appendingPathComponent("cards")
+        XCTAssertEqual(try berg("card", "--all", "--output", cards.path).status, 0)
+        XCTAssertEqual(try String(contentsOf: cards.appendingPathComponent("fmri-kay2013-css_prf.md"), encoding: .utf8), card.stdout)
     }
 
     func testEncodeWritesFloat32NPY() throws {
