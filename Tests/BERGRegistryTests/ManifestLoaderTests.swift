@@ -63,6 +63,12 @@ final class ManifestLoaderTests: XCTestCase {
         XCTAssertTrue(error?.message.contains("expected a list, got string 'one'") ?? false, error?.message ?? "")
     }
 
+    func testUnquotedNumberWhereAStringBelongsSaysToQuoteIt() {
+        let error = manifestError(text.replacingOccurrences(of: "version: \"1.0\"", with: "version: 1.0"))
+        XCTAssertEqual(error?.keyPath, "version")
+        XCTAssertTrue(error?.message.contains("expected a string, got number '1.0'; quote it") ?? false, error?.message ?? "")
+    }
+
     func testWrongScalarTypeIsCaught() {
         let yaml = text.replacingOccurrences(of: "  required: true", with: "  required: maybe")
         let error = manifestError(yaml)
