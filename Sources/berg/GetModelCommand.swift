@@ -52,10 +52,11 @@ struct GetModelCommand: ParsableCommand {
         let files = try berg.modelFiles(modelID, subjects: subjects, selection: selection)
         if dryRun {
             var lines: [String] = []
-            var total = 0
+            var total: Int64 = 0
             for file in files {
-                let size = file.size.map { DownloadProgress.format(bytes: Int64($0)) } ?? "size unknown"
-                total += file.size ?? 0
+                let bytes = berg.artifactStore.size(of: file)
+                let size = bytes.map { DownloadProgress.format(bytes: $0) } ?? "size unknown"
+                total += bytes ?? 0
                 let from: String
                 switch file.origin {
                 case .download: from = "download from \(file.remote ?? "?")"
@@ -65,7 +66,7 @@ struct GetModelCommand: ParsableCommand {
                 }
                 lines.append("\(file.local.path)\t\(size)\t\(from)")
             }
-            lines.append("\(files.count) file(s), \(DownloadProgress.format(bytes: Int64(total))) listed in the manifest; \(files.filter { $0.origin == .download }.count) to download")
+            lines.append("\(files.count) file(s), \(DownloadProgress.format(bytes: total)) known; \(files.filter { $0.origin == .download }.count) to download")
             writeStdout(lines.joined(separator: "\n") + "\n")
             return
         }
