@@ -80,11 +80,13 @@ final class MaliciousInputTests: XCTestCase {
         XCTAssertEqual(try PickleMachine.load(bytes(small), path: "view", persistentLoad: { _ in .storage(storage) }).tensor?.shape, [3])
 
         // An .npy header declaring a huge shape over 8 bytes of data.
-        for shape in ["(1000000000000,)", "(4611686018427387904, 4)"] {
-            var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shape), }"
+        for (descr, shape) in [("<f4", "(1000000000000,)"), ("<f4", "(4611686018427387904, 4)"),
+                               ("<U9223372036854775807", "(2,)"), ("<U2147483648", "(4,)")] {
+            var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }"
             header += String(repeating: " ", count: 63 - (10 + header.count) % 64) + "\n"
             let npy = Data(NPYFile.magic + [1, 0, UInt8(header.count), 0]) + bytes(header) + Data(count: 8)
-            assertBERGError("npy \(shape)") { _ = try NPYFile.decode(npy, path: "huge.npy") }
+            assertBERGError("npy \(descr) \(shape)") { _ = try NPYFile.decode(npy, path: "huge.npy") }
+            assertBERGError("npy object \(descr) \(shape)") { _ = try NPYFile.decodeObject(npy, path: "huge.npy") }
         }
     }
 

@@ -5,8 +5,8 @@ and the values they must decode to.
 Command line (run from the repository root):
     python3 Tools/reference/make_format_fixtures.py Tests/BERGFormatsTests/Fixtures
 
-Made with: Python 3.11, torch 2.15.0, numpy 2.4.6, scikit-learn 1.9.1 (the script checks these
-and records the versions it ran with in Fixtures/pickle_fixtures_versions.json).
+Made with: Python 3.11.7, torch 2.15.0+cu132 (CPU), numpy 2.4.6, scikit-learn 1.9.1. Each run records
+the versions it ran with in Fixtures/pickle_fixtures_versions.json.
 
 Expected values are written by the library that made each fixture (torch, numpy,
 scikit-learn), as plain little-endian C-order .npy files under Fixtures/expected/ and as
