@@ -692,7 +692,12 @@ private final class Unpickler {
         switch node.kind {
         case .object(var parts):
             parts.state = state
-            node.kind = .object(parts)
+            if parts.module == "joblib.numpy_pickle", parts.name == "NumpyArrayWrapper",
+               let array = try joblibArray(try plain(state)) {
+                node.kind = .resolved(array)
+            } else {
+                node.kind = .object(parts)
+            }
         case .pendingArray(var parts):
             parts.state = state
             if let value = try arrayFromState(try plain(state)) {
@@ -715,6 +720,24 @@ private final class Unpickler {
         case .list, .tuple, .set, .resolved:
             break
         }
+    }
+
+    /// `joblib.dump` replaces each NumPy array by a `NumpyArrayWrapper` whose BUILD is followed,
+    /// in the stream itself, by an optional padding (one length byte, then that many bytes)
+    /// and the array's raw bytes. Object arrays (a nested pickle) stay inert and stop the read.
+    func joblibArray(_ state: PickleValue) throws -> PickleValue? {
+        guard case .dtype(let descr)? = state["dtype"], let shape = state["shape"].flatMap(Unpickler.ints),
+              let (_, kind, size) = NumpyArrays.parse(descr) else { return nil }
+        guard kind != "O" else { throw BERGError.unsupported("\(path): joblib object arrays (nested pickles) are not supported") }
+        let count = try NumpyArrays.checkedCount(shape, path: path, limit: limits.maxArrayElements)
+        if let alignment = state["numpy_array_alignment_bytes"], alignment.int != nil {
+            _ = try take(Int(try byte()))
+        }
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: kind == "U" ? size * 4 : size)
+        guard !overflow else { throw corrupt("joblib array of shape \(shape) overflows") }
+        let raw = slice(try take(bytes))
+        return try NumpyArrays.decode(raw: raw, descr: descr, shape: shape, fortran: state["order"]?.string == "F",
+                                      path: path, limit: limits.maxArrayElements)
     }
 
     /// ndarray state: (version, shape, dtype, is_fortran, rawdata) or without the version.

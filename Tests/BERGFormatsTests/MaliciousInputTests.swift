@@ -36,6 +36,7 @@ final class MaliciousInputTests: XCTestCase {
             ("small_p2.pkl", { d, p in _ = try PickleMachine.load(d, path: p) }),
             ("os_system_p4.pkl", { d, p in _ = try PickleMachine.load(d, path: p) }),
             ("arrays_in_pickle.pkl", { d, p in _ = try PickleMachine.load(d, path: p) }),
+            ("joblib_arrays.pkl", { d, p in _ = try PickleMachine.load(d, path: p) }),
             ("metadata_nested_dict.npy", { d, p in _ = try NPYFile.decodeObject(d, path: p) }),
             ("big_endian.npy", { d, p in _ = try NPYFile.decode(d, path: p) }),
             ("legacy.pth", { d, p in _ = try TorchCheckpoint(data: d, path: p) }),

@@ -5,7 +5,7 @@ and the values they must decode to.
 Command line (run from the repository root):
     python3 Tools/reference/make_format_fixtures.py Tests/BERGFormatsTests/Fixtures
 
-Made with: Python 3.11.7, torch 2.15.0+cu132 (CPU), numpy 2.4.6, scikit-learn 1.9.1. Each run records
+Made with: Python 3.11.7, torch 2.15.0+cu132 (CPU), numpy 2.4.6, scikit-learn 1.9.1, joblib 1.6.0. Each run records
 the versions it ran with in Fixtures/pickle_fixtures_versions.json.
 
 Expected values are written by the library that made each fixture (torch, numpy,
@@ -22,6 +22,7 @@ import sys
 import zipfile
 from collections import OrderedDict
 
+import joblib
 import numpy as np
 import sklearn
 import torch
@@ -263,6 +264,11 @@ def sklearn_fixtures(out):
         with open(os.path.join(out, f"sk_{name}.pkl"), "wb") as f:
             pickle.dump(model, f, protocol=4)  # as img2fmri (and joblib's pickler) write it
         save_expected(out, f"sk.{name}.predict", model.predict(x_test).astype(np.float32))
+    # joblib.dump (uncompressed): arrays follow their NumpyArrayWrapper in the stream.
+    joblib.dump(models["ridge"], os.path.join(out, "sk_ridge_joblib.pkl"))
+    joblib.dump({"fortran": np.asfortranarray(np.arange(24, dtype=np.float64).reshape(2, 3, 4) / 3),
+                 "big": np.arange(6, dtype=">f4").reshape(2, 3) - 2.5, "ints": np.array([5, -6], dtype=np.int64)},
+                os.path.join(out, "joblib_arrays.pkl"))
     transformers = {
         "pca": PCA(n_components=3).fit(x),
         "pca_whiten": PCA(n_components=3, whiten=True).fit(x),
@@ -362,7 +368,7 @@ def main():
     pickle_fixtures(out)
     with open(os.path.join(out, "pickle_fixtures_versions.json"), "w") as f:
         json.dump({"command": "python3 " + " ".join(sys.argv), "python": platform.python_version(),
-                   "torch": torch.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__},
+                   "torch": torch.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__, "joblib": joblib.__version__},
                   f, indent=1)
 
 
