@@ -144,6 +144,15 @@ final class MaliciousInputTests: XCTestCase {
             bad.replaceSubrange(offset..<(offset + newBytes.count), with: newBytes)
             assertBERGError(what) { _ = try TorchCheckpoint(data: bad, path: "bad.pt") }
         }
+        // One flipped byte inside data.pkl: its CRC no longer matches.
+        let zip = try ZipArchive(data: original, path: "fwrf_checkpoint.pt")
+        let pickleEntry = try XCTUnwrap(zip.entry(named: "fwrf_checkpoint/data.pkl"))
+        let pickleBytes = try zip.contents(of: pickleEntry)
+        var flipped = original
+        flipped[pickleBytes.startIndex + pickleBytes.count / 2] ^= 0x01
+        XCTAssertThrowsError(try TorchCheckpoint(data: flipped, path: "flipped.pt")) { error in
+            XCTAssertTrue("\(error)".contains("CRC"), "\(error)")
+        }
         // A storage entry shorter than the tensor that uses it.
         let storageEntry = try XCTUnwrap(centralEntry(original, "fwrf_checkpoint/data/0"))
         var short = original
