@@ -110,4 +110,20 @@ final class PickleMachineTests: XCTestCase {
         let short = checkpoint.root.structure(maxChildren: 2).text()
         XCTAssertTrue(short.contains("… 9 more"), short)
     }
+
+    func testOldStyleInstancesExtensionsAndPersistentIDsStayInert() throws {
+        // INST and OBJ (protocols 0/1), EXT1, and a PERSID with no loader.
+        let inst = try PickleMachine.load(Data("(I1\nI2\nimymod\nThing\n.".utf8), path: "inst")
+        XCTAssertEqual(inst.object?.className, "mymod.Thing")
+        XCTAssertEqual(inst.object?.args?[1]?.int, 2)
+        let obj = try PickleMachine.load(Data("(cmymod\nThing\nI3\no.".utf8), path: "obj")
+        XCTAssertEqual(obj.object?.className, "mymod.Thing")
+        XCTAssertEqual(obj.object?.args?[0]?.int, 3)
+        guard case .extensionCode(5) = try PickleMachine.load(Data([0x80, 0x02, 0x82, 0x05, 0x2E]), path: "ext") else {
+            return XCTFail("EXT1")
+        }
+        guard case .persistentID(.string("key7")) = try PickleMachine.load(Data("Pkey7\n.".utf8), path: "persid") else {
+            return XCTFail("PERSID")
+        }
+    }
 }
