@@ -199,10 +199,14 @@ public enum RawArray {
             if bigEndian { for i in 0..<count { out[i] = T(bigEndian: out[i]) } }
             return out
         }
+        // One pass: bytes go straight into uninitialised array memory, no zero-fill first.
         func copy<T>(_: T.Type, zero: T) -> [T] {
-            var out = [T](repeating: zero, count: count)
-            out.withUnsafeMutableBytes { dst in raw.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src.prefix(dst.count))) } }
-            return out
+            [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+                raw.withUnsafeBytes { src in
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: src.prefix(count * MemoryLayout<T>.stride)))
+                }
+                initialized = count
+            }
         }
         switch dtype {
         case .float32:

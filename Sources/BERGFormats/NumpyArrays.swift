@@ -26,7 +26,7 @@ enum NumpyArrays {
         guard let kind = s.first else { return nil }
         let rest = s.dropFirst()
         let size = rest.isEmpty ? (kind == "O" ? 8 : kind == "b" || kind == "?" ? 1 : 0) : (Int(rest) ?? -1)
-        guard size >= 0 else { return nil }
+        guard size >= 0, size <= 1 << 32 else { return nil } // item sizes past 4 GB are not real dtypes
         return (order, kind, size)
     }
 

@@ -623,6 +623,14 @@ private final class Unpickler {
             return .node(Node(.object(ObjectParts(module: m, name: n, args: args))))
         case ("numpy.core.multiarray", "_reconstruct"):
             return .node(Node(.pendingArray(ObjectParts(module: rawModule, name: name, args: args))))
+        case ("numpy.core.numeric", "_frombuffer"):
+            // Protocol 5: _frombuffer(buffer, dtype, shape, order).
+            let plainArgs = try argItems.map(plain)
+            guard plainArgs.count == 4, case .bytes(let buffer) = plainArgs[0], case .dtype(let descr) = plainArgs[1],
+                  let shape = Unpickler.ints(plainArgs[2]) else { return inert }
+            guard let value = try NumpyArrays.decode(raw: buffer, descr: descr, shape: shape, fortran: plainArgs[3].string == "F",
+                                                     path: path, limit: limits.maxArrayElements) else { return inert }
+            return .value(value)
         case ("numpy", "dtype"):
             guard let code = try argItems.first.map(plain)?.string else { return inert }
             return .node(Node(.pendingDType(code: code, parts: ObjectParts(module: rawModule, name: name, args: args))))
@@ -646,6 +654,20 @@ private final class Unpickler {
                 return inert
             }
             return .value(.tensor(try TorchTensors.view(of: storage, offset: offset, size: size, stride: stride, path: path, limits: limits)))
+        case ("torch._utils", "_rebuild_tensor_v3"):
+            // (untyped storage, offset, size, stride, requires_grad, hooks, dtype, metadata):
+            // dtypes without a typed storage class (uint16, float8, ...) are saved this way.
+            let plainArgs = try argItems.map(plain)
+            guard plainArgs.count >= 7, case .storage(var storage) = plainArgs[0],
+                  let offset = plainArgs[1].int, let size = Unpickler.ints(plainArgs[2]), let stride = Unpickler.ints(plainArgs[3]),
+                  case .global("torch", let dtypeName) = plainArgs[6],
+                  let (dtype, unsigned) = TorchTensors.dtype(forV3Name: dtypeName) else {
+                return inert
+            }
+            guard storage.data.count % dtype.byteWidth == 0 else { throw corrupt("storage '\(storage.key)' is not a whole number of \(dtypeName) elements") }
+            storage.dtype = dtype
+            let t = try TorchTensors.view(of: storage, offset: offset, size: size, stride: stride, path: path, limits: limits)
+            return .value(.tensor(unsigned ? TorchTensors.widenedUnsigned(t) : t))
         case ("torch._utils", "_rebuild_parameter"), ("torch._utils", "_rebuild_parameter_with_state"):
             guard let first = argItems.first else { return inert }
             let data = try plain(first)
@@ -670,7 +692,12 @@ private final class Unpickler {
         switch node.kind {
         case .object(var parts):
             parts.state = state
-            node.kind = .object(parts)
+            if parts.module == "joblib.numpy_pickle", parts.name == "NumpyArrayWrapper",
+               let array = try joblibArray(try plain(state)) {
+                node.kind = .resolved(array)
+            } else {
+                node.kind = .object(parts)
+            }
         case .pendingArray(var parts):
             parts.state = state
             if let value = try arrayFromState(try plain(state)) {
@@ -693,6 +720,24 @@ private final class Unpickler {
         case .list, .tuple, .set, .resolved:
             break
         }
+    }
+
+    /// `joblib.dump` replaces each NumPy array by a `NumpyArrayWrapper` whose BUILD is followed,
+    /// in the stream itself, by an optional padding (one length byte, then that many bytes)
+    /// and the array's raw bytes. Object arrays (a nested pickle) stay inert and stop the read.
+    func joblibArray(_ state: PickleValue) throws -> PickleValue? {
+        guard case .dtype(let descr)? = state["dtype"], let shape = state["shape"].flatMap(Unpickler.ints),
+              let (_, kind, size) = NumpyArrays.parse(descr) else { return nil }
+        guard kind != "O" else { throw BERGError.unsupported("\(path): joblib object arrays (nested pickles) are not supported") }
+        let count = try NumpyArrays.checkedCount(shape, path: path, limit: limits.maxArrayElements)
+        if let alignment = state["numpy_array_alignment_bytes"], alignment.int != nil {
+            _ = try take(Int(try byte()))
+        }
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: kind == "U" ? size * 4 : size)
+        guard !overflow else { throw corrupt("joblib array of shape \(shape) overflows") }
+        let raw = slice(try take(bytes))
+        return try NumpyArrays.decode(raw: raw, descr: descr, shape: shape, fortran: state["order"]?.string == "F",
+                                      path: path, limit: limits.maxArrayElements)
     }
 
     /// ndarray state: (version, shape, dtype, is_fortran, rawdata) or without the version.
@@ -734,6 +779,7 @@ private final class Unpickler {
         case "__builtin__": return "builtins"
         case "copy_reg": return "copyreg"
         case "numpy._core.multiarray": return "numpy.core.multiarray"
+        case "numpy._core.numeric": return "numpy.core.numeric"
         default: return module
         }
     }

@@ -7,7 +7,8 @@ import Foundation
 /// - the zip format (PyTorch ≥ 1.6): `<top>/data.pkl`, the storages as stored entries
 ///   `<top>/data/<key>`, and `<top>/byteorder`. `<top>` is the file's stem or `archive`, so
 ///   `data.pkl` is found by suffix. Storages are slices of the mapped file until a tensor
-///   view copies them out.
+///   view copies them out. The pickle's CRC is checked; the storages' are not (that would be
+///   a second pass over the whole file).
 /// - the legacy format: pickles of a magic number, the protocol version and system info, the
 ///   object itself, the list of storage keys, then each storage as an 8-byte element count
 ///   followed by its raw bytes.
@@ -68,7 +69,7 @@ public final class TorchCheckpoint: Sendable {
         let top = String(pickleEntry.name.dropLast("data.pkl".count))
         var bigEndian = false
         if let order = zip.entry(named: top + "byteorder") {
-            let text = String(decoding: try zip.contents(of: order), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = String(decoding: try zip.contents(of: order, verifyChecksum: true), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             guard text == "little" || text == "big" else {
                 throw BERGError.corruptFile(path: path, offset: nil, message: "byteorder entry says '\(text)', expected little or big")
             }
@@ -92,7 +93,7 @@ public final class TorchCheckpoint: Sendable {
             storages[key] = storage
             return .storage(storage)
         }
-        return try PickleMachine.load(try zip.contents(of: pickleEntry), path: "\(path) [\(pickleEntry.name)]",
+        return try PickleMachine.load(try zip.contents(of: pickleEntry, verifyChecksum: true), path: "\(path) [\(pickleEntry.name)]",
                                       persistentLoad: load, limits: limits)
     }
 

@@ -1,5 +1,6 @@
 import BERGCore
 import CArchive
+import CZlib
 import Foundation
 
 /// A zip file read through its central directory. Stored entries (how PyTorch writes its
@@ -38,14 +39,32 @@ public struct ZipArchive: Sendable {
     public func entry(named name: String) -> Entry? { entries.first { $0.name == name } }
 
     /// The bytes of one entry: a slice of the file for stored entries, inflated otherwise.
-    public func contents(of entry: Entry) throws -> Data {
+    /// Inflated entries always have their CRC checked (by libarchive); stored ones only with
+    /// `verifyChecksum`, so large storages can be used in place without a pass over them.
+    public func contents(of entry: Entry, verifyChecksum: Bool = false) throws -> Data {
         switch entry.method {
         case 0:
             guard entry.compressedSize == entry.uncompressedSize else {
                 throw corrupt(entry, "stored entry with compressed size \(entry.compressedSize) ≠ size \(entry.uncompressedSize)")
             }
             let start = try dataStart(of: entry)
-            return data[data.startIndex + start ..< data.startIndex + start + entry.compressedSize]
+            let bytes = data[data.startIndex + start ..< data.startIndex + start + entry.compressedSize]
+            if verifyChecksum {
+                let crc = bytes.withUnsafeBytes { raw -> UInt32 in
+                    var value = crc32(0, nil, 0)
+                    var offset = 0
+                    while offset < raw.count { // zlib takes 32-bit lengths
+                        let n = min(raw.count - offset, 1 << 30)
+                        value = crc32(value, raw.baseAddress!.advanced(by: offset).assumingMemoryBound(to: Bytef.self), uInt(n))
+                        offset += n
+                    }
+                    return UInt32(truncatingIfNeeded: value)
+                }
+                guard crc == entry.crc32 else {
+                    throw corrupt(entry, String(format: "CRC-32 is %08x, the directory says %08x; the file is damaged", crc, entry.crc32))
+                }
+            }
+            return bytes
         case 8:
             _ = try dataStart(of: entry) // bounds of the compressed bytes
             guard let inflated = try inflateAll(only: entry.name)[entry.name] else {

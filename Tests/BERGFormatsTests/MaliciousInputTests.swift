@@ -36,6 +36,7 @@ final class MaliciousInputTests: XCTestCase {
             ("small_p2.pkl", { d, p in _ = try PickleMachine.load(d, path: p) }),
             ("os_system_p4.pkl", { d, p in _ = try PickleMachine.load(d, path: p) }),
             ("arrays_in_pickle.pkl", { d, p in _ = try PickleMachine.load(d, path: p) }),
+            ("joblib_arrays.pkl", { d, p in _ = try PickleMachine.load(d, path: p) }),
             ("metadata_nested_dict.npy", { d, p in _ = try NPYFile.decodeObject(d, path: p) }),
             ("big_endian.npy", { d, p in _ = try NPYFile.decode(d, path: p) }),
             ("legacy.pth", { d, p in _ = try TorchCheckpoint(data: d, path: p) }),
@@ -80,11 +81,13 @@ final class MaliciousInputTests: XCTestCase {
         XCTAssertEqual(try PickleMachine.load(bytes(small), path: "view", persistentLoad: { _ in .storage(storage) }).tensor?.shape, [3])
 
         // An .npy header declaring a huge shape over 8 bytes of data.
-        for shape in ["(1000000000000,)", "(4611686018427387904, 4)"] {
-            var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shape), }"
+        for (descr, shape) in [("<f4", "(1000000000000,)"), ("<f4", "(4611686018427387904, 4)"),
+                               ("<U9223372036854775807", "(2,)"), ("<U2147483648", "(4,)")] {
+            var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }"
             header += String(repeating: " ", count: 63 - (10 + header.count) % 64) + "\n"
             let npy = Data(NPYFile.magic + [1, 0, UInt8(header.count), 0]) + bytes(header) + Data(count: 8)
-            assertBERGError("npy \(shape)") { _ = try NPYFile.decode(npy, path: "huge.npy") }
+            assertBERGError("npy \(descr) \(shape)") { _ = try NPYFile.decode(npy, path: "huge.npy") }
+            assertBERGError("npy object \(descr) \(shape)") { _ = try NPYFile.decodeObject(npy, path: "huge.npy") }
         }
     }
 
@@ -140,6 +143,15 @@ final class MaliciousInputTests: XCTestCase {
             var bad = original
             bad.replaceSubrange(offset..<(offset + newBytes.count), with: newBytes)
             assertBERGError(what) { _ = try TorchCheckpoint(data: bad, path: "bad.pt") }
+        }
+        // One flipped byte inside data.pkl: its CRC no longer matches.
+        let zip = try ZipArchive(data: original, path: "fwrf_checkpoint.pt")
+        let pickleEntry = try XCTUnwrap(zip.entry(named: "fwrf_checkpoint/data.pkl"))
+        let pickleBytes = try zip.contents(of: pickleEntry)
+        var flipped = original
+        flipped[pickleBytes.startIndex + pickleBytes.count / 2] ^= 0x01
+        XCTAssertThrowsError(try TorchCheckpoint(data: flipped, path: "flipped.pt")) { error in
+            XCTAssertTrue("\(error)".contains("CRC"), "\(error)")
         }
         // A storage entry shorter than the tensor that uses it.
         let storageEntry = try XCTUnwrap(centralEntry(original, "fwrf_checkpoint/data/0"))

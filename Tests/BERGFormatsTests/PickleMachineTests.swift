@@ -51,14 +51,16 @@ final class PickleMachineTests: XCTestCase {
     }
 
     func testNumPyArraysInsidePickles() throws {
-        let v = try PickleMachine.load(try PickleFixtures.data("arrays_in_pickle.pkl"), path: "arrays_in_pickle.pkl")
-        assertSameTensor(v["fortran"]?.tensor, try PickleFixtures.expected("fortran_order"), "Fortran-order array")
-        assertSameTensor(v["big"]?.tensor, try PickleFixtures.expected("big_endian"), "big-endian float array")
-        assertSameTensor(v["big_int"]?.tensor, try PickleFixtures.expected("big_endian_int"), "big-endian int array")
-        XCTAssertEqual(v["u16"]?.tensor?.int64s, [1, 65535])
-        XCTAssertEqual(v["scalar_f32"]?.double, 1.5)
-        XCTAssertEqual(v["scalar_i64"]?.int, -9)
-        XCTAssertEqual(v["scalar_i64"]?.tensor?.shape, [])
+        for name in ["arrays_in_pickle.pkl", "arrays_in_pickle_p5.pkl"] {
+            let v = try PickleMachine.load(try PickleFixtures.data(name), path: name)
+            assertSameTensor(v["fortran"]?.tensor, try PickleFixtures.expected("fortran_order"), "Fortran-order array")
+            assertSameTensor(v["big"]?.tensor, try PickleFixtures.expected("big_endian"), "big-endian float array")
+            assertSameTensor(v["big_int"]?.tensor, try PickleFixtures.expected("big_endian_int"), "big-endian int array")
+            XCTAssertEqual(v["u16"]?.tensor?.int64s, [1, 65535])
+            XCTAssertEqual(v["scalar_f32"]?.double, 1.5)
+            XCTAssertEqual(v["scalar_i64"]?.int, -9)
+            XCTAssertEqual(v["scalar_i64"]?.tensor?.shape, [])
+        }
     }
 
     func testPlainNPYFortranAndBigEndian() throws {
@@ -107,5 +109,21 @@ final class PickleMachineTests: XCTestCase {
         XCTAssertTrue(text.contains("roi: str = 'V1'"), text)
         let short = checkpoint.root.structure(maxChildren: 2).text()
         XCTAssertTrue(short.contains("… 9 more"), short)
+    }
+
+    func testOldStyleInstancesExtensionsAndPersistentIDsStayInert() throws {
+        // INST and OBJ (protocols 0/1), EXT1, and a PERSID with no loader.
+        let inst = try PickleMachine.load(Data("(I1\nI2\nimymod\nThing\n.".utf8), path: "inst")
+        XCTAssertEqual(inst.object?.className, "mymod.Thing")
+        XCTAssertEqual(inst.object?.args?[1]?.int, 2)
+        let obj = try PickleMachine.load(Data("(cmymod\nThing\nI3\no.".utf8), path: "obj")
+        XCTAssertEqual(obj.object?.className, "mymod.Thing")
+        XCTAssertEqual(obj.object?.args?[0]?.int, 3)
+        guard case .extensionCode(5) = try PickleMachine.load(Data([0x80, 0x02, 0x82, 0x05, 0x2E]), path: "ext") else {
+            return XCTFail("EXT1")
+        }
+        guard case .persistentID(.string("key7")) = try PickleMachine.load(Data("Pkey7\n.".utf8), path: "persid") else {
+            return XCTFail("PERSID")
+        }
     }
 }

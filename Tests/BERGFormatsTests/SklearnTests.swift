@@ -39,6 +39,17 @@ final class SklearnTests: XCTestCase {
         }
     }
 
+    func testJoblibDumpsReadTheArraysThatFollowTheirWrappers() throws {
+        let x = try PickleFixtures.expected("sk.x_test")
+        let ridge = try SklearnEstimator.load(PickleFixtures.path("sk_ridge_joblib.pkl"))
+        XCTAssertEqual(ridge.kind, .ridge)
+        assertClose(try ridge.apply(x.floats, rows: x.shape[0]), try PickleFixtures.expected("sk.ridge.predict"), "joblib ridge")
+        let arrays = try PickleMachine.load(try PickleFixtures.data("joblib_arrays.pkl"), path: "joblib_arrays.pkl")
+        assertSameTensor(arrays["fortran"]?.tensor, try PickleFixtures.expected("fortran_order"), "joblib Fortran-order array")
+        assertSameTensor(arrays["big"]?.tensor, try PickleFixtures.expected("big_endian"), "joblib big-endian array")
+        XCTAssertEqual(arrays["ints"]?.tensor?.int64s, [5, -6])
+    }
+
     func testBERGDictOfParametersPipeline() throws {
         let path = PickleFixtures.path("berg_param_weights.npy")
         let estimators = try SklearnEstimator.bergWeights(try NPYFile.readObject(path), path: path)

@@ -5,8 +5,8 @@ and the values they must decode to.
 Command line (run from the repository root):
     python3 Tools/reference/make_format_fixtures.py Tests/BERGFormatsTests/Fixtures
 
-Made with: Python 3.11, torch 2.15.0, numpy 2.4.6, scikit-learn 1.9.1 (the script checks these
-and records the versions it ran with in Fixtures/pickle_fixtures_versions.json).
+Made with: Python 3.11.7, torch 2.15.0+cu132 (CPU), numpy 2.4.6, scikit-learn 1.9.1, joblib 1.6.0. Each run records
+the versions it ran with in Fixtures/pickle_fixtures_versions.json.
 
 Expected values are written by the library that made each fixture (torch, numpy,
 scikit-learn), as plain little-endian C-order .npy files under Fixtures/expected/ and as
@@ -22,6 +22,7 @@ import sys
 import zipfile
 from collections import OrderedDict
 
+import joblib
 import numpy as np
 import sklearn
 import torch
@@ -144,6 +145,18 @@ def dtype_checkpoint(out):
         assert torch.equal(reloaded[key], t), key
 
 
+def v3_checkpoint(out):
+    """dtypes without a typed storage class: torch writes _rebuild_tensor_v3 + UntypedStorage."""
+    tensors = {"uint16": torch.tensor([[1, 65535], [300, 7]], dtype=torch.uint16),
+               "uint32": torch.tensor([4000000000, 5], dtype=torch.uint32),
+               "float8": torch.tensor([1.0, 2.0]).to(torch.float8_e4m3fn)}
+    torch.save(tensors, os.path.join(out, "dtypes_v3.pt"))
+    with zipfile.ZipFile(os.path.join(out, "dtypes_v3.pt")) as z:
+        assert b"_rebuild_tensor_v3" in z.read("dtypes_v3/data.pkl")
+    for key in ("uint16", "uint32"):
+        save_expected(out, "dtypes_v3." + key, tensors[key].to(torch.int64).numpy())
+
+
 def storage_width(pkl, key):
     """The element size of storage `key`, read from the pickle by torch itself."""
     widths = {}
@@ -213,9 +226,14 @@ def numpy_fixtures(out):
     save_expected(out, "big_endian_int", big_int.astype("<i4"))
 
     # The same arrays inside a pickle (Fortran order and big endian through the ndarray state).
+    in_pickle = {"fortran": fortran, "big": big, "big_int": big_int, "u16": np.array([1, 65535], dtype=np.uint16),
+                 "scalar_f32": np.float32(1.5), "scalar_i64": np.int64(-9)}
     with open(os.path.join(out, "arrays_in_pickle.pkl"), "wb") as f:
-        pickle.dump({"fortran": fortran, "big": big, "big_int": big_int, "u16": np.array([1, 65535], dtype=np.uint16),
-                     "scalar_f32": np.float32(1.5), "scalar_i64": np.int64(-9)}, f, protocol=4)
+        pickle.dump(in_pickle, f, protocol=4)
+    with open(os.path.join(out, "arrays_in_pickle_p5.pkl"), "wb") as f:  # numpy uses _frombuffer here
+        pickle.dump(in_pickle, f, protocol=5)
+    with open(os.path.join(out, "arrays_in_pickle_p5.pkl"), "rb") as f:
+        assert b"_frombuffer" in f.read()
 
     arrays = {"weights": rng.standard_normal((3, 4)).astype(np.float32), "bias": np.arange(4, dtype=np.float64),
               "labels": np.array([3, 1, 2], dtype=np.int32)}
@@ -246,6 +264,11 @@ def sklearn_fixtures(out):
         with open(os.path.join(out, f"sk_{name}.pkl"), "wb") as f:
             pickle.dump(model, f, protocol=4)  # as img2fmri (and joblib's pickler) write it
         save_expected(out, f"sk.{name}.predict", model.predict(x_test).astype(np.float32))
+    # joblib.dump (uncompressed): arrays follow their NumpyArrayWrapper in the stream.
+    joblib.dump(models["ridge"], os.path.join(out, "sk_ridge_joblib.pkl"))
+    joblib.dump({"fortran": np.asfortranarray(np.arange(24, dtype=np.float64).reshape(2, 3, 4) / 3),
+                 "big": np.arange(6, dtype=">f4").reshape(2, 3) - 2.5, "ints": np.array([5, -6], dtype=np.int64)},
+                os.path.join(out, "joblib_arrays.pkl"))
     transformers = {
         "pca": PCA(n_components=3).fit(x),
         "pca_whiten": PCA(n_components=3, whiten=True).fit(x),
@@ -338,13 +361,14 @@ def main():
     np.random.seed(0)
     fwrf_checkpoint(out)
     dtype_checkpoint(out)
+    v3_checkpoint(out)
     legacy_checkpoint(out)
     numpy_fixtures(out)
     sklearn_fixtures(out)
     pickle_fixtures(out)
     with open(os.path.join(out, "pickle_fixtures_versions.json"), "w") as f:
         json.dump({"command": "python3 " + " ".join(sys.argv), "python": platform.python_version(),
-                   "torch": torch.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__},
+                   "torch": torch.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__, "joblib": joblib.__version__},
                   f, indent=1)
 
 
