@@ -154,18 +154,30 @@ public enum NPYFile {
 
 /// Conversions between raw little/big-endian bytes and tensors.
 public enum RawArray {
+    /// Decodes `raw` (at least `count(shape) * dtype.byteWidth` bytes). Little-endian data of a
+    /// type Tensor stores is one bulk copy; big-endian data is swapped and half floats widened.
     public static func tensor(from raw: Data, dtype: DType, bigEndian: Bool, shape: [Int]) throws -> Tensor {
         let count = Tensor.count(of: shape)
+        guard raw.count >= count * dtype.byteWidth else {
+            throw BERGError.corruptFile(path: "array", offset: nil, message: "\(raw.count) bytes cannot hold \(count) \(dtype.rawValue) elements")
+        }
         func load<T: FixedWidthInteger>(_: T.Type) -> [T] {
             var out = [T](repeating: 0, count: count)
             out.withUnsafeMutableBytes { dst in raw.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src.prefix(dst.count))) } }
             if bigEndian { for i in 0..<count { out[i] = T(bigEndian: out[i]) } }
             return out
         }
+        func copy<T>(_: T.Type, zero: T) -> [T] {
+            var out = [T](repeating: zero, count: count)
+            out.withUnsafeMutableBytes { dst in raw.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src.prefix(dst.count))) } }
+            return out
+        }
         switch dtype {
         case .float32:
+            if !bigEndian { return Tensor(shape: shape, floats: copy(Float.self, zero: 0)) }
             return Tensor(shape: shape, floats: load(UInt32.self).map { Float(bitPattern: $0) })
         case .float64:
+            if !bigEndian { return Tensor(shape: shape, doubles: copy(Double.self, zero: 0)) }
             return Tensor(shape: shape, doubles: load(UInt64.self).map { Double(bitPattern: $0) })
         case .float16:
             return Tensor(shape: shape, floats: load(UInt16.self).map { Float(Float16(bitPattern: $0)) })
