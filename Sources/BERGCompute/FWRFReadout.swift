@@ -120,9 +120,9 @@ public struct FWRFReadout: Sendable {
         out.withUnsafeMutableBufferPointer { outBuffer in
             activated.withUnsafeMutableBufferPointer { activatedBuffer in
                 pooled.withUnsafeMutableBufferPointer { pooledBuffer in
-                    let y = SendablePointer(outBuffer.baseAddress!)
-                    let act = SendablePointer(activatedBuffer.baseAddress!)
-                    let phi = SendablePointer(pooledBuffer.baseAddress!)
+                    let y = ReadoutPointer(outBuffer.baseAddress!)
+                    let act = ReadoutPointer(activatedBuffer.baseAddress!)
+                    let phi = ReadoutPointer(pooledBuffer.baseAddress!)
                     for b0 in stride(from: 0, to: batch, by: imageBlock) {
                         let nb = min(imageBlock, batch - b0)
                         var featureOffset = 0
@@ -131,14 +131,14 @@ public struct FWRFReadout: Sendable {
                             let columns = nb * c
                             // nl(F_k) for images b0..<b0+nb: contiguous [nb·C_k, S_k].
                             maps[k].withUnsafeBufferPointer { source in
-                                let src = SendablePointer(UnsafeMutablePointer(mutating: source.baseAddress! + b0 * c * s))
-                                parallelChunks(count: columns * s, threads: threads) { range in
+                                let src = ReadoutPointer(UnsafeMutablePointer(mutating: source.baseAddress! + b0 * c * s))
+                                readoutParallel(count: columns * s, threads: threads) { range in
                                     LogActivation.apply(src.pointer + range.lowerBound, act.pointer + range.lowerBound, count: range.count)
                                 }
                             }
                             poolingFields[k].withUnsafeBufferPointer { fieldBuffer in
                                 weights.withUnsafeBufferPointer { weightBuffer in
-                                    let w = SendablePointer(UnsafeMutablePointer(mutating: weightBuffer.baseAddress!))
+                                    let w = ReadoutPointer(UnsafeMutablePointer(mutating: weightBuffer.baseAddress!))
                                     for v0 in stride(from: 0, to: voxelCount, by: voxelBlock) {
                                         let nv = min(voxelBlock, voxelCount - v0)
                                         // φ[v, (b,c)] = Σ_s g[v,s] · nl(F)[(b,c), s]
@@ -148,7 +148,7 @@ public struct FWRFReadout: Sendable {
                                                     act.pointer, Int32(s), 0,
                                                     phi.pointer, Int32(columns))
                                         let offset = featureOffset
-                                        parallelChunks(count: nv, threads: threads) { voxels in
+                                        readoutParallel(count: nv, threads: threads) { voxels in
                                             for v in voxels {
                                                 let wRow = w.pointer + (v0 + v) * featureCount + offset
                                                 for bi in 0..<nb {
@@ -174,13 +174,13 @@ public struct FWRFReadout: Sendable {
 }
 
 /// A raw pointer handed to worker threads that each touch a disjoint range of it.
-struct SendablePointer: @unchecked Sendable {
+fileprivate struct ReadoutPointer: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
     init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
 }
 
 /// Runs `body` over `threads` contiguous slices of 0..<count, in parallel.
-func parallelChunks(count: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
+fileprivate func readoutParallel(count: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
     let parts = min(threads, count)
     guard parts > 1 else {
         if count > 0 { body(0..<count) }
