@@ -135,11 +135,13 @@ private final class Unpickler {
         return Int(v)
     }
 
-    func line() throws -> String {
+    /// A newline-terminated text argument (protocol 0), as UTF-8 or, for UNICODE, Latin-1.
+    func line(latin1: Bool = false) throws -> String {
         var end = position
         while end < raw.count && raw[end] != 0x0A { end += 1 }
         guard end < raw.count else { throw corrupt("truncated: text argument has no newline") }
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: raw[position..<end]), as: UTF8.self)
+        let text = latin1 ? self.latin1(position..<end)
+                          : String(decoding: UnsafeRawBufferPointer(rebasing: raw[position..<end]), as: UTF8.self)
         position = end + 1
         return text.hasSuffix("\r") ? String(text.dropLast()) : text
     }
@@ -255,7 +257,7 @@ private final class Unpickler {
             case UInt8(ascii: "S"): try push(.string(try quotedString(try line())))
             case UInt8(ascii: "T"): try push(.string(latin1(try take(try length(4)))))
             case UInt8(ascii: "U"): try push(.string(latin1(try take(Int(try byte())))))
-            case UInt8(ascii: "V"): try push(.string(try rawUnicodeEscape(try line())))
+            case UInt8(ascii: "V"): try push(.string(try rawUnicodeEscape(try line(latin1: true))))
             case UInt8(ascii: "X"): try push(.string(utf8(try take(try length(4)))))
             case 0x8C: try push(.string(utf8(try take(Int(try byte())))))
             case 0x8D: try push(.string(utf8(try take(try length(8)))))
@@ -791,6 +793,12 @@ enum BigInteger {
                 magnitude[i] = UInt8(v & 0xFF)
                 carry = v >> 8
             }
+        }
+        // The shortest form, as pickle's LONG1 writes it: drop bytes that only repeat the sign.
+        while magnitude.count > 1 {
+            let last = magnitude[magnitude.count - 1], previous = magnitude[magnitude.count - 2]
+            guard (last == 0 && previous & 0x80 == 0) || (last == 0xFF && previous & 0x80 != 0) else { break }
+            magnitude.removeLast()
         }
         return magnitude
     }

@@ -290,6 +290,13 @@ class RunsACommand:
         return (os.system, ("echo this must never run > /tmp/berg_pwned",))
 
 
+def pickle_long_bytes(x):
+    """Little-endian two's-complement bytes of x, as pickle's LONG1 stores them."""
+    encoded = pickle.dumps(x, protocol=2)  # PROTO 2, LONG1 <length> <bytes>, STOP
+    assert encoded[2] == 0x8A and encoded[3] == len(encoded) - 5
+    return encoded[4:-1]
+
+
 def pickle_fixtures(out):
     for protocol in (2, 4):
         with open(os.path.join(out, f"os_system_p{protocol}.pkl"), "wb") as f:
@@ -304,7 +311,8 @@ def pickle_fixtures(out):
         "long_list": list(range(1500)),
     }
     expected = {
-        "int": 7, "neg": -300, "big_hex": hex(2**70), "negbig_hex": hex(-(2**65)), "float": 0.1, "str": "héllo ✓",
+        "int": 7, "neg": -300, "big_le_hex": pickle_long_bytes(2**70).hex(), "negbig_le_hex": pickle_long_bytes(-(2**65)).hex(),
+        "float": 0.1, "str": "héllo ✓",
         "bytes_hex": b"\x00\xffab".hex(), "long_list_sum": sum(range(1500)),
     }
     for protocol in range(0, 6):
