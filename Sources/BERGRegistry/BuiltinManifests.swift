@@ -217,10 +217,13 @@ metadata:
     shape: [voxels]
     description: r2 as a percentage of the noise ceiling (capped at 100).
   - name: encoding_models/train_img_num
+    shape: [train_images]
     description: NSD image numbers used for training.
   - name: encoding_models/val_img_num
+    shape: [val_images]
     description: NSD image numbers used for model selection.
   - name: encoding_models/test_img_num
+    shape: [test_images]
     description: NSD image numbers used for testing.
 encoder:
   kind: fwrf
