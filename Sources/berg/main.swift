@@ -16,6 +16,7 @@ struct Berg: ParsableCommand {
             MetadataCommand.self,
             EncodeCommand.self,
             StimuliCommand.self,
+            Bench.self,
         ])
 
     /// Parses and runs, and turns every failure into one `error:` line and an exit status.
