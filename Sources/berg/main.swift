@@ -16,6 +16,7 @@ struct Berg: ParsableCommand {
             MetadataCommand.self,
             EncodeCommand.self,
             StimuliCommand.self,
+            Bench.self,
             BenchFWRFCommand.self,
         ])
 
