@@ -16,6 +16,8 @@ struct Berg: ParsableCommand {
             MetadataCommand.self,
             EncodeCommand.self,
             StimuliCommand.self,
+            GetModelCommand.self,
+            CacheCommand.self,
             Bench.self,
             BenchFWRFCommand.self,
         ])

@@ -52,6 +52,45 @@ final class DownloadTests: StoreTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: try XCTUnwrap(files["weights"]).path + ".part"))
     }
 
+    func testPartialFileFromAnEarlierRunIsResumed() throws {
+        let server = try startServer()
+        let bytes = try serve(weightsPath(), sampleBytes(90_000, seed: 16))
+        let final = home.appendingPathComponent("brain-encoding-response-generator/" + weightsPath())
+        try FileManager.default.createDirectory(at: final.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try bytes.prefix(36_000).write(to: URL(fileURLWithPath: final.path + ".part"))
+        let store = ArtifactStore(home: home, options: options(mirror: server.base("ok")))
+        _ = try store.localFiles(for: weightsManifest(), subject: 1, selection: ["roi": "V1"])
+        XCTAssertEqual(try Data(contentsOf: final), bytes)
+        XCTAssertEqual(server.requests(for: weightsPath()).map(\.range), ["bytes=36000-"])
+    }
+
+    func testPartialFileLongerThanTheServersStartsAgain() throws {
+        let server = try startServer()
+        let bytes = try serve(weightsPath(), sampleBytes(10_000, seed: 17))
+        let final = home.appendingPathComponent("brain-encoding-response-generator/" + weightsPath())
+        try FileManager.default.createDirectory(at: final.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try sampleBytes(20_000, seed: 99).write(to: URL(fileURLWithPath: final.path + ".part"))
+        let store = ArtifactStore(home: home, options: options(mirror: server.base("ok")))
+        _ = try store.localFiles(for: weightsManifest(), subject: 1, selection: ["roi": "V1"])
+        XCTAssertEqual(try Data(contentsOf: final), bytes)
+        XCTAssertEqual(server.requests(for: weightsPath()).map(\.range), ["bytes=20000-", nil], "416, then the whole file")
+    }
+
+    func testSizeComesFromDiskTheManifestOrAHeadRequest() throws {
+        let server = try startServer()
+        try serve(weightsPath(), sampleBytes(12_345, seed: 18))
+        let store = ArtifactStore(home: home, options: options(mirror: server.base("ok")))
+        let unsized = try store.plan(for: weightsManifest(), subject: 1, selection: ["roi": "V1"])[0]
+        XCTAssertEqual(store.size(of: unsized), 12_345)
+        XCTAssertEqual(server.requests().map(\.method), ["HEAD"])
+        var sized = unsized
+        sized.size = 999
+        XCTAssertEqual(store.size(of: sized), 999, "the manifest's size, without asking the server")
+        XCTAssertEqual(server.requests().count, 1)
+        XCTAssertNil(ArtifactStore(home: home, options: options(mirror: server.base("ok"), offline: true)).size(of: unsized))
+        XCTAssertEqual(server.requests().count, 1)
+    }
+
     func testServerThatIgnoresRangeMakesTheDownloadStartAgain() throws {
         let server = try startServer()
         let bytes = try serve(weightsPath(), sampleBytes(200_000, seed: 4))
@@ -165,6 +204,18 @@ final class DownloadTests: StoreTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: results.lines[0])), bytes)
         XCTAssertEqual(server.requests(for: weightsPath()).count, 1, "downloaded once")
         XCTAssertEqual(notices.lines.filter { $0.contains("Waiting for another process") }.count, 1, "\(notices.lines)")
+    }
+
+    func testDownloadLargerThanTheFreeDiskSpaceIsRefusedBeforeItStarts() throws {
+        let server = try startServer()
+        try serve(weightsPath(), sampleBytes(1000, seed: 19))
+        let store = ArtifactStore(home: home, options: options(mirror: server.base("huge")))
+        assertThrows(try store.localFiles(for: weightsManifest(), subject: 1, selection: ["roi": "V1"])) { error in
+            guard case .writeFailed(_, let message) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("not enough free disk space"), message)
+        }
+        XCTAssertEqual(server.requests().count, 1, "not retried")
+        XCTAssertEqual(files(under: home).filter { !$0.hasSuffix(".lock") }, [], "nothing written")
     }
 
     func testPinnedFileThatChangesAtTheSourceIsRefused() throws {

@@ -13,8 +13,9 @@ import XCTest
 /// - `changed/`: serves the file with bytes appended (and a matching ETag);
 /// - `slow/`: the first request sends a quarter of the body, then trickles 5 bytes a second;
 /// - `delay/`: waits a second before answering;
+/// - `huge/`: claims a `Content-Length` of 4 PB, sends 1,000 bytes and closes;
 /// - a path that is not in the folder gets 404.
-/// Every request is appended to `requests.jsonl`. The server exits by itself after 120 s
+/// HEAD is answered like GET, without the body. Every request is appended to `requests.jsonl`. The server exits by itself after 120 s
 /// without requests or 2,000 requests, and `stop()` ends it sooner.
 final class FaultyHTTPServer {
     let port: Int
@@ -48,7 +49,7 @@ final class FaultyHTTPServer {
     func base(_ behaviour: String) -> URL { URL(string: "http://127.0.0.1:\(port)/\(behaviour)/")! }
 
     /// One request served: its behaviour, path and `Range` header.
-    struct Request: Decodable { var behaviour: String; var path: String; var range: String? }
+    struct Request: Decodable { var method: String; var behaviour: String; var path: String; var range: String? }
 
     func requests(for path: String? = nil) -> [Request] {
         guard let text = try? String(contentsOf: logURL, encoding: .utf8) else { return [] }
@@ -83,7 +84,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             n = counts.get((behaviour, rel), 0)
             counts[(behaviour, rel)] = n + 1
             with open(log_path, "a") as log:
-                log.write(json.dumps({"behaviour": behaviour, "path": rel, "range": self.headers.get("Range")}) + "\n")
+                log.write(json.dumps({"method": self.command, "behaviour": behaviour, "path": rel,
+                                     "range": self.headers.get("Range")}) + "\n")
         full = os.path.join(root, rel)
         if ".." in rel.split("/") or not os.path.isfile(full):
             return self.plain(404, b"not found")
@@ -91,6 +93,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.plain(503, b"busy")
         if behaviour == "delay":
             time.sleep(1.0)
+        if behaviour == "huge":
+            self.send_response(200)
+            self.send_header("Content-Length", str(2 ** 52))
+            self.end_headers()
+            self.wfile.write(b"x" * 1000)
+            self.close_connection = True
+            return
         data = open(full, "rb").read()
         if behaviour == "changed":
             data += b" changed"
@@ -118,6 +127,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if status == 206:
             self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
         self.end_headers()
+        if self.command == "HEAD":
+            return
         try:
             if behaviour in ("drop", "norange") and n == 0:
                 self.wfile.write(body[: len(body) // 2])
@@ -138,6 +149,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    do_HEAD = do_GET
 
     def plain(self, status, body):
         self.send_response(status)
