@@ -4,7 +4,7 @@ import Foundation
 /// NumPy's `.npy` format, versions 1–3, for arrays of plain dtypes. Object arrays (a pickled
 /// payload, `descr` `|O`) are handed to the pickle reader by `NPYFile.readObject`.
 public enum NPYFile {
-    static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
+    public static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
 
     /// The parsed header: dtype descriptor, order and shape, and where the data starts.
     public struct Header: Sendable, Equatable {

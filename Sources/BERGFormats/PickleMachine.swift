@@ -58,6 +58,35 @@ private final class Node {
     }
     var kind: Kind
     init(_ kind: Kind) { self.kind = kind }
+
+    /// Releases children iteratively: dropping a chain of 100,000 nested lists the usual way
+    /// would recurse once per level and overflow the stack.
+    deinit {
+        var work = Node.children(of: kind)
+        kind = .resolved(.none)
+        while !work.isEmpty {
+            var node = work.removeLast()
+            if isKnownUniquelyReferenced(&node) {
+                work.append(contentsOf: Node.children(of: node.kind))
+                node.kind = .resolved(.none)
+            }
+        }
+    }
+
+    private static func children(of kind: Kind) -> [Node] {
+        var out: [Node] = []
+        func add(_ item: Item?) { if case .node(let n)? = item { out.append(n) } }
+        switch kind {
+        case .list(let a), .tuple(let a), .set(let a, _): a.forEach(add)
+        case .dict(let pairs): pairs.forEach { add($0.0); add($0.1) }
+        case .object(let p), .pendingArray(let p), .pendingDType(_, let p):
+            add(p.args); add(p.kwargs); add(p.state)
+            p.listItems.forEach(add)
+            p.dictItems.forEach { add($0.0); add($0.1) }
+        case .resolved: break
+        }
+        return out
+    }
 }
 
 private struct ObjectParts {
@@ -713,11 +742,14 @@ private final class Unpickler {
 // MARK: - Freezing nodes into values
 
 /// Turns the machine's reference nodes into plain values. Shared nodes are frozen once, so a
-/// pickle of many references to one container stays linear; cycles and over-deep nesting throw.
+/// pickle of many references to one container stays linear to read; but the tree those
+/// references spell out (what a caller walking the result visits) is counted too, so a few
+/// hundred bytes of nested references cannot stand for 10^30 elements. Cycles and over-deep
+/// nesting throw.
 private struct Freezer {
     let limits: PickleLimits
     let path: String
-    var done: [ObjectIdentifier: PickleValue] = [:]
+    var done: [ObjectIdentifier: (value: PickleValue, size: Int)] = [:]
     var inProgress: Set<ObjectIdentifier> = []
 
     init(limits: PickleLimits, path: String) {
@@ -726,42 +758,56 @@ private struct Freezer {
     }
 
     mutating func freeze(_ item: Item, depth: Int) throws -> PickleValue {
+        try freezeCounting(item, depth: depth).value
+    }
+
+    /// The value and the number of elements in its expanded tree.
+    private mutating func freezeCounting(_ item: Item, depth: Int) throws -> (value: PickleValue, size: Int) {
         guard case .node(let node) = item else {
-            if case .value(let v) = item { return v }
-            return .none
+            if case .value(let v) = item { return (v, 1) }
+            return (.none, 1)
         }
         guard depth < limits.maxDepth else {
             throw BERGError.limitExceeded(what: "pickle nesting depth in \(path)", limit: limits.maxDepth, actual: depth)
         }
         let id = ObjectIdentifier(node)
-        if let v = done[id] { return v }
+        if let known = done[id] { return known }
         guard !inProgress.contains(id) else {
             throw BERGError.unexpectedContent(path: path, message: "pickle holds a container that contains itself; such cycles are not supported")
         }
         inProgress.insert(id)
         defer { inProgress.remove(id) }
         let d = depth + 1
+        var size = 1
+        func child(_ item: Item) throws -> PickleValue {
+            let (v, n) = try freezeCounting(item, depth: d)
+            size += n
+            guard size <= limits.maxElements else {
+                throw BERGError.limitExceeded(what: "expanded pickle element count in \(path)", limit: limits.maxElements, actual: size)
+            }
+            return v
+        }
         let value: PickleValue
         switch node.kind {
-        case .list(let a): value = .list(try a.map { try freeze($0, depth: d) })
-        case .tuple(let a): value = .tuple(try a.map { try freeze($0, depth: d) })
+        case .list(let a): value = .list(try a.map(child))
+        case .tuple(let a): value = .tuple(try a.map(child))
         case .set(let a, let frozen):
-            let items = try a.map { try freeze($0, depth: d) }
+            let items = try a.map(child)
             value = frozen ? .frozenSet(items) : .set(items)
         case .dict(let pairs):
-            value = .dict(try pairs.map { (key: try freeze($0.0, depth: d), value: try freeze($0.1, depth: d)) })
+            value = .dict(try pairs.map { (key: try child($0.0), value: try child($0.1)) })
         case .object(let p), .pendingArray(let p), .pendingDType(_, let p):
             var o = PickleObject(module: p.module, name: p.name)
-            o.args = try p.args.map { try freeze($0, depth: d) }
-            o.kwargs = try p.kwargs.map { try freeze($0, depth: d) }
-            o.state = try p.state.map { try freeze($0, depth: d) }
-            o.listItems = try p.listItems.map { try freeze($0, depth: d) }
-            o.dictItems = try p.dictItems.map { (key: try freeze($0.0, depth: d), value: try freeze($0.1, depth: d)) }
+            o.args = try p.args.map(child)
+            o.kwargs = try p.kwargs.map(child)
+            o.state = try p.state.map(child)
+            o.listItems = try p.listItems.map(child)
+            o.dictItems = try p.dictItems.map { (key: try child($0.0), value: try child($0.1)) }
             value = .object(o)
         case .resolved(let v): value = v
         }
-        done[id] = value
-        return value
+        done[id] = (value, size)
+        return (value, size)
     }
 }
 

@@ -97,4 +97,15 @@ final class PickleMachineTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("argparse.Namespace"), "\(error)")
         }
     }
+
+    func testStructureListsKeysShapesAndInertObjects() throws {
+        let checkpoint = try TorchCheckpoint(path: PickleFixtures.path("fwrf_checkpoint.pt"))
+        let text = checkpoint.root.structure().text()
+        XCTAssertTrue(text.contains("conv.weight: tensor float32 [4, 3, 3, 3]"), text)
+        XCTAssertTrue(text.contains("bn.num_batches_tracked: tensor int64 [] = 1"), text)
+        XCTAssertTrue(text.contains("args.: object argparse.Namespace (inert)"), text)
+        XCTAssertTrue(text.contains("roi: str = 'V1'"), text)
+        let short = checkpoint.root.structure(maxChildren: 2).text()
+        XCTAssertTrue(short.contains("… 9 more"), short)
+    }
 }

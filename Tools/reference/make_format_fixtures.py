@@ -318,6 +318,12 @@ def pickle_fixtures(out):
     for protocol in range(0, 6):
         with open(os.path.join(out, f"values_p{protocol}.pkl"), "wb") as f:
             pickle.dump(value, f, protocol=protocol)
+    # Small files for the truncate-at-every-byte test.
+    small = {"a": [1, -2, 2**70, 0.5, "é", b"\x01"], "b": (None, True), "c": {"d": shared}}
+    for protocol in (0, 2):
+        with open(os.path.join(out, f"small_p{protocol}.pkl"), "wb") as f:
+            pickle.dump(small, f, protocol=protocol)
+    torch.save({"w": torch.arange(3, dtype=torch.float32), "n": torch.tensor(5)}, os.path.join(out, "tiny.pt"))
     with open(os.path.join(out, "values_expected.json"), "w") as f:
         json.dump(expected, f, indent=1, sort_keys=True)
 
