@@ -88,6 +88,10 @@ public struct FWRFReadout: Sendable {
 
     /// y [B, V] for feature maps F_k, each [B, C_k, H_k, W_k] (or [B, C_k, S_k]), float32.
     public func callAsFunction(_ featureMaps: [Tensor], threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> Tensor {
+        try ComputeProfile.measure("fwrf readout") { try apply(featureMaps, threads: threads) }
+    }
+
+    private func apply(_ featureMaps: [Tensor], threads: Int) throws -> Tensor {
         guard featureMaps.count == channelCounts.count else {
             throw BERGError.invalidInput("fwRF readout takes \(channelCounts.count) feature maps, got \(featureMaps.count)")
         }

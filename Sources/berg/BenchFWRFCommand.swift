@@ -1,5 +1,6 @@
 import ArgumentParser
 import BERG
+import BERGCompute
 import Foundation
 
 /// `berg bench-fwrf`: images/s of fmri-nsd-fwrf on a BERG directory (for the benchmark, the
@@ -43,6 +44,10 @@ struct BenchFWRFCommand: ParsableCommand {
             writeStdout(String(format: "berg fwrf roi=%@ voxels=%d batch=%d: best %.3f s, %.1f images/s, %.1f GFLOP/s (%.1f GFLOP per run; runs: %@)\n",
                                name, voxels, batch, best, Double(batch) / best, gflop / best, gflop,
                                times.map { String(format: "%.3f", $0) }.joined(separator: ", ")))
+            // BERG_PROFILE=1: the readout's share of all runs (warm-up included).
+            for (stage, seconds) in ComputeProfile.drain() {
+                writeStdout(String(format: "  %@: %.3f s over %d runs + warm-up\n", stage, seconds, repeats))
+            }
         }
     }
 

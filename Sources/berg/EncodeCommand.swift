@@ -9,6 +9,7 @@ struct EncodeCommand: ParsableCommand {
     @OptionGroup var registry: RegistryOptions
     @OptionGroup var model: ModelOptions
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup var store: StoreFlags
 
     @Option(help: "An image, a folder of images, a .npy uint8 array, or a text file listing images.")
     var input: String
@@ -39,7 +40,7 @@ struct EncodeCommand: ParsableCommand {
 
     func run() throws {
         compute.apply()
-        let berg = try registry.makeBERG()
+        let berg = try store.makeBERG(registries: registry.registries)
         let manifest = try berg.describe(model.modelID)
         let encoder = try berg.getEncodingModel(model.modelID, subject: Subject(model.subject),
                                                 selection: model.selection, device: compute.device)
