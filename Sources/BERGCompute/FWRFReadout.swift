@@ -43,7 +43,10 @@ public struct FWRFReadout: Sendable {
             throw BERGError.shapeMismatch(what: "fwRF bias b", expected: [-1], actual: bias.shape)
         }
         let voxels = bias.shape[0]
-        guard receptiveFields.count == channelCounts.count, !channelCounts.isEmpty else {
+        guard voxels > 0 else {
+            throw BERGError.invalidInput("fwRF readout: the bias b is empty; a readout needs at least one voxel")
+        }
+        guard receptiveFields.count == channelCounts.count, !channelCounts.isEmpty, channelCounts.allSatisfy({ $0 > 0 }) else {
             throw BERGError.invalidInput("fwRF readout: \(receptiveFields.count) receptive fields for \(channelCounts.count) feature maps")
         }
         let features = channelCounts.reduce(0, +)
