@@ -27,8 +27,11 @@ public final class BERG: Sendable {
 
     /// The built-in registry, then `BERG_REGISTRY_PATH` (colon-separated), then `registries`;
     /// `home` defaults to `$BERG_HOME`, else `$XDG_CACHE_HOME/berg`, else `~/.cache/berg`.
+    /// Files come from an `ArtifactStore` at `home` set up from the `BERG_*` environment
+    /// variables (`BERG_DIR`, `BERG_OFFLINE`, `BERG_MIRROR`).
     public convenience init(home: URL? = nil, registries: [URL] = []) throws {
-        try self.init(home: home, registries: registries, artifacts: NoArtifactResolver())
+        try self.init(home: home, registries: registries,
+                      storeOptions: StoreOptions(environment: ProcessInfo.processInfo.environment))
     }
 
     /// As above, with the artifact store to ask for local files.
