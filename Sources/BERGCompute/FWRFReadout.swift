@@ -14,8 +14,9 @@ import Foundation
 ///     nl(x)      = log(1 + |x|) · tanh(x)
 ///
 /// PyTorch materialises φ as a [V, B, ΣC] tensor and runs the non-linearity over it; here each
-/// (batch chunk, voxel chunk, map) block is one sgemm into a small buffer, which the
-/// non-linearity and the dot with w consume while it is still in cache.
+/// (image block, voxel block, map) is one single-threaded sgemm into a small per-worker
+/// buffer, which the non-linearity and the dot with w consume while it is still in cache;
+/// workers take voxel blocks in parallel.
 public struct FWRFReadout: Sendable {
     public let voxelCount: Int
     /// C_k: channels of each feature map.
@@ -89,6 +90,21 @@ public struct FWRFReadout: Sendable {
         return out
     }
 
+    /// Runs `body(block, worker)` for every block on `workers` threads, each block on one
+    /// worker; OpenBLAS runs single-threaded meanwhile, so the workers do not oversubscribe.
+    static func forEachBlock(_ blocks: Int, workers: Int, _ body: @escaping @Sendable (Int, Int) -> Void) {
+        guard workers > 1 else {
+            for b in 0..<blocks { body(b, 0) }
+            return
+        }
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(ComputeThreads.count)) }
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var block = worker
+            while block < blocks { body(block, worker); block += workers }
+        }
+    }
+
     /// y [B, V] for feature maps F_k, each [B, C_k, H_k, W_k] (or [B, C_k, S_k]), float32.
     public func callAsFunction(_ featureMaps: [Tensor], threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> Tensor {
         try ComputeProfile.measure("fwrf readout") { try apply(featureMaps, threads: threads) }
@@ -113,63 +129,74 @@ public struct FWRFReadout: Sendable {
         }
         var out = [Float](repeating: 0, count: batch * voxelCount)
         guard batch > 0 else { return Tensor(shape: [0, voxelCount], floats: []) }
-        let threads = max(1, threads)
         let maxChannels = channelCounts.max() ?? 1
         let imageBlock = max(1, min(batch, FWRFReadout.targetColumns / max(1, maxChannels)))
-        let voxelBlock = min(voxelCount, FWRFReadout.voxelBlock)
         let featureCount = weights.count / max(1, voxelCount)
+        // Voxel blocks of at most `voxelBlock`, their count a multiple of the workers so that
+        // each worker gets the same share; each block runs a single-threaded sgemm.
+        let workers = max(1, min(threads, voxelCount))
+        let minimumBlocks = (voxelCount + FWRFReadout.voxelBlock - 1) / FWRFReadout.voxelBlock
+        let blockCount = min(voxelCount, (minimumBlocks + workers - 1) / workers * workers)
+        let voxelBlock = (voxelCount + blockCount - 1) / blockCount
 
-        // Scratch: nl(F_k) for one image block, and one sgemm output block.
-        let maxMap = zip(channelCounts, spatialSizes).map { $0 * $1 }.max() ?? 0
-        var activated = [Float](repeating: 0, count: imageBlock * maxMap)
-        var pooled = [Float](repeating: 0, count: voxelBlock * imageBlock * maxChannels)
+        // Scratch: nl(F_k) of one image block for every map, and one sgemm output block per worker.
+        let mapSizes = zip(channelCounts, spatialSizes).map { $0 * $1 }
+        let mapOffsets = mapSizes.indices.map { k in mapSizes[..<k].reduce(0, +) * imageBlock }
+        var activated = [Float](repeating: 0, count: imageBlock * mapSizes.reduce(0, +))
+        let pooledSize = voxelBlock * imageBlock * maxChannels
+        var pooled = [Float](repeating: 0, count: workers * pooledSize)
+        let channelCounts = self.channelCounts, spatialSizes = self.spatialSizes, voxelCount = self.voxelCount
 
         out.withUnsafeMutableBufferPointer { outBuffer in
             activated.withUnsafeMutableBufferPointer { activatedBuffer in
                 pooled.withUnsafeMutableBufferPointer { pooledBuffer in
-                    let y = ReadoutPointer(outBuffer.baseAddress!)
-                    let act = ReadoutPointer(activatedBuffer.baseAddress!)
-                    let phi = ReadoutPointer(pooledBuffer.baseAddress!)
-                    for b0 in stride(from: 0, to: batch, by: imageBlock) {
-                        let nb = min(imageBlock, batch - b0)
-                        var featureOffset = 0
-                        for k in 0..<channelCounts.count {
-                            let c = channelCounts[k], s = spatialSizes[k]
-                            let columns = nb * c
-                            // nl(F_k) for images b0..<b0+nb: contiguous [nb·C_k, S_k].
-                            maps[k].withUnsafeBufferPointer { source in
-                                let src = ReadoutPointer(UnsafeMutablePointer(mutating: source.baseAddress! + b0 * c * s))
-                                readoutParallel(count: columns * s, threads: threads) { range in
-                                    LogActivation.apply(src.pointer + range.lowerBound, act.pointer + range.lowerBound, count: range.count)
-                                }
-                            }
-                            poolingFields[k].withUnsafeBufferPointer { fieldBuffer in
-                                weights.withUnsafeBufferPointer { weightBuffer in
-                                    let w = ReadoutPointer(UnsafeMutablePointer(mutating: weightBuffer.baseAddress!))
-                                    for v0 in stride(from: 0, to: voxelCount, by: voxelBlock) {
-                                        let nv = min(voxelBlock, voxelCount - v0)
-                                        // φ[v, (b,c)] = Σ_s g[v,s] · nl(F)[(b,c), s]
-                                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                                                    Int32(nv), Int32(columns), Int32(s), 1,
-                                                    fieldBuffer.baseAddress! + v0 * s, Int32(s),
-                                                    act.pointer, Int32(s), 0,
-                                                    phi.pointer, Int32(columns))
-                                        let offset = featureOffset
-                                        readoutParallel(count: nv, threads: threads) { voxels in
-                                            for v in voxels {
-                                                // nl over this voxel's nb·C pooled features (L1-sized), then one dot per image.
-                                                let row = phi.pointer + v * columns
-                                                LogActivation.applyInPlace(row, count: columns)
-                                                let wRow = w.pointer + (v0 + v) * featureCount + offset
-                                                for bi in 0..<nb {
-                                                    y.pointer[(b0 + bi) * voxelCount + v0 + v] += LogActivation.dot(row + bi * c, wRow, count: c)
-                                                }
-                                            }
-                                        }
+                    weights.withUnsafeBufferPointer { weightBuffer in
+                        let y = ReadoutPointer(outBuffer.baseAddress!)
+                        let act = ReadoutPointer(activatedBuffer.baseAddress!)
+                        let phiBase = ReadoutPointer(pooledBuffer.baseAddress!)
+                        let w = ReadoutPointer(UnsafeMutablePointer(mutating: weightBuffer.baseAddress!))
+                        let fields = poolingFields.map { field in
+                            field.withUnsafeBufferPointer { ReadoutPointer(UnsafeMutablePointer(mutating: $0.baseAddress!)) }
+                        }
+                        for b0 in stride(from: 0, to: batch, by: imageBlock) {
+                            let nb = min(imageBlock, batch - b0)
+                            // nl(F_k) for images b0..<b0+nb: contiguous [nb·C_k, S_k] per map.
+                            for k in maps.indices {
+                                let count = nb * mapSizes[k]
+                                maps[k].withUnsafeBufferPointer { source in
+                                    let src = ReadoutPointer(UnsafeMutablePointer(mutating: source.baseAddress! + b0 * mapSizes[k]))
+                                    let dst = ReadoutPointer(act.pointer + mapOffsets[k])
+                                    readoutParallel(count: count, threads: threads) { range in
+                                        LogActivation.apply(src.pointer + range.lowerBound, dst.pointer + range.lowerBound, count: range.count)
                                     }
                                 }
                             }
-                            featureOffset += c
+                            FWRFReadout.forEachBlock(blockCount, workers: workers) { block, worker in
+                                let v0 = block * voxelBlock
+                                let nv = min(voxelBlock, voxelCount - v0)
+                                guard nv > 0 else { return }
+                                let phi = phiBase.pointer + worker * pooledSize
+                                var featureOffset = 0
+                                for k in channelCounts.indices {
+                                    let c = channelCounts[k], s = spatialSizes[k], columns = nb * c
+                                    // φ[v, (b,c)] = Σ_s g[v,s] · nl(F)[(b,c), s]
+                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                                                Int32(nv), Int32(columns), Int32(s), 1,
+                                                fields[k].pointer + v0 * s, Int32(s),
+                                                act.pointer + mapOffsets[k], Int32(s), 0,
+                                                phi, Int32(columns))
+                                    for v in 0..<nv {
+                                        // nl over this voxel's nb·C pooled features (L1-sized), then one dot per image.
+                                        let row = phi + v * columns
+                                        LogActivation.applyInPlace(row, count: columns)
+                                        let wRow = w.pointer + (v0 + v) * featureCount + featureOffset
+                                        for bi in 0..<nb {
+                                            y.pointer[(b0 + bi) * voxelCount + v0 + v] += LogActivation.dot(row + bi * c, wRow, count: c)
+                                        }
+                                    }
+                                    featureOffset += c
+                                }
+                            }
                         }
                     }
                 }
