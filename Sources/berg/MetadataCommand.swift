@@ -8,6 +8,7 @@ struct MetadataCommand: ParsableCommand {
 
     @OptionGroup var registry: RegistryOptions
     @OptionGroup var model: ModelOptions
+    @OptionGroup var store: StoreFlags
     @Flag(help: "Print JSON.") var json = false
     @Option(help: "Write the metadata to a .json or .h5 file.") var output: String?
 
@@ -19,7 +20,7 @@ struct MetadataCommand: ParsableCommand {
     }
 
     func run() throws {
-        let berg = try registry.makeBERG()
+        let berg = try store.makeBERG(registries: registry.registries)
         let metadata = try berg.getModelMetadata(model.modelID, subject: Subject(model.subject), selection: model.selection)
         if json {
             writeStdout(try MetadataJSON.string(metadata) + "\n")

@@ -18,6 +18,8 @@ struct Berg: ParsableCommand {
             StimuliCommand.self,
             GetModelCommand.self,
             CacheCommand.self,
+            Bench.self,
+            BenchFWRFCommand.self,
             InspectCommand.self,
         ])
 

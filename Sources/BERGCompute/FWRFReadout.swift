@@ -1,0 +1,337 @@
+import BERGCore
+import CBLAS
+import Dispatch
+import Foundation
+
+/// The readout of a feature-weighted receptive field (fwRF) model, as BERG's
+/// `Torch_LayerwiseFWRF` computes it, fused into one operation.
+///
+/// For feature maps F_k [B, C_k, S_k] (S_k = H_k·W_k) and per-voxel pooling fields
+/// g_k = softmax(rf_k) over space:
+///
+///     φ_k[v,b,c] = Σ_s g_k[v,s] · nl(F_k)[b,c,s]
+///     y[b,v]     = Σ_k Σ_c nl(φ_k[v,b,c]) · w[v, offset_k + c] + bias[v]
+///     nl(x)      = log(1 + |x|) · tanh(x)
+///
+/// PyTorch materialises φ as a [V, B, ΣC] tensor and runs the non-linearity over it; here each
+/// (image block, voxel block, map) is one single-threaded sgemm into a small per-worker
+/// buffer, which the non-linearity and the dot with w consume while it is still in cache;
+/// workers take voxel blocks in parallel.
+public struct FWRFReadout: Sendable {
+    public let voxelCount: Int
+    /// C_k: channels of each feature map.
+    public let channelCounts: [Int]
+    /// S_k: spatial positions (H·W) of each feature map.
+    public let spatialSizes: [Int]
+    /// g_k, [V, S_k] row-major: the softmax of each voxel's receptive field.
+    let poolingFields: [[Float]]
+    /// w, [V, ΣC_k].
+    let weights: [Float]
+    let bias: [Float]
+
+    /// Images per block and voxels per block. A block's sgemm output is
+    /// voxelBlock × imageBlock·C floats (at most 512 × 4·256 × 4 B = 2 MiB).
+    static let voxelBlock = 512
+    static let targetColumns = 1024
+
+    /// - Parameters:
+    ///   - receptiveFields: rf_k, each [V, H_k, W_k] (or [V, S_k]), float32.
+    ///   - weights: w, [V, ΣC_k].
+    ///   - bias: b, [V].
+    ///   - channelCounts: C_k, in the order of `receptiveFields`.
+    public init(receptiveFields: [Tensor], weights: Tensor, bias: Tensor, channelCounts: [Int]) throws {
+        guard bias.rank == 1 else {
+            throw BERGError.shapeMismatch(what: "fwRF bias b", expected: [-1], actual: bias.shape)
+        }
+        let voxels = bias.shape[0]
+        guard voxels > 0 else {
+            throw BERGError.invalidInput("fwRF readout: the bias b is empty; a readout needs at least one voxel")
+        }
+        guard receptiveFields.count == channelCounts.count, !channelCounts.isEmpty, channelCounts.allSatisfy({ $0 > 0 }) else {
+            throw BERGError.invalidInput("fwRF readout: \(receptiveFields.count) receptive fields for \(channelCounts.count) feature maps")
+        }
+        let features = channelCounts.reduce(0, +)
+        guard weights.shape == [voxels, features] else {
+            throw BERGError.shapeMismatch(what: "fwRF weights w", expected: [voxels, features], actual: weights.shape)
+        }
+        var spatial: [Int] = []
+        var fields: [[Float]] = []
+        for (k, rf) in receptiveFields.enumerated() {
+            guard rf.rank >= 2, rf.shape[0] == voxels, rf.count > 0 else {
+                throw BERGError.shapeMismatch(what: "fwRF receptive field rf\(k)", expected: [voxels, -1, -1], actual: rf.shape)
+            }
+            let s = rf.count / voxels
+            spatial.append(s)
+            fields.append(FWRFReadout.softmaxRows(rf.floats, rows: voxels, columns: s))
+        }
+        self.voxelCount = voxels
+        self.channelCounts = channelCounts
+        self.spatialSizes = spatial
+        self.poolingFields = fields
+        self.weights = weights.floats
+        self.bias = bias.floats
+    }
+
+    /// Row-wise softmax, as `torch.softmax(rf.flatten(1), dim=1)`.
+    static func softmaxRows(_ x: [Float], rows: Int, columns: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: x.count)
+        for r in 0..<rows {
+            let row = x[(r * columns)..<((r + 1) * columns)]
+            let peak = row.max() ?? 0
+            var sum: Double = 0
+            for (j, value) in row.enumerated() {
+                let e = Foundation.exp(value - peak)
+                out[r * columns + j] = e
+                sum += Double(e)
+            }
+            let scale = Float(1 / sum)
+            for j in 0..<columns { out[r * columns + j] *= scale }
+        }
+        return out
+    }
+
+    /// Runs `body(block, worker)` for every block on `workers` threads, each block on one
+    /// worker; OpenBLAS runs single-threaded meanwhile, so the workers do not oversubscribe.
+    static func forEachBlock(_ blocks: Int, workers: Int, _ body: @escaping @Sendable (Int, Int) -> Void) {
+        guard workers > 1 else {
+            for b in 0..<blocks { body(b, 0) }
+            return
+        }
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(ComputeThreads.count)) }
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var block = worker
+            while block < blocks { body(block, worker); block += workers }
+        }
+    }
+
+    /// y [B, V] for feature maps F_k, each [B, C_k, H_k, W_k] (or [B, C_k, S_k]), float32.
+    public func callAsFunction(_ featureMaps: [Tensor], threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> Tensor {
+        try ComputeProfile.measure("fwrf readout") { try apply(featureMaps, threads: threads) }
+    }
+
+    private func apply(_ featureMaps: [Tensor], threads: Int) throws -> Tensor {
+        guard featureMaps.count == channelCounts.count else {
+            throw BERGError.invalidInput("fwRF readout takes \(channelCounts.count) feature maps, got \(featureMaps.count)")
+        }
+        let batch = featureMaps[0].shape.first ?? 0
+        var maps: [[Float]] = []
+        for (k, map) in featureMaps.enumerated() {
+            guard map.rank >= 2, map.shape[0] == batch, map.shape[1] == channelCounts[k],
+                  map.count == batch * channelCounts[k] * spatialSizes[k] else {
+                throw BERGError.shapeMismatch(what: "fwRF feature map \(k)", expected: [batch, channelCounts[k], spatialSizes[k]],
+                                              actual: map.shape)
+            }
+            guard case .float32(let values) = map.storage else {
+                throw BERGError.invalidInput("fwRF feature map \(k) must be float32, got \(map.dtype.rawValue)")
+            }
+            maps.append(values)
+        }
+        var out = [Float](repeating: 0, count: batch * voxelCount)
+        guard batch > 0 else { return Tensor(shape: [0, voxelCount], floats: []) }
+        let maxChannels = channelCounts.max() ?? 1
+        let imageBlock = max(1, min(batch, FWRFReadout.targetColumns / max(1, maxChannels)))
+        let featureCount = weights.count / max(1, voxelCount)
+        // Voxel blocks of at most `voxelBlock`, their count a multiple of the workers so that
+        // each worker gets the same share; each block runs a single-threaded sgemm.
+        let workers = max(1, min(threads, voxelCount))
+        let minimumBlocks = (voxelCount + FWRFReadout.voxelBlock - 1) / FWRFReadout.voxelBlock
+        let blockCount = min(voxelCount, (minimumBlocks + workers - 1) / workers * workers)
+        let voxelBlock = (voxelCount + blockCount - 1) / blockCount
+
+        // Scratch: nl(F_k) of one image block for every map, and one sgemm output block per worker.
+        let mapSizes = zip(channelCounts, spatialSizes).map { $0 * $1 }
+        let mapOffsets = mapSizes.indices.map { k in mapSizes[..<k].reduce(0, +) * imageBlock }
+        var activated = [Float](repeating: 0, count: imageBlock * mapSizes.reduce(0, +))
+        let pooledSize = voxelBlock * imageBlock * maxChannels
+        var pooled = [Float](repeating: 0, count: workers * pooledSize)
+        let channelCounts = self.channelCounts, spatialSizes = self.spatialSizes, voxelCount = self.voxelCount
+
+        out.withUnsafeMutableBufferPointer { outBuffer in
+            activated.withUnsafeMutableBufferPointer { activatedBuffer in
+                pooled.withUnsafeMutableBufferPointer { pooledBuffer in
+                    weights.withUnsafeBufferPointer { weightBuffer in
+                        let y = ReadoutPointer(outBuffer.baseAddress!)
+                        let act = ReadoutPointer(activatedBuffer.baseAddress!)
+                        let phiBase = ReadoutPointer(pooledBuffer.baseAddress!)
+                        let w = ReadoutPointer(UnsafeMutablePointer(mutating: weightBuffer.baseAddress!))
+                        let fields = poolingFields.map { field in
+                            field.withUnsafeBufferPointer { ReadoutPointer(UnsafeMutablePointer(mutating: $0.baseAddress!)) }
+                        }
+                        for b0 in stride(from: 0, to: batch, by: imageBlock) {
+                            let nb = min(imageBlock, batch - b0)
+                            // nl(F_k) for images b0..<b0+nb: contiguous [nb·C_k, S_k] per map.
+                            for k in maps.indices {
+                                let count = nb * mapSizes[k]
+                                maps[k].withUnsafeBufferPointer { source in
+                                    let src = ReadoutPointer(UnsafeMutablePointer(mutating: source.baseAddress! + b0 * mapSizes[k]))
+                                    let dst = ReadoutPointer(act.pointer + mapOffsets[k])
+                                    readoutParallel(count: count, threads: threads) { range in
+                                        LogActivation.apply(src.pointer + range.lowerBound, dst.pointer + range.lowerBound, count: range.count)
+                                    }
+                                }
+                            }
+                            FWRFReadout.forEachBlock(blockCount, workers: workers) { block, worker in
+                                let v0 = block * voxelBlock
+                                let nv = min(voxelBlock, voxelCount - v0)
+                                guard nv > 0 else { return }
+                                let phi = phiBase.pointer + worker * pooledSize
+                                var featureOffset = 0
+                                for k in channelCounts.indices {
+                                    let c = channelCounts[k], s = spatialSizes[k], columns = nb * c
+                                    // φ[v, (b,c)] = Σ_s g[v,s] · nl(F)[(b,c), s]
+                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                                                Int32(nv), Int32(columns), Int32(s), 1,
+                                                fields[k].pointer + v0 * s, Int32(s),
+                                                act.pointer + mapOffsets[k], Int32(s), 0,
+                                                phi, Int32(columns))
+                                    for v in 0..<nv {
+                                        // nl over this voxel's nb·C pooled features (L1-sized), then one dot per image.
+                                        let row = phi + v * columns
+                                        LogActivation.applyInPlace(row, count: columns)
+                                        let wRow = w.pointer + (v0 + v) * featureCount + featureOffset
+                                        for bi in 0..<nb {
+                                            y.pointer[(b0 + bi) * voxelCount + v0 + v] += LogActivation.dot(row + bi * c, wRow, count: c)
+                                        }
+                                    }
+                                    featureOffset += c
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for b in 0..<batch {
+            for v in 0..<voxelCount { out[b * voxelCount + v] += bias[v] }
+        }
+        return Tensor(shape: [batch, voxelCount], floats: out)
+    }
+}
+
+/// A raw pointer handed to worker threads that each touch a disjoint range of it.
+fileprivate struct ReadoutPointer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
+}
+
+/// Runs `body` over `threads` contiguous slices of 0..<count, in parallel.
+fileprivate func readoutParallel(count: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
+    let parts = min(threads, count)
+    guard parts > 1 else {
+        if count > 0 { body(0..<count) }
+        return
+    }
+    DispatchQueue.concurrentPerform(iterations: parts) { part in
+        let start = count * part / parts, end = count * (part + 1) / parts
+        body(start..<end)
+    }
+}
+
+/// nl(x) = log(1 + |x|) · tanh(x), BERG's fwRF non-linearity.
+///
+/// log and tanh are Cephes-style single-precision kernels (range reduction plus a minimax
+/// polynomial, about 1 ulp) written as straight-line scalar code without calls, wrapping
+/// arithmetic or branches, so that LLVM's loop vectoriser turns `apply` into SIMD code;
+/// libm's logf/tanhf (or Swift's generic SIMD types, which get scalarised) would cost more
+/// than the sgemm they follow.
+public enum LogActivation {
+    /// 1.5 · 2^23: adding it to a float of magnitude below 2^22 leaves the nearest integer
+    /// (ties to even) in the low mantissa bits.
+    static let magic: Float = 12_582_912
+
+    @inline(__always)
+    public static func scalar(_ x: Float) -> Float { Foundation.log(1 + abs(x)) * Foundation.tanh(x) }
+
+    /// out[i] = nl(x[i]); the two must not overlap (see `applyInPlace`).
+    public static func apply(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { out[i] = evaluate(x[i]) }
+    }
+
+    /// x[i] = nl(x[i]).
+    public static func applyInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { x[i] = evaluate(x[i]) }
+    }
+
+    /// Σ_i x[i] · w[i] with eight partial sums (vectorisable; a single running sum is not).
+    @inline(__always)
+    public static func dot(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, count: Int) -> Float {
+        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+        var s4: Float = 0, s5: Float = 0, s6: Float = 0, s7: Float = 0
+        var i = 0
+        while i + 8 <= count {
+            s0 += x[i] * w[i]; s1 += x[i + 1] * w[i + 1]; s2 += x[i + 2] * w[i + 2]; s3 += x[i + 3] * w[i + 3]
+            s4 += x[i + 4] * w[i + 4]; s5 += x[i + 5] * w[i + 5]; s6 += x[i + 6] * w[i + 6]; s7 += x[i + 7] * w[i + 7]
+            i += 8
+        }
+        var sum = ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7))
+        while i < count { sum += x[i] * w[i]; i += 1 }
+        return sum
+    }
+
+    @inline(__always)
+    public static func evaluate(_ x: Float) -> Float {
+        let a = Float(bitPattern: x.bitPattern & 0x7FFF_FFFF)
+        return log(1 + a) * tanh(x, magnitude: a)
+    }
+
+    /// Natural log for u ≥ 1 (finite): u = m·2^e with m in [√½, √2), log u = e·ln2 + log m.
+    @inline(__always)
+    static func log(_ u: Float) -> Float {
+        let bits = Int32(bitPattern: u.bitPattern)
+        var e = Float((bits &>> 23) &- 127)
+        var m = Float(bitPattern: UInt32(bitPattern: (bits & 0x007F_FFFF) | 0x3F80_0000))
+        let big = m > 1.41421356
+        m = big ? m * 0.5 : m
+        e = big ? e + 1 : e
+        let f = m - 1
+        let z = f * f
+        var p: Float = 7.0376836292e-2
+        p = p * f - 1.1514610310e-1
+        p = p * f + 1.1676998740e-1
+        p = p * f - 1.2420140846e-1
+        p = p * f + 1.4249322787e-1
+        p = p * f - 1.6668057665e-1
+        p = p * f + 2.0000714765e-1
+        p = p * f - 2.4999993993e-1
+        p = p * f + 3.3333331174e-1
+        var y = f * z * p
+        y = y - 2.12194440e-4 * e
+        y = y - 0.5 * z
+        return f + y + 0.693359375 * e
+    }
+
+    /// tanh(x), given a = |x|: a polynomial below 0.625, 1 − 2/(e^{2a} + 1) above.
+    @inline(__always)
+    static func tanh(_ x: Float, magnitude a: Float) -> Float {
+        let z = x * x
+        var p: Float = -5.70498872745e-3
+        p = p * z + 2.06390887954e-2
+        p = p * z - 5.37397155531e-2
+        p = p * z + 1.33314422036e-1
+        p = p * z - 3.33332819422e-1
+        let small = p * z * x + x
+        let t = exp(2 * (a > 9 ? 9 : a))
+        let large = 1 - 2 / (t + 1)
+        let signed = Float(bitPattern: large.bitPattern | (x.bitPattern & 0x8000_0000))
+        return a < 0.625 ? small : signed
+    }
+
+    /// e^x for 0 ≤ x ≤ 18: x = n·ln2 + r, e^x = 2^n · e^r with a polynomial for e^r.
+    @inline(__always)
+    static func exp(_ x: Float) -> Float {
+        let shifted = x * 1.44269504088896341 + magic
+        let n = shifted - magic  // round(x / ln 2)
+        let r = x - n * 0.693359375 + n * 2.12194440e-4
+        let z = r * r
+        var p: Float = 1.9875691500e-4
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        let er = p * z + r + 1
+        let integer = Int32(bitPattern: shifted.bitPattern) &- 0x4B40_0000
+        return er * Float(bitPattern: UInt32(bitPattern: (integer &+ 127) &<< 23))
+    }
+}

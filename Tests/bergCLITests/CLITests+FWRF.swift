@@ -1,0 +1,45 @@
+import BERG
+import Foundation
+import XCTest
+
+/// `berg encode fmri-nsd-fwrf` end to end on the fixture BERG directory (made by
+/// Tools/reference/make_fwrf_fixtures.py): --berg-dir, an .npy image array, --metadata into
+/// the .h5, and --volume as NIfTI; responses against PyTorch's.
+extension CLITests {
+    func testFWRFEncodeWithBergDirWritesResponsesMetadataAndVolume() throws {
+        let fixtures = CLITests.root.appendingPathComponent("Tests/BERGModelsTests/Fixtures/fwrf")
+        try ArchiveExtractor.extract(fixtures.appendingPathComponent("berg_dir.tar.xz"), into: work)
+        let bergDir = work.appendingPathComponent("berg_dir")
+        let output = work.appendingPathComponent("v1.h5").path
+        let volume = work.appendingPathComponent("v1.nii.gz").path
+        let environment = ["BERG_HOME": work.appendingPathComponent("home").path, "BERG_OFFLINE": "1"]
+
+        let run = try berg("encode", "fmri-nsd-fwrf", "--subject", "1", "--roi", "V1", "--berg-dir", bergDir.path,
+                               "--input", bergDir.appendingPathComponent("images_233.npy").path,
+                               "--output", output, "--metadata", "--volume", volume, environment: environment)
+        XCTAssertEqual(run.status, 0, run.stderr)
+
+        let file = try HDF5File(path: output, mode: .read)
+        defer { try? file.close() }
+        let responses = try file.read("responses")
+        let expected = try NPYFile.read(fixtures.appendingPathComponent("responses_V1_233.npy").path)
+        XCTAssertEqual(responses.shape, [3, 5])
+        let scale = expected.floats.map(abs).max() ?? 0
+        for (a, b) in zip(responses.floats, expected.floats) { XCTAssertEqual(a, b, accuracy: 1e-4 * scale) }
+        XCTAssertEqual(try file.read("metadata/fmri/roi_mask_volume").shape, [81, 104, 83])
+        XCTAssertEqual(try file.read("metadata/encoding_models/r2").shape, [5])
+
+        let image = try NIfTIFile.read(volume)
+        XCTAssertEqual(image.shape, [81, 104, 83, 3])
+        XCTAssertEqual(image.data().floats.filter { !$0.isNaN }.count, 15)
+    }
+
+    func testFWRFMissingBergDirFileOfflineNamesIt() throws {
+        let environment = ["BERG_HOME": work.appendingPathComponent("home").path, "BERG_OFFLINE": "1"]
+        let run = try berg("encode", "fmri-nsd-fwrf", "--subject", "1", "--roi", "V2", "--berg-dir", work.path,
+                               "--input", "x.npy", "--output", work.appendingPathComponent("o.h5").path,
+                               environment: environment)
+        XCTAssertNotEqual(run.status, 0)
+        XCTAssertTrue(run.stderr.contains("weights_sub-01_roi-V2.pt"), run.stderr)
+    }
+}
