@@ -51,7 +51,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BERGRegistryTests", dependencies: ["BERGRegistry"]),
         .testTarget(name: "BERGStoreTests", dependencies: ["BERGStore"]),
-        .testTarget(name: "BERGModelsTests", dependencies: ["BERGModels", "BERG"]),
+        .testTarget(name: "BERGModelsTests", dependencies: ["BERGModels", "BERG"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "BERGTests", dependencies: ["BERG"]),
         .testTarget(name: "bergCLITests", dependencies: ["BERG"]),
     ]
