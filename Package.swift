@@ -27,10 +27,12 @@ let package = Package(
                        providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "BERGCore"),
         .target(name: "BERGCompute", dependencies: ["BERGCore", "CBLAS"]),
-        .target(name: "BERGFormats", dependencies: ["BERGCore", "CHDF5", "CArchive", "CTurboJPEG", "CPNG"]),
+        .target(name: "BERGFormats", dependencies: ["BERGCore", "CHDF5", "CArchive", "CTurboJPEG", "CPNG", "CZlib"]),
         .target(name: "BERGRegistry", dependencies: ["BERGCore", "Yams"]),
         .target(name: "BERGStore", dependencies: [
             "BERGCore", "BERGRegistry", "CCurl", "CArchive",

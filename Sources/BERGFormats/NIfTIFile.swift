@@ -1,0 +1,338 @@
+import BERGCore
+import Foundation
+
+/// The fields of a NIfTI-1 header that reading and the affine need.
+public struct NIfTIHeader: Sendable, Equatable {
+    /// `dim[1...dim[0]]`: (x, y, z[, t, ...]).
+    public var shape: [Int]
+    /// The NIfTI datatype code (2 uint8, 4 int16, 8 int32, 16 float32, 64 float64, ...).
+    public var datatypeCode: Int
+    /// `pixdim[0...7]`; `pixdim[0]` is qfac.
+    public var pixdim: [Float]
+    public var voxOffset: Int
+    public var sclSlope: Float
+    public var sclInter: Float
+    public var qformCode: Int
+    public var sformCode: Int
+    /// quatern_b, quatern_c, quatern_d.
+    public var quaternion: [Float]
+    /// qoffset_x, qoffset_y, qoffset_z.
+    public var qoffset: [Float]
+    /// srow_x, srow_y, srow_z.
+    public var srow: [[Float]]
+    public var description: String
+    public var bigEndian: Bool
+}
+
+/// A NIfTI-1 image as nibabel gives it.
+public struct NIfTIImage: Sendable {
+    public var header: NIfTIHeader
+    /// The voxel-to-world 4×4 matrix, equal to nibabel's `img.affine`.
+    public var affine: [[Double]]
+    /// The stored values (before scl_slope/scl_inter), shaped (x, y, z[, t]) in C order, so that
+    /// `raw[i, j, k]` is nibabel's `img.dataobj.get_unscaled()[i, j, k]`. Unsigned 16/32-bit
+    /// become int32/int64.
+    public var raw: Tensor
+
+    public var shape: [Int] { header.shape }
+
+    /// The scaled values as float64, equal to nibabel's `img.get_fdata()` (C-order indexing of
+    /// this tensor equals NumPy indexing of that array).
+    public func data() -> Tensor {
+        let values = raw.doubles
+        if let (slope, inter) = NIfTIFile.scaling(header) {
+            return Tensor(shape: raw.shape, doubles: values.map { $0 * slope + inter })
+        }
+        return Tensor(shape: raw.shape, doubles: values)
+    }
+}
+
+/// NIfTI-1 single files, `.nii` and `.nii.gz`: reading (header, affine, data in nibabel's axis
+/// order), writing float32 volumes with an affine, and NumPy-compatible boolean-mask indexing.
+///
+/// The file stores x fastest (Fortran order); reading reorders into C order over (x, y, z[, t])
+/// so that flat C-order positions match NumPy's `volume[mask]` on nibabel's array.
+public enum NIfTIFile {
+    static let headerSize = 348
+    /// The largest data this reader allocates (8 GiB).
+    public static let maxDataBytes = 8 << 30
+
+    public static func read(_ path: String) throws -> NIfTIImage {
+        let file = try NPYFile.readFile(path)
+        let gzipped = Gzip.isGzip(file)
+        // Inflate the header first, then exactly as much data as it declares.
+        let head = gzipped ? try Gzip.inflate(file, limit: headerSize, path: path) : file.prefix(headerSize)
+        let header = try parseHeader(Data(head), path: path)
+        guard let (dtype, width) = storedType(header.datatypeCode) else {
+            throw BERGError.unexpectedContent(path: path, message: "NIfTI datatype \(header.datatypeCode) is not supported (uint8, int8, int16, uint16, int32, uint32, int64, float32 and float64 are)")
+        }
+        let count = try NPYFile.checkedCount(header.shape, path: path)
+        let (dataBytes, overflow) = count.multipliedReportingOverflow(by: width)
+        guard !overflow, dataBytes <= maxDataBytes else {
+            throw BERGError.limitExceeded(what: "NIfTI data size of \(path) in bytes", limit: maxDataBytes, actual: overflow ? Int.max : dataBytes)
+        }
+        let needed = header.voxOffset + dataBytes
+        let body = gzipped ? try Gzip.inflate(file, limit: needed, path: path) : file
+        guard body.count >= needed else {
+            throw BERGError.corruptFile(path: path, offset: body.count,
+                                        message: "truncated NIfTI: shape \(header.shape) needs \(dataBytes) data bytes from byte \(header.voxOffset), the file has \(max(0, body.count - header.voxOffset))")
+        }
+        let start = body.startIndex + header.voxOffset
+        let rawBytes = body[start ..< start + dataBytes]
+        let stored = try decode(rawBytes, datatypeCode: header.datatypeCode, dtype: dtype, bigEndian: header.bigEndian,
+                                shape: header.shape)
+        let raw = header.shape.count > 1 ? RawArray.fortranToC(stored) : stored
+        return NIfTIImage(header: header, affine: try affine(header, path: path), raw: raw)
+    }
+
+    /// Parses a 348-byte NIfTI-1 header of either byte order.
+    public static func parseHeader(_ data: Data, path: String) throws -> NIfTIHeader {
+        guard data.count >= headerSize else {
+            throw BERGError.corruptFile(path: path, offset: data.count, message: "truncated NIfTI header (\(data.count) of 348 bytes)")
+        }
+        let bytes = [UInt8](data.prefix(headerSize))
+        let little = bytes.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) }
+        let bigEndian: Bool
+        if Int32(littleEndian: little) == 348 { bigEndian = false }
+        else if Int32(bigEndian: little) == 348 { bigEndian = true }
+        else {
+            throw BERGError.corruptFile(path: path, offset: 0, message: "not a NIfTI-1 file (sizeof_hdr is not 348)")
+        }
+        func u16(_ o: Int) -> UInt16 {
+            let v = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: UInt16.self) }
+            return bigEndian ? UInt16(bigEndian: v) : UInt16(littleEndian: v)
+        }
+        func i16(_ o: Int) -> Int { Int(Int16(bitPattern: u16(o))) }
+        func f32(_ o: Int) -> Float {
+            let v = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: o, as: UInt32.self) }
+            return Float(bitPattern: bigEndian ? UInt32(bigEndian: v) : UInt32(littleEndian: v))
+        }
+        let magic = Array(bytes[344..<348])
+        guard magic == [0x6E, 0x2B, 0x31, 0] || magic == [0x6E, 0x69, 0x31, 0] else {
+            throw BERGError.corruptFile(path: path, offset: 344, message: "not a NIfTI-1 file (magic is not 'n+1' or 'ni1'); NIfTI-2 and Analyze are not supported")
+        }
+        guard magic[1] == 0x2B else {
+            throw BERGError.unexpectedContent(path: path, message: "a NIfTI pair (.hdr/.img) is not supported; save it as a single .nii or .nii.gz")
+        }
+        let rank = i16(40)
+        guard (1...7).contains(rank) else {
+            throw BERGError.corruptFile(path: path, offset: 40, message: "NIfTI dim[0] is \(rank), expected 1–7")
+        }
+        let shape = (1...rank).map { i16(40 + 2 * $0) }
+        guard shape.allSatisfy({ $0 >= 0 }) else {
+            throw BERGError.corruptFile(path: path, offset: 42, message: "NIfTI has a negative dimension: \(shape)")
+        }
+        let voxOffset = f32(108)
+        guard voxOffset.isFinite, voxOffset >= 0, voxOffset < Float(1 << 30) else {
+            throw BERGError.corruptFile(path: path, offset: 108, message: "NIfTI vox_offset \(voxOffset) is invalid")
+        }
+        let description = String(decoding: bytes[148..<228].prefix { $0 != 0 }, as: UTF8.self)
+        return NIfTIHeader(
+            shape: shape, datatypeCode: i16(70), pixdim: (0..<8).map { f32(76 + 4 * $0) },
+            // vox_offset below 352 (the header plus the extension flag) is read as 352, as nibabel does.
+            voxOffset: max(352, Int(voxOffset)), sclSlope: f32(112), sclInter: f32(116),
+            qformCode: i16(252), sformCode: i16(254),
+            quaternion: [f32(256), f32(260), f32(264)], qoffset: [f32(268), f32(272), f32(276)],
+            srow: (0..<3).map { row in (0..<4).map { f32(280 + 16 * row + 4 * $0) } },
+            description: description, bigEndian: bigEndian)
+    }
+
+    /// (dtype, bytes per value) for the datatype codes read.
+    static func storedType(_ code: Int) -> (DType, Int)? {
+        switch code {
+        case 2: return (.uint8, 1)
+        case 256: return (.int8, 1)
+        case 4: return (.int16, 2)
+        case 512: return (.int32, 2) // uint16, widened
+        case 8: return (.int32, 4)
+        case 768: return (.int64, 4) // uint32, widened
+        case 1024: return (.int64, 8)
+        case 16: return (.float32, 4)
+        case 64: return (.float64, 8)
+        default: return nil
+        }
+    }
+
+    static func decode(_ raw: Data, datatypeCode: Int, dtype: DType, bigEndian: Bool, shape: [Int]) throws -> Tensor {
+        switch datatypeCode {
+        case 512:
+            let t = try RawArray.tensor(from: raw, dtype: .int16, bigEndian: bigEndian, shape: shape)
+            guard case .int16(let v) = t.storage else { return t }
+            return Tensor(shape: shape, storage: .int32(v.map { Int32(UInt16(bitPattern: $0)) }))
+        case 768:
+            let t = try RawArray.tensor(from: raw, dtype: .int32, bigEndian: bigEndian, shape: shape)
+            guard case .int32(let v) = t.storage else { return t }
+            return Tensor(shape: shape, storage: .int64(v.map { Int64(UInt32(bitPattern: $0)) }))
+        default:
+            return try RawArray.tensor(from: raw, dtype: dtype, bigEndian: bigEndian, shape: shape)
+        }
+    }
+
+    /// nibabel's read scaling: none when scl_slope is 0 or not finite.
+    static func scaling(_ header: NIfTIHeader) -> (Double, Double)? {
+        let slope = Double(header.sclSlope), inter = Double(header.sclInter)
+        guard slope != 0, slope.isFinite else { return nil }
+        if slope == 1, inter == 0 { return nil }
+        return (slope, inter.isFinite ? inter : 0)
+    }
+
+    /// nibabel's `get_best_affine`: the sform when sform_code ≠ 0, else the qform when
+    /// qform_code ≠ 0, else the base affine from pixdim (x flipped, centred).
+    public static func affine(_ header: NIfTIHeader, path: String) throws -> [[Double]] {
+        if header.sformCode != 0 {
+            return header.srow.map { $0.map(Double.init) } + [[0, 0, 0, 1]]
+        }
+        if header.qformCode != 0 { return try qformAffine(header, path: path) }
+        // shape_zoom_affine(shape[:3], pixdim[1:4], x_flip=True), padding to 3-D with ones.
+        var shape = [Double](repeating: 1, count: 3), zooms = [Double](repeating: 1, count: 3)
+        for d in 0..<min(3, header.shape.count) {
+            shape[d] = Double(header.shape[d])
+            zooms[d] = Double(header.pixdim[d + 1])
+        }
+        zooms[0] = -zooms[0]
+        var out = identity()
+        for d in 0..<3 {
+            out[d][d] = zooms[d]
+            out[d][3] = -((shape[d] - 1) / 2) * zooms[d]
+        }
+        return out
+    }
+
+    static func identity() -> [[Double]] {
+        (0..<4).map { r in (0..<4).map { c in r == c ? 1 : 0 } }
+    }
+
+    /// The qform: rotation from the unit quaternion (w ≥ 0 recovered from b, c, d), voxel sizes
+    /// pixdim[1...3] with qfac applied to z, and the q-offsets.
+    static func qformAffine(_ header: NIfTIHeader, path: String) throws -> [[Double]] {
+        let (b, c, d) = (Double(header.quaternion[0]), Double(header.quaternion[1]), Double(header.quaternion[2]))
+        let w2 = 1 - (b * b + c * c + d * d)
+        let threshold = Double(Float.ulpOfOne) * 3
+        let a: Double
+        if abs(w2) < threshold { a = 0 }
+        else if w2 < 0 {
+            throw BERGError.corruptFile(path: path, offset: 256, message: "NIfTI qform quaternion is not a unit quaternion (b²+c²+d² > 1)")
+        } else { a = w2.squareRoot() }
+        var vox = (1...3).map { Double(header.pixdim[$0]) }
+        guard vox.allSatisfy({ $0 >= 0 }) else {
+            throw BERGError.corruptFile(path: path, offset: 80, message: "NIfTI pixdim[1...3] must be positive for a qform")
+        }
+        // qfac (pixdim[0]) is ±1; the standard says to read 0 as 1.
+        if header.pixdim[0] == -1 { vox[2] = -vox[2] }
+        let n = a * a + b * b + c * c + d * d
+        var rotation: [[Double]] = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+        if n >= Double.ulpOfOne {
+            let s = 2 / n
+            let (x, y, z) = (b * s, c * s, d * s)
+            let (wx, wy, wz) = (a * x, a * y, a * z)
+            let (xx, xy, xz) = (b * x, b * y, b * z)
+            let (yy, yz, zz) = (c * y, c * z, d * z)
+            rotation = [[1 - (yy + zz), xy - wz, xz + wy],
+                        [xy + wz, 1 - (xx + zz), yz - wx],
+                        [xz - wy, yz + wx, 1 - (xx + yy)]]
+        }
+        var out = identity()
+        for r in 0..<3 {
+            for col in 0..<3 { out[r][col] = rotation[r][col] * vox[col] }
+            out[r][3] = Double(header.qoffset[r])
+        }
+        return out
+    }
+
+    // MARK: Masks
+
+    /// The multi-indices where `mask > threshold`, in C order: NumPy's
+    /// `np.argwhere(mask > threshold)` on nibabel's array.
+    public static func maskIndices(_ mask: Tensor, above threshold: Double = 0) -> [[Int]] {
+        let values = mask.doubles
+        let shape = mask.shape
+        var result: [[Int]] = []
+        for flat in values.indices where values[flat] > threshold {
+            var index = [Int](repeating: 0, count: shape.count)
+            var rest = flat
+            for d in stride(from: shape.count - 1, through: 0, by: -1) where shape[d] > 0 {
+                index[d] = rest % shape[d]
+                rest /= shape[d]
+            }
+            result.append(index)
+        }
+        return result
+    }
+
+    /// NumPy's `volume[mask > threshold]`: the selected voxels in C order. A volume with more
+    /// dimensions than the mask (such as time) gives [count, rest...].
+    public static func select(_ volume: Tensor, mask: Tensor, above threshold: Double = 0) throws -> Tensor {
+        guard volume.shape.count >= mask.shape.count, Array(volume.shape.prefix(mask.shape.count)) == mask.shape else {
+            throw BERGError.shapeMismatch(what: "volume[mask]: the volume's leading dimensions must equal the mask's",
+                                          expected: mask.shape, actual: volume.shape)
+        }
+        let inner = Tensor.count(of: Array(volume.shape.dropFirst(mask.shape.count)))
+        let maskValues = mask.doubles
+        let values = volume.floats
+        var out: [Float] = []
+        var count = 0
+        for flat in maskValues.indices where maskValues[flat] > threshold {
+            out.append(contentsOf: values[flat * inner ..< (flat + 1) * inner])
+            count += 1
+        }
+        return Tensor(shape: [count] + volume.shape.dropFirst(mask.shape.count), floats: out)
+    }
+
+    // MARK: Writing
+
+    /// Writes a float32 volume (x, y, z[, t], C order) with a 4×4 affine as NIfTI-1 (`.nii`,
+    /// or `.nii.gz` when the name ends in `.gz`). The affine goes in the sform (code 2,
+    /// aligned); pixdim holds the voxel sizes (column norms). NaN values are kept.
+    public static func write(_ volume: Tensor, affine: [[Double]], to path: String) throws {
+        guard (3...4).contains(volume.rank), volume.shape.allSatisfy({ (1...32767).contains($0) }) else {
+            throw BERGError.invalidInput("NIfTI volumes to write must be 3-D or 4-D with sides 1–32767, got shape \(volume.shape)")
+        }
+        guard affine.count == 4, affine.allSatisfy({ $0.count == 4 }), affine.joined().allSatisfy({ $0.isFinite }) else {
+            throw BERGError.invalidInput("A NIfTI affine must be a finite 4×4 matrix")
+        }
+        var header = [UInt8](repeating: 0, count: 352)
+        func put16(_ v: Int, _ o: Int) { withUnsafeBytes(of: Int16(v).littleEndian) { header.replaceSubrange(o..<o + 2, with: $0) } }
+        func put32(_ v: Int32, _ o: Int) { withUnsafeBytes(of: v.littleEndian) { header.replaceSubrange(o..<o + 4, with: $0) } }
+        func putF(_ v: Float, _ o: Int) { put32(Int32(bitPattern: v.bitPattern), o) }
+        put32(348, 0)
+        put16(volume.rank, 40)
+        for (d, n) in volume.shape.enumerated() { put16(n, 42 + 2 * d) }
+        for d in volume.rank..<7 { put16(1, 42 + 2 * d) }
+        put16(16, 70) // float32
+        put16(32, 72)
+        putF(1, 76) // qfac
+        for d in 0..<3 {
+            let norm = (0..<3).map { affine[$0][d] * affine[$0][d] }.reduce(0, +).squareRoot()
+            putF(Float(norm), 80 + 4 * d)
+        }
+        for d in 3..<7 { putF(1, 80 + 4 * d) }
+        putF(352, 108)
+        putF(1, 112) // scl_slope
+        header[123] = 2 | 8 // mm, seconds
+        put16(0, 252) // qform_code: unknown
+        put16(2, 254) // sform_code: aligned
+        for r in 0..<3 { for c in 0..<4 { putF(Float(affine[r][c]), 280 + 16 * r + 4 * c) } }
+        header.replaceSubrange(344..<348, with: [0x6E, 0x2B, 0x31, 0])
+        var data = Data(header)
+        data.append(RawArray.littleEndianBytes(of: cToFortran(volume.asFloat32)))
+        if path.lowercased().hasSuffix(".gz") { data = try Gzip.deflate(data) }
+        try AtomicFile.write(data, to: path)
+    }
+
+    /// Reorders a C-order tensor so that its first index runs fastest (the NIfTI file order).
+    static func cToFortran(_ tensor: Tensor) -> Tensor {
+        let shape = tensor.shape, values = tensor.floats
+        var cStrides = [Int](repeating: 1, count: shape.count)
+        for d in stride(from: shape.count - 2, through: 0, by: -1) { cStrides[d] = cStrides[d + 1] * shape[d + 1] }
+        var out = [Float](repeating: 0, count: values.count)
+        var index = [Int](repeating: 0, count: shape.count)
+        for f in 0..<values.count {
+            var c = 0
+            for d in 0..<shape.count { c += index[d] * cStrides[d] }
+            out[f] = values[c]
+            var d = 0
+            while d < shape.count { index[d] += 1; if index[d] < shape[d] { break }; index[d] = 0; d += 1 }
+        }
+        return Tensor(shape: shape, floats: out)
+    }
+}

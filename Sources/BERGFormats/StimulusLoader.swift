@@ -1,0 +1,151 @@
+import BERGCore
+import Foundation
+
+/// Turns what a user points at into a `Stimulus` (uint8 [N, 3, H, W]):
+/// - a `.npy` uint8 array shaped [N, 3, H, W] or [N, H, W, 3] (a single image [3, H, W] or
+///   [H, W, 3] is taken as N = 1);
+/// - one JPEG or PNG file;
+/// - a folder of them, in sorted file-name order (other files and hidden files are skipped);
+/// - a text file listing image paths, one per line (relative paths are relative to the list
+///   file's folder; blank lines and lines starting with `#` are skipped).
+public enum StimulusLoader {
+    public static func load(_ path: String, squareCrop: Bool = false) throws -> Stimulus {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw BERGError.fileNotFound(path: path, hint: "The input must be an image, a folder of images, a .npy array or a text file listing images")
+        }
+        if isDirectory.boolValue { return try loadImages(imageFiles(inFolder: path), squareCrop: squareCrop, source: path) }
+        let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
+        if ext == "npy" { return try loadArray(path) }
+        if ImageCodec.imageExtensions.contains(ext) { return try loadImages([path], squareCrop: squareCrop, source: path) }
+        // Anything else: an image by content, or a list of paths.
+        let head = (try? FileHandle(forReadingFrom: URL(fileURLWithPath: path)).read(upToCount: 8)) ?? nil
+        if let head, ImageCodec.format(of: head) != nil { return try loadImages([path], squareCrop: squareCrop, source: path) }
+        return try loadImages(imageFiles(listedIn: path), squareCrop: squareCrop, source: path)
+    }
+
+    /// The image files of a folder, sorted by file name.
+    public static func imageFiles(inFolder folder: String) throws -> [String] {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: folder) } catch {
+            throw BERGError.fileNotFound(path: folder, hint: "cannot list the folder: \(error.localizedDescription)")
+        }
+        let images = names.filter {
+            !$0.hasPrefix(".") && ImageCodec.imageExtensions.contains(URL(fileURLWithPath: $0).pathExtension.lowercased())
+        }.sorted()
+        guard !images.isEmpty else {
+            throw BERGError.invalidInput("No images (.jpg, .jpeg, .png) in folder \(folder)")
+        }
+        return images.map { URL(fileURLWithPath: folder).appendingPathComponent($0).path }
+    }
+
+    /// The paths listed in a text file, one per line, resolved against the file's folder.
+    public static func imageFiles(listedIn listFile: String) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: listFile) else {
+            throw BERGError.fileNotFound(path: listFile, hint: nil)
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw BERGError.invalidInput("\(listFile) is neither an image, a .npy array nor a UTF-8 text file listing image paths")
+        }
+        let folder = URL(fileURLWithPath: listFile).deletingLastPathComponent()
+        let paths = text.split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+            .map { $0.hasPrefix("/") ? $0 : folder.appendingPathComponent($0).standardizedFileURL.path }
+        guard !paths.isEmpty else { throw BERGError.invalidInput("The image list \(listFile) names no files") }
+        return paths
+    }
+
+    /// Decodes image files into one batch; with `squareCrop`, non-square images are centre-cropped
+    /// to the largest square first. Sizes must then agree.
+    public static func loadImages(_ paths: [String], squareCrop: Bool, source: String) throws -> Stimulus {
+        guard let firstPath = paths.first else { throw BERGError.invalidInput("No images in \(source)") }
+        var pixels: [UInt8] = []
+        var notes: [String] = []
+        var cropped: [String] = []
+        var size: (width: Int, height: Int)? = nil
+        for path in paths {
+            var (hwc, width, height) = try ImageCodec.decode(path)
+            if squareCrop, width != height {
+                let side = min(width, height)
+                hwc = centreCrop(hwc, width: width, height: height, side: side)
+                cropped.append("\(fileName(path)) \(width)×\(height)")
+                width = side; height = side
+            }
+            if let size, size != (width, height) {
+                throw BERGError.invalidInput(
+                    "Images differ in size: \(firstPath) is \(size.width)×\(size.height) but \(path) is \(width)×\(height). "
+                    + "Resize them to one size first, or use a model that resizes its input")
+            }
+            if size == nil {
+                size = (width, height)
+                pixels.reserveCapacity(paths.count * width * height * 3)
+            }
+            appendCHW(hwc, width: width, height: height, to: &pixels)
+        }
+        if !cropped.isEmpty {
+            notes.append("centre-cropped to the largest square (offset ⌊(W−S)/2⌋, ⌊(H−S)/2⌋): " + cropped.joined(separator: ", "))
+        }
+        return try Stimulus(images: pixels, count: paths.count, height: size!.height, width: size!.width,
+                            names: paths.map(fileName), notes: notes)
+    }
+
+    /// The largest centred square, with Pillow's `crop((l, t, l + S, t + S))` offsets
+    /// l = ⌊(W − S)/2⌋, t = ⌊(H − S)/2⌋.
+    static func centreCrop(_ hwc: [UInt8], width: Int, height: Int, side: Int) -> [UInt8] {
+        let left = (width - side) / 2, top = (height - side) / 2
+        var out = [UInt8](repeating: 0, count: side * side * 3)
+        for y in 0..<side {
+            let src = ((top + y) * width + left) * 3
+            out.replaceSubrange(y * side * 3 ..< (y + 1) * side * 3, with: hwc[src ..< src + side * 3])
+        }
+        return out
+    }
+
+    /// Appends an HWC image as CHW planes.
+    static func appendCHW(_ hwc: [UInt8], width: Int, height: Int, to pixels: inout [UInt8]) {
+        let plane = width * height
+        let start = pixels.count
+        pixels.append(contentsOf: repeatElement(0, count: 3 * plane))
+        pixels.withUnsafeMutableBufferPointer { dst in
+            hwc.withUnsafeBufferPointer { src in
+                for i in 0..<plane {
+                    dst[start + i] = src[3 * i]
+                    dst[start + plane + i] = src[3 * i + 1]
+                    dst[start + 2 * plane + i] = src[3 * i + 2]
+                }
+            }
+        }
+    }
+
+    /// A uint8 `.npy` array [N,3,H,W] or [N,H,W,3] (or one image without N).
+    static func loadArray(_ path: String) throws -> Stimulus {
+        let tensor = try NPYFile.read(path)
+        guard case .uint8(let bytes) = tensor.storage else {
+            throw BERGError.unexpectedContent(path: path, message: "stimulus arrays must be uint8 (0–255), got \(tensor.dtype.rawValue); convert with `(x * 255).round().astype(np.uint8)` or `x.astype(np.uint8)`")
+        }
+        var shape = tensor.shape
+        if shape.count == 3 { shape.insert(1, at: 0) }
+        guard shape.count == 4 else {
+            throw BERGError.unexpectedContent(path: path, message: "stimulus arrays must be [N,3,H,W] or [N,H,W,3], got shape \(tensor.shape)")
+        }
+        let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        let names = (0..<shape[0]).map { "\(name)[\($0)]" }
+        if shape[1] == 3 {
+            return try Stimulus(images: bytes, count: shape[0], height: shape[2], width: shape[3], names: names)
+        }
+        guard shape[3] == 3 else {
+            throw BERGError.unexpectedContent(path: path, message: "stimulus arrays must have 3 colour channels, [N,3,H,W] or [N,H,W,3]; got shape \(tensor.shape)")
+        }
+        let (n, h, w) = (shape[0], shape[1], shape[2])
+        var pixels: [UInt8] = []
+        pixels.reserveCapacity(bytes.count)
+        let imageSize = h * w * 3
+        for i in 0..<n {
+            appendCHW(Array(bytes[i * imageSize ..< (i + 1) * imageSize]), width: w, height: h, to: &pixels)
+        }
+        return try Stimulus(images: pixels, count: n, height: h, width: w, names: names)
+    }
+
+    static func fileName(_ path: String) -> String { URL(fileURLWithPath: path).lastPathComponent }
+}

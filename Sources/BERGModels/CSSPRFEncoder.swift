@@ -1,0 +1,260 @@
+import BERGCore
+import BERGRegistry
+import Foundation
+
+/// The compressive spatial summation (CSS) pRF model (Kay, Winawer, Mezer & Wandell 2013,
+/// J Neurophysiol 110:481–494), encoder kind `css_prf`.
+///
+/// 1. Contrast image: luminance L = (0.299 R + 0.587 G + 0.114 B) / 255 of the centre
+///    square of the image; contrast c = min(1, |L − grey| / grey) with c = 0 where
+///    |L − grey| ≤ tolerance, averaged into `contrast_grid` × `contrast_grid` cells that span
+///    [−R, R]² degrees (R = `field_radius_deg`, y up).
+/// 2. Each voxel is an isotropic Gaussian G(x, y) = exp(−d² / 2σ²) / (2πσ²) of unit volume,
+///    sampled at cell centres and multiplied by the cell area, so that a pRF fully covered
+///    by full contrast has drive ≈ 1.
+/// 3. response = gain · (Σ G · c)^n.
+public struct CSSPRFEncoder: EncodingModel {
+    public static let kind = EncoderKind(
+        build: { try CSSPRFEncoder(context: $0) },
+        metadata: { context in
+            let settings = try Settings(EncoderSettings(context.manifest))
+            let area = try settings.area(context.selection["roi"], model: context.manifest.modelID)
+            return CSSPRFEncoder.metadata(voxels: CSSPRFEncoder.voxels(settings: settings, area: area), settings: settings)
+        })
+
+    /// One visual area's pRF parameters.
+    public struct AreaParameters: Sendable, Equatable {
+        /// σ = sigmaSlope · eccentricity + sigmaIntercept (degrees).
+        public var sigmaSlope: Double
+        public var sigmaIntercept: Double
+        /// The CSS exponent n.
+        public var exponent: Double
+        public var gain: Double
+    }
+
+    /// The manifest's `encoder.settings`, checked.
+    public struct Settings: Sendable, Equatable {
+        public var fieldRadius: Double
+        public var contrastGrid: Int
+        public var greyLevel: Double
+        public var greyTolerance: Double
+        public var eccentricityMin: Double
+        public var eccentricityMax: Double
+        public var rings: Int
+        public var polarAngles: Int
+        public var areas: [String: AreaParameters]
+
+        public init(_ s: EncoderSettings) throws {
+            try s.rejectUnknownKeys(["field_radius_deg", "contrast_grid", "grey_level", "grey_tolerance",
+                                     "eccentricity_min_deg", "eccentricity_max_deg", "rings", "polar_angles",
+                                     "areas", "parameter_source"])
+            fieldRadius = try s.double("field_radius_deg")
+            contrastGrid = try s.int("contrast_grid")
+            greyLevel = try s.double("grey_level")
+            greyTolerance = try s.double("grey_tolerance")
+            eccentricityMin = try s.double("eccentricity_min_deg")
+            eccentricityMax = try s.double("eccentricity_max_deg")
+            rings = try s.int("rings")
+            polarAngles = try s.int("polar_angles")
+            guard fieldRadius > 0 else { throw s.fail("field_radius_deg", "must be positive") }
+            guard (4...1024).contains(contrastGrid) else { throw s.fail("contrast_grid", "must be in 4...1024") }
+            guard greyLevel > 0, greyLevel < 1 else { throw s.fail("grey_level", "must be in (0, 1)") }
+            guard eccentricityMin > 0, eccentricityMax > eccentricityMin else {
+                throw s.fail("eccentricity_max_deg", "need 0 < eccentricity_min_deg < eccentricity_max_deg")
+            }
+            guard (1...1000).contains(rings), (1...1000).contains(polarAngles) else {
+                throw s.fail("rings", "rings and polar_angles must be in 1...1000")
+            }
+            let areaMap = try s.map("areas")
+            var areas: [String: AreaParameters] = [:]
+            for name in areaMap.keys {
+                let a = try areaMap.map(name)
+                try a.rejectUnknownKeys(["sigma_slope", "sigma_intercept_deg", "exponent", "gain"])
+                let area = AreaParameters(sigmaSlope: try a.double("sigma_slope"),
+                                          sigmaIntercept: try a.double("sigma_intercept_deg"),
+                                          exponent: try a.double("exponent"), gain: try a.double("gain"))
+                guard area.exponent > 0 else { throw a.fail("exponent", "must be positive") }
+                guard area.sigmaSlope >= 0, area.sigmaIntercept > 0 else {
+                    throw a.fail("sigma_intercept_deg", "σ must be positive: need sigma_slope ≥ 0 and sigma_intercept_deg > 0")
+                }
+                areas[name] = area
+            }
+            self.areas = areas
+        }
+
+        /// The parameters of a selected ROI.
+        public func area(_ roi: String?, model: String) throws -> AreaParameters {
+            guard let roi, let area = areas[roi] else {
+                throw BERGError.invalidParameter(model: model, name: "roi", value: roi ?? "", valid: areas.keys.sorted())
+            }
+            return area
+        }
+    }
+
+    /// One voxel's pRF.
+    public struct Voxel: Sendable, Equatable {
+        public var x: Double
+        public var y: Double
+        public var sigma: Double
+        public var exponent: Double
+        public var gain: Double
+        public var eccentricity: Double { (x * x + y * y).squareRoot() }
+    }
+
+    public let modelID: String
+    public let subject: Subject
+    public let selection: Selection
+    public let device: Device
+    public let settings: Settings
+    public let voxels: [Voxel]
+    public let metadata: Metadata
+    /// pRF weights, [voxels, grid·grid], row-major, each row already multiplied by cell area.
+    let weights: [Float]
+
+    public init(context: EncoderContext) throws {
+        let settings = try Settings(EncoderSettings(context.manifest))
+        let area = try settings.area(context.selection["roi"], model: context.manifest.modelID)
+        try self.init(modelID: context.manifest.modelID, subject: context.subject, selection: context.selection,
+                      device: context.device, settings: settings, area: area)
+    }
+
+    public init(modelID: String, subject: Subject, selection: Selection, device: Device,
+                settings: Settings, area: AreaParameters) throws {
+        self.modelID = modelID
+        self.subject = subject
+        self.selection = selection
+        self.device = try device.resolved()
+        self.settings = settings
+        self.voxels = CSSPRFEncoder.voxels(settings: settings, area: area)
+        self.metadata = CSSPRFEncoder.metadata(voxels: voxels, settings: settings)
+        self.weights = CSSPRFEncoder.weights(voxels: voxels, settings: settings)
+    }
+
+    /// Centres on a log-polar grid: `rings` eccentricities evenly spaced in log eccentricity,
+    /// `polarAngles` angles per ring, odd rings rotated by half a step; σ linear in eccentricity.
+    public static func voxels(settings: Settings, area: AreaParameters) -> [Voxel] {
+        var voxels: [Voxel] = []
+        voxels.reserveCapacity(settings.rings * settings.polarAngles)
+        let logMin = log(settings.eccentricityMin), logMax = log(settings.eccentricityMax)
+        for ring in 0..<settings.rings {
+            let t = settings.rings == 1 ? 0 : Double(ring) / Double(settings.rings - 1)
+            let eccentricity = exp(logMin + t * (logMax - logMin))
+            let sigma = area.sigmaSlope * eccentricity + area.sigmaIntercept
+            for step in 0..<settings.polarAngles {
+                let angle = 2 * Double.pi * (Double(step) + (ring % 2 == 1 ? 0.5 : 0)) / Double(settings.polarAngles)
+                voxels.append(Voxel(x: eccentricity * cos(angle), y: eccentricity * sin(angle),
+                                    sigma: sigma, exponent: area.exponent, gain: area.gain))
+            }
+        }
+        return voxels
+    }
+
+    static func metadata(voxels: [Voxel], settings: Settings) -> Metadata {
+        func column(_ f: (Voxel) -> Double) -> MetadataValue {
+            .tensor(Tensor(shape: [voxels.count], floats: voxels.map { Float(f($0)) }))
+        }
+        return Metadata([
+            ("prf_x_deg", column(\.x)),
+            ("prf_y_deg", column(\.y)),
+            ("prf_sigma_deg", column(\.sigma)),
+            ("prf_exponent", column(\.exponent)),
+            ("prf_gain", column(\.gain)),
+            ("field_radius_deg", .double(settings.fieldRadius)),
+        ])
+    }
+
+    /// The visual-field position (degrees) of a contrast cell's centre.
+    public static func cellCentre(row: Int, column: Int, settings: Settings) -> (x: Double, y: Double) {
+        let g = Double(settings.contrastGrid), r = settings.fieldRadius
+        return (x: ((Double(column) + 0.5) / g * 2 - 1) * r, y: (1 - (Double(row) + 0.5) / g * 2) * r)
+    }
+
+    static func weights(voxels: [Voxel], settings: Settings) -> [Float] {
+        let g = settings.contrastGrid
+        let cell = 2 * settings.fieldRadius / Double(g)
+        let cellArea = cell * cell
+        var weights = [Float](repeating: 0, count: voxels.count * g * g)
+        for (v, voxel) in voxels.enumerated() {
+            let norm = cellArea / (2 * Double.pi * voxel.sigma * voxel.sigma)
+            for row in 0..<g {
+                for column in 0..<g {
+                    let (x, y) = cellCentre(row: row, column: column, settings: settings)
+                    let d2 = (x - voxel.x) * (x - voxel.x) + (y - voxel.y) * (y - voxel.y)
+                    weights[v * g * g + row * g + column] = Float(norm * exp(-d2 / (2 * voxel.sigma * voxel.sigma)))
+                }
+            }
+        }
+        return weights
+    }
+
+    /// The contrast image of one stimulus image, [grid, grid] row-major (row 0 at the top).
+    public static func contrastImage(_ stimulus: Stimulus, index: Int, settings: Settings) -> [Float] {
+        let side = min(stimulus.height, stimulus.width)
+        let top = (stimulus.height - side) / 2, left = (stimulus.width - side) / 2
+        let plane = stimulus.height * stimulus.width
+        let base = index * stimulus.imageSize
+        let grey = Float(settings.greyLevel), tolerance = Float(settings.greyTolerance)
+        var pixelContrast = [Float](repeating: 0, count: side * side)
+        stimulus.pixels.withUnsafeBufferPointer { px in
+            for row in 0..<side {
+                for column in 0..<side {
+                    let offset = base + (top + row) * stimulus.width + left + column
+                    let luminance = (0.299 * Float(px[offset]) + 0.587 * Float(px[offset + plane])
+                                     + 0.114 * Float(px[offset + 2 * plane])) / 255
+                    let deviation = abs(luminance - grey)
+                    pixelContrast[row * side + column] = deviation <= tolerance ? 0 : min(1, deviation / grey)
+                }
+            }
+        }
+        // Average the pixels of each cell; when the image has fewer pixels than cells, a cell
+        // takes the pixel it falls on.
+        let g = settings.contrastGrid
+        func span(_ cell: Int) -> Range<Int> {
+            let lower = cell * side / g
+            return lower ..< max((cell + 1) * side / g, lower + 1)
+        }
+        var contrast = [Float](repeating: 0, count: g * g)
+        for row in 0..<g {
+            let rows = span(row)
+            for column in 0..<g {
+                let columns = span(column)
+                var sum: Float = 0
+                for r in rows { for c in columns { sum += pixelContrast[r * side + c] } }
+                contrast[row * g + column] = sum / Float(rows.count * columns.count)
+            }
+        }
+        return contrast
+    }
+
+    /// Σ pRF · contrast for each voxel.
+    public func drive(contrast: [Float]) -> [Float] {
+        let cells = settings.contrastGrid * settings.contrastGrid
+        return weights.withUnsafeBufferPointer { w in
+            contrast.withUnsafeBufferPointer { c in
+                (0..<voxels.count).map { v in
+                    var sum: Float = 0
+                    let row = v * cells
+                    for i in 0..<cells { sum += w[row + i] * c[i] }
+                    return sum
+                }
+            }
+        }
+    }
+
+    public func encode(_ stimulus: Stimulus, progress: ProgressReporter?) throws -> EncodingResult {
+        var responses = [Float](repeating: 0, count: stimulus.count * voxels.count)
+        for image in 0..<stimulus.count {
+            let drive = drive(contrast: CSSPRFEncoder.contrastImage(stimulus, index: image, settings: settings))
+            for (v, voxel) in voxels.enumerated() {
+                responses[image * voxels.count + v] = Float(voxel.gain) * pow(max(drive[v], 0), Float(voxel.exponent))
+            }
+            progress?.report(completed: image + 1, total: stimulus.count, message: "encoding")
+        }
+        var metadata = self.metadata
+        if !stimulus.isSquare {
+            metadata["stimulus_crop"] = .string("centre square of each \(stimulus.width)×\(stimulus.height) image")
+        }
+        return EncodingResult(responses: ["responses": Tensor(shape: [stimulus.count, voxels.count], floats: responses)],
+                              metadata: metadata)
+    }
+}

@@ -1,0 +1,107 @@
+import BERGCore
+@testable import BERGFormats
+import Foundation
+import XCTest
+
+final class StimulusLoaderTests: XCTestCase {
+    /// Copies fixture images into a scratch folder under new names.
+    private func folder(_ files: [String: String]) throws -> String {
+        let folder = try IOFixtures.scratchFolder(self)
+        for (target, source) in files {
+            try FileManager.default.copyItem(atPath: IOFixtures.path(source), toPath: folder + "/" + target)
+        }
+        return folder
+    }
+
+    private func expectedCHW(_ npy: String) throws -> [UInt8] {
+        let e = try IOFixtures.rgb(npy)
+        return IOFixtures.chw(e.pixels, height: e.height, width: e.width)
+    }
+
+    func testFolderLoadsInSortedNameOrderAsCHW() throws {
+        let dir = try folder(["b.png": "images/gray.png", "a.jpg": "images/rgb420.jpg", "c.png": "images/palette.png",
+                              "notes.txt": "images/rgb.png.rgb.npy"])
+        let stimulus = try StimulusLoader.load(dir)
+        XCTAssertEqual(stimulus.names, ["a.jpg", "b.png", "c.png"])
+        XCTAssertEqual([stimulus.count, stimulus.height, stimulus.width], [3, 17, 23])
+        XCTAssertEqual(Array(stimulus.image(0)), try expectedCHW("images/rgb420.jpg.rgb.npy"))
+        XCTAssertEqual(Array(stimulus.image(1)), try expectedCHW("images/gray.png.rgb.npy"))
+        XCTAssertEqual(Array(stimulus.image(2)), try expectedCHW("images/palette.png.rgb.npy"))
+        XCTAssertTrue(stimulus.notes.isEmpty)
+    }
+
+    func testSingleImageFile() throws {
+        let stimulus = try StimulusLoader.load(IOFixtures.path("images/rgba.png"))
+        XCTAssertEqual(stimulus.count, 1)
+        XCTAssertEqual(stimulus.names, ["rgba.png"])
+        XCTAssertEqual(stimulus.pixels, try expectedCHW("images/rgba.png.rgb.npy"))
+    }
+
+    func testListFileResolvesRelativePaths() throws {
+        let dir = try folder(["x.png": "images/rgb.png"])
+        try FileManager.default.createDirectory(atPath: dir + "/lists", withIntermediateDirectories: true)
+        let list = "# stimuli\n../x.png\n\n\(IOFixtures.path("images/la.png"))\n"
+        try list.write(toFile: dir + "/lists/stimuli.txt", atomically: true, encoding: .utf8)
+        let stimulus = try StimulusLoader.load(dir + "/lists/stimuli.txt")
+        XCTAssertEqual(stimulus.names, ["x.png", "la.png"])
+        XCTAssertEqual(Array(stimulus.image(0)), try expectedCHW("images/rgb.png.rgb.npy"))
+        XCTAssertEqual(Array(stimulus.image(1)), try expectedCHW("images/la.png.rgb.npy"))
+    }
+
+    func testNPYArraysInBothLayouts() throws {
+        let dir = try IOFixtures.scratchFolder(self)
+        let hwc = try IOFixtures.rgb("images/rgb.png.rgb.npy")
+        let chw = IOFixtures.chw(hwc.pixels, height: hwc.height, width: hwc.width)
+        try NPYFile.write(Tensor(shape: [2, hwc.height, hwc.width, 3], bytes: hwc.pixels + hwc.pixels.reversed()), to: dir + "/nhwc.npy")
+        try NPYFile.write(Tensor(shape: [1, 3, hwc.height, hwc.width], bytes: chw), to: dir + "/nchw.npy")
+        let fromNHWC = try StimulusLoader.load(dir + "/nhwc.npy")
+        XCTAssertEqual([fromNHWC.count, fromNHWC.height, fromNHWC.width], [2, hwc.height, hwc.width])
+        XCTAssertEqual(Array(fromNHWC.image(0)), chw)
+        XCTAssertEqual(Array(fromNHWC.image(1)), IOFixtures.chw(hwc.pixels.reversed(), height: hwc.height, width: hwc.width))
+        let fromNCHW = try StimulusLoader.load(dir + "/nchw.npy")
+        XCTAssertEqual(fromNCHW.pixels, chw)
+        XCTAssertEqual(fromNCHW.names, ["nchw[0]"])
+
+        try NPYFile.write(Tensor(shape: [1, 2, 2, 3], floats: [Float](repeating: 0.5, count: 12)), to: dir + "/float.npy")
+        let error = assertThrowsBERGError(try StimulusLoader.load(dir + "/float.npy"))
+        XCTAssertTrue(error?.message.contains("uint8") ?? false)
+    }
+
+    /// With squareCrop, a wide and a tall image become Pillow's centred squares and can share a batch.
+    func testSquareCropMatchesPillowCrop() throws {
+        let dir = try folder(["1-wide.png": "crops/wide.png", "2-tall.png": "crops/tall.png"])
+        let stimulus = try StimulusLoader.load(dir, squareCrop: true)
+        XCTAssertEqual([stimulus.count, stimulus.height, stimulus.width], [2, 24, 24])
+        XCTAssertEqual(Array(stimulus.image(0)), try expectedCHW("crops/wide.png.square.npy"))
+        XCTAssertEqual(Array(stimulus.image(1)), try expectedCHW("crops/tall.png.square.npy"))
+        XCTAssertEqual(stimulus.notes.count, 1)
+        XCTAssertTrue(stimulus.notes[0].contains("1-wide.png 40×24") && stimulus.notes[0].contains("2-tall.png 24×37"))
+    }
+
+    func testDifferentSizesWithoutCropNameBothFilesAndTheFix() throws {
+        let dir = try folder(["1-wide.png": "crops/wide.png", "2-tall.png": "crops/tall.png"])
+        let error = assertThrowsBERGError(try StimulusLoader.load(dir))
+        let message = error?.message ?? ""
+        XCTAssertTrue(message.contains("1-wide.png") && message.contains("40×24"), message)
+        XCTAssertTrue(message.contains("2-tall.png") && message.contains("24×37"), message)
+        XCTAssertTrue(message.contains("Resize"), message)
+        // Cropped to squares of different sides, they still differ.
+        let mixed = try folder(["a.png": "crops/wide.png", "b.png": "images/rgb.png"])
+        assertThrowsBERGError(try StimulusLoader.load(mixed, squareCrop: true))
+    }
+
+    func testMissingAndCorruptFilesAreNamed() throws {
+        let dir = try folder(["a.png": "images/rgb.png"])
+        try "../missing.png\n".write(toFile: dir + "/list.txt", atomically: true, encoding: .utf8)
+        let missing = assertThrowsBERGError(try StimulusLoader.load(dir + "/list.txt"))
+        XCTAssertTrue(missing?.message.contains("missing.png") ?? false)
+
+        try Data(try IOFixtures.data("images/rgb.png").prefix(100)).write(to: URL(fileURLWithPath: dir + "/b.png"))
+        let corrupt = assertThrowsBERGError(try StimulusLoader.load(dir))
+        XCTAssertTrue(corrupt?.message.contains("b.png") ?? false, corrupt?.message ?? "")
+
+        assertThrowsBERGError(try StimulusLoader.load(dir + "/nothing-here"))
+        let empty = try IOFixtures.scratchFolder(self)
+        assertThrowsBERGError(try StimulusLoader.load(empty))
+    }
+}
