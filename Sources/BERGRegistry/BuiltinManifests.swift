@@ -85,6 +85,8 @@ encoder:
   settings:
     # The square image spans [-8.4°, 8.4°] in x and y.
     field_radius_deg: 8.4
+    # Non-square images are centre-cropped to the largest square on the way in.
+    square_crop: true
     # The contrast image is computed per pixel, then averaged to this many cells per side.
     contrast_grid: 96
     # Contrast image: luminance L = (0.299 R + 0.587 G + 0.114 B) / 255; contrast =

@@ -66,6 +66,7 @@ public struct SelectionSpec: Codable, Sendable, Equatable {
 /// A declared input or output array: named dimensions, dtype and value range.
 public struct TensorSpec: Codable, Sendable, Equatable {
     public var name: String
+    /// Dimension names (`images`, `voxels`) or fixed sizes (`3`).
     public var shape: [String]
     public var dtype: String
     public var valueRange: [Double]?
@@ -88,6 +89,10 @@ public struct EncoderSpec: Codable, Sendable, Equatable {
     public var kind: String
     public var settings: [String: ManifestValue]
     enum CodingKeys: String, CodingKey, CaseIterable { case kind, settings }
+
+    /// `settings.square_crop: true`: non-square images are centre-cropped to the largest
+    /// square on the way in (`StimulusLoader.load(_:squareCrop:)`), and the output records it.
+    public var squareCrop: Bool { settings["square_crop"]?.boolValue ?? false }
 }
 
 /// A file the encoder needs, and where it comes from.

@@ -128,7 +128,7 @@ extension TensorSpec: SchemaDescribed {
         .object(CodingKeys.allCases.map { key in
             switch key {
             case .name: return requiredField(key, .string)
-            case .shape: return requiredField(key, .list(.string))
+            case .shape: return requiredField(key, .list(.scalar))
             case .dtype: return requiredField(key, .choice(DTypeNames.all))
             case .valueRange: return optionalField(key, .list(.number))
             case .description: return optionalField(key, .string)

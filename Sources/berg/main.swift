@@ -1,10 +1,33 @@
 import ArgumentParser
 import BERG
+import Foundation
 
-@main
 struct Berg: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "berg",
         abstract: "Brain Encoding Response Generator: in silico brain responses from encoding models.",
-        subcommands: [])
+        version: BERG.version,
+        subcommands: [
+            ListCommand.self,
+            CatalogCommand.self,
+            DescribeCommand.self,
+            CardCommand.self,
+            RegistryCommand.self,
+            MetadataCommand.self,
+            EncodeCommand.self,
+            StimuliCommand.self,
+        ])
+
+    /// Parses and runs, and turns every failure into one `error:` line and an exit status.
+    static func runReportingErrors() -> Never {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            Foundation.exit(0)
+        } catch {
+            Foundation.exit(ErrorReport.report(error))
+        }
+    }
 }
+
+Berg.runReportingErrors()

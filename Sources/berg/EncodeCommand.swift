@@ -1,0 +1,81 @@
+import ArgumentParser
+import BERG
+import Foundation
+
+struct EncodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "encode", abstract: "Predict a model's responses to images and write them to .npy or .h5.")
+
+    @OptionGroup var registry: RegistryOptions
+    @OptionGroup var model: ModelOptions
+    @OptionGroup var compute: ComputeOptions
+
+    @Option(help: "An image, a folder of images, a .npy uint8 array, or a text file listing images.")
+    var input: String
+
+    @Option(help: "Where to write: .npy (float32 [N, V]) or .h5 (responses, stimulus names, attributes).")
+    var output: String
+
+    @Option(help: "Images per batch.") var batchSize = 64
+    @Flag(help: "Also write the model's metadata (into the .h5 file).") var metadata = false
+    @Option(help: "Also draw a PNG of the responses on the visual field (pRF models).") var picture: String?
+
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        let ext = URL(fileURLWithPath: output).pathExtension.lowercased()
+        guard ["npy", "h5", "hdf5"].contains(ext) else {
+            throw ValidationError("--output must end in .npy or .h5, got '\(output)'")
+        }
+        if metadata && ext == "npy" { throw ValidationError("--metadata needs an .h5 output; a .npy file holds only the responses") }
+        if let picture, URL(fileURLWithPath: picture).pathExtension.lowercased() != "png" {
+            throw ValidationError("--picture must end in .png, got '\(picture)'")
+        }
+    }
+
+    func run() throws {
+        compute.apply()
+        let berg = try registry.makeBERG()
+        let manifest = try berg.describe(model.modelID)
+        let encoder = try berg.getEncodingModel(model.modelID, subject: Subject(model.subject),
+                                                selection: model.selection, device: compute.device)
+        for path in [output] + (picture.map { [$0] } ?? []) { try checkWritable(path) }
+        let stimulus = try StimulusLoader.load(input, squareCrop: manifest.encoder.squareCrop)
+        let progress: ProgressReporter? = isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil
+        let result = try berg.encode(encoder, stimulus, batchSize: batchSize, progress: progress)
+        if progress != nil { FileHandle.standardError.write(Data("\n".utf8)) }
+        let attributes = [
+            "model_id": encoder.modelID, "subject": String(encoder.subject.number),
+            "selection": encoder.selection.description, "berg_version": BERG.version,
+            "device": encoder.device.rawValue, "input": input,
+        ]
+        try ResultWriter.write(result, to: output, stimulusNames: stimulus.names, attributes: attributes,
+                               includeMetadata: metadata)
+        if let picture {
+            try ResponsePicture.write(result, stimulusNames: stimulus.names, to: picture)
+        }
+        let shapes = result.responses.keys.sorted().map { "\($0) \(result.responses[$0]!.shape)" }.joined(separator: ", ")
+        FileHandle.standardError.write(Data("wrote \(output) (\(shapes))\(picture.map { " and \($0)" } ?? "")\n".utf8))
+    }
+
+    /// Fails before any work when the output's folder is missing or not writable.
+    private func checkWritable(_ path: String) throws {
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw BERGError.writeFailed(path: path, message: "folder \(folder) does not exist")
+        }
+        guard FileManager.default.isWritableFile(atPath: folder) else {
+            throw BERGError.writeFailed(path: path, message: "folder \(folder) is not writable")
+        }
+    }
+}
+
+/// A progress bar on stderr, for terminals only.
+struct ProgressBar: ProgressReporter {
+    func report(completed: Int, total: Int, message: String) {
+        let width = 30
+        let filled = total > 0 ? width * completed / total : width
+        let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+        FileHandle.standardError.write(Data("\r\(message) [\(bar)] \(completed)/\(total)".utf8))
+    }
+}

@@ -1,0 +1,31 @@
+import ArgumentParser
+import BERG
+import Foundation
+
+struct StimuliCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stimuli", abstract: "Write standard stimulus sets.",
+                                                    subcommands: [Retinotopy.self])
+
+    struct Retinotopy: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the classic retinotopic mapping stimuli as PNG: expanding rings, rotating wedges, sweeping bars.")
+
+        @Option(help: "The folder to write into (created if needed).") var output: String
+        @Option(help: "Image width and height in pixels.") var size = 256
+
+        func validate() throws {
+            guard (32...4096).contains(size) else { throw ValidationError("--size must be in 32...4096, got \(size)") }
+        }
+
+        func run() throws {
+            do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
+            catch { throw BERGError.writeFailed(path: output, message: error.localizedDescription) }
+            let images = RetinotopyStimuli.make(size: size)
+            for image in images {
+                let path = URL(fileURLWithPath: output).appendingPathComponent("\(image.name).png").path
+                try ImageCodec.writePNG(rgb: image.rgb, width: size, height: size, to: path)
+            }
+            FileHandle.standardError.write(Data("wrote \(images.count) stimuli to \(output)\n".utf8))
+        }
+    }
+}
