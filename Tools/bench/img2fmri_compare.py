@@ -61,7 +61,10 @@ def wheel_folder(wheel, target):
 
 def time_img2fmri(images, workdir):
     """generate_activations + generate_predictions, in img2fmri's own temp/ layout."""
-    from img2fmri import predict as img2fmri_predict
+    import importlib
+    img2fmri_predict = importlib.import_module("img2fmri.predict")  # the package re-exports a function of that name
+    if not hasattr(np, "NaN"):
+        np.NaN = np.nan  # img2fmri 1.0 uses np.NaN, which NumPy 2 removed; the only change made to it
     cwd = os.getcwd()
     os.chdir(workdir)
     try:
@@ -119,7 +122,6 @@ def main():
     img2fmri_all = activations + predictions
 
     # Same images, same random backbone, same Ridge: the two must agree.
-    from img2fmri import predict as img2fmri_predict  # noqa: F401  (already imported)
     import nibabel as nib
     ours = np.load(berg_out)
     print(f"berg responses {ours.shape}; img2fmri wrote {volumes} subject volumes")
