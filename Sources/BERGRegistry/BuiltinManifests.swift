@@ -196,7 +196,7 @@ metadata:
   - name: rh_count
     description: Number of right-hemisphere voxels (the outputs after them), per region for roi=all.
   - name: voxel_ijk
-    shape: [voxels, 3]
+    shape: [voxels, "3"]
     description: Each output's (i, j, k) index on the participant's mask grid.
   - name: hemisphere
     shape: [voxels]
@@ -207,10 +207,10 @@ metadata:
   - name: roi_names
     description: The regions in output order.
   - name: volume_shape
-    shape: [3]
+    shape: ["3"]
     description: The participant's mask grid, the first three dimensions of a --volume output.
   - name: affine
-    shape: [4, 4]
+    shape: ["4", "4"]
     description: Voxel-to-world matrix of the participant's masks (their sform).
   - name: ridge_alpha
     description: The ridge penalty of each region's regression.
