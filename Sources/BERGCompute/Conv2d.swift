@@ -1,0 +1,157 @@
+import BERGCore
+import CBLAS
+
+/// A 2-d convolution (PyTorch `nn.Conv2d`, groups = 1) computed as im2col + `cblas_sgemm`,
+/// with an optional fused bias and ReLU. BatchNorm2d in eval mode can be folded into it.
+public struct Conv2d: Sendable {
+    public let inChannels: Int
+    public let outChannels: Int
+    public let kernel: Size2
+    public let stride: Size2
+    public let padding: Size2
+    public let dilation: Size2
+    /// Weights as [outChannels, inChannels·kh·kw], row-major (PyTorch's layout flattened).
+    public private(set) var weight: [Float]
+    public private(set) var bias: [Float]?
+
+    /// `weight` is [out, in, kh, kw]; `bias` is [out] or nil.
+    public init(weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1, padding: Size2 = 0, dilation: Size2 = 1) throws {
+        guard weight.rank == 4 else {
+            throw BERGError.shapeMismatch(what: "Conv2d weight (out, in, kh, kw)", expected: [-1, -1, -1, -1], actual: weight.shape)
+        }
+        outChannels = weight.shape[0]; inChannels = weight.shape[1]
+        kernel = Size2(weight.shape[2], weight.shape[3])
+        if let bias, bias.shape != [outChannels] {
+            throw BERGError.shapeMismatch(what: "Conv2d bias", expected: [outChannels], actual: bias.shape)
+        }
+        guard stride.h > 0, stride.w > 0, dilation.h > 0, dilation.w > 0, padding.h >= 0, padding.w >= 0 else {
+            throw BERGError.invalidInput("Conv2d: stride \(stride) and dilation \(dilation) must be positive, padding \(padding) non-negative")
+        }
+        self.stride = stride; self.padding = padding; self.dilation = dilation
+        self.weight = weight.floats
+        self.bias = bias?.floats
+    }
+
+    /// Output spatial size for an input of h × w.
+    public func outputSize(h: Int, w: Int) -> Size2 {
+        Size2((h + 2 * padding.h - dilation.h * (kernel.h - 1) - 1) / stride.h + 1,
+              (w + 2 * padding.w - dilation.w * (kernel.w - 1) - 1) / stride.w + 1)
+    }
+
+    /// Folds an eval-mode BatchNorm2d that follows this convolution into its weights and bias.
+    public mutating func foldBatchNorm(_ bn: BatchNorm2d) throws {
+        guard bn.channels == outChannels else {
+            throw BERGError.shapeMismatch(what: "BatchNorm2d folded into Conv2d", expected: [outChannels], actual: [bn.channels])
+        }
+        let k = inChannels * kernel.h * kernel.w
+        var b = bias ?? [Float](repeating: 0, count: outChannels)
+        for o in 0..<outChannels {
+            let s = bn.scale[o]
+            for j in 0..<k { weight[o * k + j] *= s }
+            b[o] = b[o] * s + bn.shift[o]
+        }
+        bias = b
+    }
+
+    /// Applies the convolution to x [N, inChannels, H, W], then ReLU when `relu` is true.
+    public func callAsFunction(_ x: Tensor, relu: Bool = false) throws -> Tensor {
+        let (n, c, h, w) = try x.nchw("Conv2d")
+        guard c == inChannels else {
+            throw BERGError.shapeMismatch(what: "Conv2d input channels", expected: [n, inChannels, h, w], actual: x.shape)
+        }
+        let o = outputSize(h: h, w: w)
+        guard o.h > 0, o.w > 0 else {
+            throw BERGError.invalidInput("Conv2d: input \(h)×\(w) is smaller than the kernel \(kernel) with padding \(padding) and dilation \(dilation)")
+        }
+        let input = x.floats
+        let outPlane = o.h * o.w, inPlane = h * w
+        let k = inChannels * kernel.h * kernel.w
+        let direct = kernel == 1 && stride == 1 && padding == 0
+        var out = [Float](repeating: 0, count: n * outChannels * outPlane)
+        // With several images and threads, one image per worker (BLAS single-threaded inside);
+        // otherwise images in order with BLAS threaded. One reused im2col buffer per worker.
+        let perWorkerBuffers = Parallel.workers(for: n)
+        var cols = direct ? [] : [Float](repeating: 0, count: perWorkerBuffers * k * outPlane)
+        weight.withUnsafeBufferPointer { wp in
+            input.withUnsafeBufferPointer { ip in
+                out.withUnsafeMutableBufferPointer { op in
+                    cols.withUnsafeMutableBufferPointer { cp in
+                        let wPtr = wp.baseAddress!, iPtr = ip.baseAddress!
+                        let oPtr = SendablePointer(op.baseAddress!)
+                        let cPtr = cp.baseAddress.map { SendablePointer($0) }
+                        let biasValues = bias
+                        let image: (Int, Int) -> Void = { b, slot in
+                            let src = iPtr + b * c * inPlane
+                            let dst = oPtr.p + b * outChannels * outPlane
+                            let a: UnsafePointer<Float>
+                            if direct {
+                                a = src
+                            } else {
+                                let col = cPtr!.p + slot * k * outPlane
+                                self.im2col(src, h: h, w: w, out: o, into: col)
+                                a = UnsafePointer(col)
+                            }
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                                        Int32(outChannels), Int32(outPlane), Int32(k),
+                                        1, wPtr, Int32(k), a, Int32(outPlane), 0, dst, Int32(outPlane))
+                            Conv2d.epilogue(dst, channels: outChannels, plane: outPlane, bias: biasValues, relu: relu)
+                        }
+                        Parallel.forEach(n, image)
+                    }
+                }
+            }
+        }
+        return Tensor(shape: [n, outChannels, o.h, o.w], floats: out)
+    }
+
+    /// Adds the bias and applies ReLU in one pass over [channels, plane].
+    static func epilogue(_ p: UnsafeMutablePointer<Float>, channels: Int, plane: Int, bias: [Float]?, relu: Bool) {
+        if bias == nil && !relu { return }
+        for ch in 0..<channels {
+            let row = p + ch * plane
+            let bv = bias?[ch] ?? 0
+            if relu {
+                for i in 0..<plane { row[i] = max(row[i] + bv, 0) }
+            } else {
+                for i in 0..<plane { row[i] += bv }
+            }
+        }
+    }
+
+    /// Unfolds one image [C, H, W] into columns [C·kh·kw, outH·outW], zeros where the window
+    /// reaches into the padding.
+    func im2col(_ src: UnsafePointer<Float>, h: Int, w: Int, out o: Size2, into col: UnsafeMutablePointer<Float>) {
+        let outPlane = o.h * o.w
+        var row = 0
+        for ch in 0..<inChannels {
+            let plane = src + ch * h * w
+            for ki in 0..<kernel.h {
+                for kj in 0..<kernel.w {
+                    let dst = col + row * outPlane
+                    row += 1
+                    let offW = kj * dilation.w - padding.w
+                    // Output columns whose input column lies inside [0, w).
+                    let owStart = offW >= 0 ? 0 : min(o.w, (-offW + stride.w - 1) / stride.w)
+                    let owEnd = max(owStart, min(o.w, w - offW > 0 ? (w - offW + stride.w - 1) / stride.w : 0))
+                    for oh in 0..<o.h {
+                        let ih = oh * stride.h - padding.h + ki * dilation.h
+                        let d = dst + oh * o.w
+                        if ih < 0 || ih >= h {
+                            d.update(repeating: 0, count: o.w)
+                            continue
+                        }
+                        let srow = plane + ih * w + offW
+                        if owStart > 0 { d.update(repeating: 0, count: owStart) }
+                        if stride.w == 1 {
+                            (d + owStart).update(from: srow + owStart, count: owEnd - owStart)
+                        } else {
+                            var ow = owStart
+                            while ow < owEnd { d[ow] = srow[ow * stride.w]; ow += 1 }
+                        }
+                        if owEnd < o.w { (d + owEnd).update(repeating: 0, count: o.w - owEnd) }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import BERGCore
+import CBLAS
+import Foundation
+
+/// Self-attention as PyTorch `nn.MultiheadAttention(batch_first=True)` computes it when query,
+/// key and value are the same tensor: one packed in-projection (`in_proj_weight` [3D, D],
+/// `in_proj_bias`), scaled dot-product attention per head, then `out_proj`.
+public struct MultiheadSelfAttention: Sendable {
+    public let embedDim: Int
+    public let heads: Int
+    let inProjection: Linear
+    let outProjection: Linear
+
+    public init(inProjWeight: Tensor, inProjBias: Tensor?, outProjWeight: Tensor, outProjBias: Tensor?, heads: Int) throws {
+        let d = outProjWeight.shape.first ?? 0
+        guard inProjWeight.shape == [3 * d, d] else {
+            throw BERGError.shapeMismatch(what: "MultiheadAttention in_proj_weight", expected: [3 * d, d], actual: inProjWeight.shape)
+        }
+        guard heads > 0, d % heads == 0 else {
+            throw BERGError.invalidInput("MultiheadAttention: embedding size \(d) is not divisible by \(heads) heads")
+        }
+        embedDim = d; self.heads = heads
+        inProjection = try Linear(weight: inProjWeight, bias: inProjBias)
+        outProjection = try Linear(weight: outProjWeight, bias: outProjBias)
+    }
+
+    /// x [B, T, D] → [B, T, D].
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        guard x.rank == 3, x.shape[2] == embedDim else {
+            throw BERGError.shapeMismatch(what: "MultiheadAttention input (B, T, \(embedDim))", expected: [-1, -1, embedDim], actual: x.shape)
+        }
+        let b = x.shape[0], t = x.shape[1], d = embedDim, hd = d / heads
+        let qkv = try inProjection(x).floats  // [B, T, 3D]
+        var context = [Float](repeating: 0, count: b * t * d)
+        let scale = 1 / Float(hd).squareRoot()
+        let heads = self.heads
+        let workers = Parallel.workers(for: b)
+        var scratch = [Float](repeating: 0, count: workers * t * t)
+        qkv.withUnsafeBufferPointer { qp in
+            context.withUnsafeMutableBufferPointer { cp in
+                scratch.withUnsafeMutableBufferPointer { sp in
+                    let q0 = qp.baseAddress!, c0 = SendablePointer(cp.baseAddress!), s0 = SendablePointer(sp.baseAddress!)
+                    Parallel.forEach(b) { item, worker in
+                        let base = q0 + item * t * 3 * d
+                        let scores = s0.p + worker * t * t
+                        for h in 0..<heads {
+                            let q = base + h * hd, k = base + d + h * hd, v = base + 2 * d + h * hd
+                            // scores = (Q · scale) Kᵀ
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(t), Int32(hd),
+                                        scale, q, Int32(3 * d), k, Int32(3 * d), 0, scores, Int32(t))
+                            for row in 0..<t { Ops.softmaxInPlace(scores + row * t, count: t, stride: 1) }
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(hd), Int32(t),
+                                        1, scores, Int32(t), v, Int32(3 * d), 0, c0.p + item * t * d + h * hd, Int32(d))
+                        }
+                    }
+                }
+            }
+        }
+        return try outProjection(Tensor(shape: [b, t, d], floats: context))
+    }
+}

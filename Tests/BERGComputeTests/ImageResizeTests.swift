@@ -1,0 +1,76 @@
+import BERGCompute
+import BERGCore
+import XCTest
+
+/// Resizers against torchvision and Pillow: at most one grey level off, with the share of
+/// pixels off by one printed; the Pillow path must be exact.
+final class ImageResizeTests: XCTestCase {
+    /// (largest difference, share of pixels that differ)
+    func compare(_ a: Tensor, _ b: Tensor) -> (Int, Double) {
+        guard case .uint8(let x) = a.storage, case .uint8(let y) = b.storage, x.count == y.count else { return (Int.max, 1) }
+        var worst = 0, off = 0
+        for i in 0..<x.count {
+            let d = abs(Int(x[i]) - Int(y[i]))
+            worst = max(worst, d)
+            if d != 0 { off += 1 }
+        }
+        return (worst, Double(off) / Double(max(x.count, 1)))
+    }
+
+    func testTorchvisionBilinearWithinOneGreyLevel() throws {
+        var total = 0.0, cases = 0
+        for (name, p) in try Fixtures.cases("resize") where p["height"] != nil {
+            let x = try Fixtures.array("resize", "\(name).x")
+            let expected = try Fixtures.array("resize", "\(name).torchvision_bilinear")
+            let y = try ImageResize.torchvisionBilinear(x, height: p.int("height"), width: p.int("width"))
+            XCTAssertEqual(y.shape, expected.shape, name)
+            let (worst, share) = compare(y, expected)
+            print("torchvision bilinear \(name): max diff \(worst), \(String(format: "%.3f", share * 100)) % of pixels off by one")
+            XCTAssertLessThanOrEqual(worst, 1, name)
+            XCTAssertLessThan(share, 0.01, name)
+            total += share; cases += 1
+        }
+        XCTAssertEqual(cases, 4)
+        print("torchvision bilinear: mean share off by one \(String(format: "%.3f", total / Double(max(cases, 1)) * 100)) %")
+    }
+
+    func testPillowResizeIsExact() throws {
+        var cases = 0
+        for (name, p) in try Fixtures.cases("resize") where p["height"] != nil {
+            let x = try Fixtures.array("resize", "\(name).x")
+            for filter in ImageResize.Filter.allCases {
+                let expected = try Fixtures.array("resize", "\(name).pil_\(filter.rawValue)")
+                let y = try ImageResize.pil(x, height: p.int("height"), width: p.int("width"), filter: filter)
+                XCTAssertEqual(y.shape, expected.shape, name)
+                let (worst, share) = compare(y, expected)
+                print("Pillow \(filter) \(name): max diff \(worst), \(String(format: "%.3f", share * 100)) % of pixels differ")
+                XCTAssertEqual(worst, 0, "\(name) \(filter)")
+                cases += 1
+            }
+        }
+        XCTAssertEqual(cases, 8)
+    }
+
+    func testShorterSideResizeAndCenterCropIsExact() throws {
+        var cases = 0
+        for (name, p) in try Fixtures.cases("resize") where p["crop"] != nil {
+            let x = try Fixtures.array("resize", "\(name).x")
+            let expected = try Fixtures.array("resize", "\(name).y")
+            let y = try ImageResize.resizeShorterSideCenterCrop(x, shorterSide: p.int("size"), crop: p.int("crop"))
+            XCTAssertEqual(y.shape, expected.shape, name)
+            XCTAssertEqual(compare(y, expected).0, 0, name)
+            cases += 1
+        }
+        XCTAssertEqual(cases, 2)
+    }
+
+    func testToFloatNormalises() throws {
+        let x = Tensor(shape: [1, 2, 1, 2], bytes: [0, 255, 51, 102])
+        let y = try ImageResize.toFloat(x, mean: [0.5, 0.2], std: [0.5, 0.1])
+        let expected: [Float] = [-1, 1, 0, 2]
+        for (a, b) in zip(y.floats, expected) { XCTAssertEqual(a, b, accuracy: 1e-6) }
+        XCTAssertThrowsError(try ImageResize.toFloat(x, mean: [0.5], std: [0.5]))
+        XCTAssertThrowsError(try ImageResize.pil(Tensor.zeros([1, 3, 4, 4]), height: 2, width: 2, filter: .bilinear))
+        XCTAssertThrowsError(try ImageResize.centerCrop(x, height: 3, width: 3))
+    }
+}

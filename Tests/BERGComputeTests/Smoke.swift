@@ -1,2 +1,0 @@
-import XCTest
-final class BERGComputeTestsSmoke: XCTestCase { func testPlaceholder() {} }

@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Writes the BERGCompute test fixtures: PyTorch / torchvision / Pillow outputs for each
+operation, the image resizers and reduced-width networks.
+
+Command line (from the repository root):
+    python3 Tools/reference/make_compute_fixtures.py Tests/BERGComputeTests/Fixtures
+Made with: Python 3.11, torch 2.15, torchvision 0.29, Pillow 13, numpy 2.4 (the versions the
+script prints into Fixtures/VERSIONS.txt when run).
+
+Layout: <out>/ops/cases.json lists each operation case with its parameters; its arrays are
+<out>/ops/<case>.<name>.npy. <out>/resize/cases.json and <out>/nets/<net>/... likewise.
+Arrays are float32 (uint8 for images). Networks: <out>/nets/<net>/weights/<state_dict key>.npy,
+input.npy, and out.<node name>.npy per extracted node.
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import PIL
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+from PIL import Image
+from torchvision.transforms import functional as TF
+
+OUT = sys.argv[1] if len(sys.argv) > 1 else "Tests/BERGComputeTests/Fixtures"
+torch.manual_seed(0)
+rng = np.random.default_rng(0)
+
+
+def save(directory, name, array):
+    os.makedirs(directory, exist_ok=True)
+    np.save(os.path.join(directory, name + ".npy"), np.ascontiguousarray(array))
+
+
+def f32(t):
+    return t.detach().numpy().astype(np.float32)
+
+
+def randn(*shape):
+    return torch.from_numpy(rng.standard_normal(shape).astype(np.float32))
+
+
+# ---------------------------------------------------------------- operations
+ops_dir = os.path.join(OUT, "ops")
+cases = {}
+
+
+def case(name, op, params, **arrays):
+    cases[name] = {"op": op, **params}
+    for key, value in arrays.items():
+        save(ops_dir, f"{name}.{key}", value)
+
+
+conv_cases = [
+    # (name, N, Cin, H, W, Cout, k, stride, padding, dilation, bias)
+    ("conv_3x3_pad1_b1", 1, 3, 9, 7, 5, (3, 3), (1, 1), (1, 1), (1, 1), True),
+    ("conv_5x3_s2_p2_b3", 3, 4, 11, 10, 6, (5, 3), (2, 1), (2, 1), (1, 1), True),
+    ("conv_3x3_dil2_s3_b3", 3, 2, 13, 12, 3, (3, 3), (3, 2), (2, 3), (2, 2), False),
+    ("conv_1x1_b3", 3, 7, 5, 6, 4, (1, 1), (1, 1), (0, 0), (1, 1), True),
+    ("conv_1x1_s2_b1", 1, 6, 9, 9, 5, (1, 1), (2, 2), (0, 0), (1, 1), False),
+    ("conv_11x11_s4_p2_b1", 1, 3, 31, 29, 4, (11, 11), (4, 4), (2, 2), (1, 1), True),
+]
+for name, n, cin, h, w, cout, k, s, p, d, bias in conv_cases:
+    x = randn(n, cin, h, w)
+    wt = randn(cout, cin, *k) * 0.3
+    b = randn(cout) if bias else None
+    y = F.conv2d(x, wt, b, stride=s, padding=p, dilation=d)
+    arrays = {"x": f32(x), "weight": f32(wt), "y": f32(y)}
+    if bias:
+        arrays["bias"] = f32(b)
+    case(name, "conv2d", {"stride": s, "padding": p, "dilation": d}, **arrays)
+    if name == "conv_3x3_pad1_b1":
+        # the same convolution followed by BatchNorm2d (eval) and ReLU, for BN folding
+        bn = nn.BatchNorm2d(cout).eval()
+        bn.weight.data = randn(cout); bn.bias.data = randn(cout)
+        bn.running_mean.data = randn(cout) * 0.5; bn.running_var.data = torch.rand(cout) + 0.5
+        yb = F.relu(bn(y))
+        case("conv_bn_relu_b1", "conv_bn_relu", {"stride": s, "padding": p, "dilation": d, "eps": bn.eps},
+             x=f32(x), weight=f32(wt), bias=f32(b), bn_weight=f32(bn.weight), bn_bias=f32(bn.bias),
+             bn_mean=f32(bn.running_mean), bn_var=f32(bn.running_var), y=f32(yb))
+
+for name, n, c in [("bn_b1", 1, 5), ("bn_b3", 3, 4)]:
+    bn = nn.BatchNorm2d(c, eps=1e-3).eval()
+    bn.weight.data = randn(c); bn.bias.data = randn(c)
+    bn.running_mean.data = randn(c); bn.running_var.data = torch.rand(c) * 2 + 0.1
+    x = randn(n, c, 7, 5)
+    case(name, "batchnorm2d", {"eps": bn.eps}, x=f32(x), weight=f32(bn.weight), bias=f32(bn.bias),
+         mean=f32(bn.running_mean), var=f32(bn.running_var), y=f32(bn(x)))
+
+x = randn(3, 4, 5, 7)
+case("relu_b3", "relu", {}, x=f32(x), y=f32(F.relu(x)))
+
+pool_cases = [
+    # (name, N, C, H, W, kernel, stride, padding, dilation, ceil_mode)
+    ("maxpool_3_s2_b1", 1, 3, 13, 13, (3, 3), (2, 2), (0, 0), (1, 1), False),
+    ("maxpool_3_s2_ceil_b3", 3, 2, 14, 11, (3, 3), (2, 2), (0, 0), (1, 1), True),
+    ("maxpool_3_s2_p1_ceil_b3", 3, 2, 10, 9, (3, 3), (2, 2), (1, 1), (1, 1), True),
+    ("maxpool_2x3_s3_p1_ceil_b1", 1, 3, 8, 10, (2, 3), (3, 2), (1, 1), (1, 1), True),
+    ("maxpool_3_dil2_b3", 3, 2, 11, 12, (3, 3), (1, 2), (1, 0), (2, 2), False),
+]
+for name, n, c, h, w, k, s, p, d, cm in pool_cases:
+    x = randn(n, c, h, w)
+    y = F.max_pool2d(x, k, s, p, d, ceil_mode=cm)
+    case(name, "maxpool2d", {"kernel": k, "stride": s, "padding": p, "dilation": d, "ceil_mode": cm}, x=f32(x), y=f32(y))
+
+for name, n, c, h, w, k, s, p, cm, cip in [
+    ("avgpool_3_s2_p1_b3", 3, 2, 9, 8, (3, 3), (2, 2), (1, 1), False, True),
+    ("avgpool_3_s2_p1_ceil_nopad_b1", 1, 3, 10, 7, (3, 3), (2, 2), (1, 1), True, False),
+    ("avgpool_2x3_s2_ceil_b3", 3, 2, 7, 11, (2, 3), (2, 2), (0, 1), True, True),
+]:
+    x = randn(n, c, h, w)
+    y = F.avg_pool2d(x, k, s, p, ceil_mode=cm, count_include_pad=cip)
+    case(name, "avgpool2d", {"kernel": k, "stride": s, "padding": p, "ceil_mode": cm, "count_include_pad": cip}, x=f32(x), y=f32(y))
+
+for name, n, h, w, out in [("adaptive_7to3_b3", 3, 7, 7, (3, 3)), ("adaptive_5x9to6x4_b1", 1, 5, 9, (6, 4)), ("adaptive_global_b3", 3, 6, 5, (1, 1))]:
+    x = randn(n, 3, h, w)
+    case(name, "adaptiveavgpool2d", {"output": out}, x=f32(x), y=f32(F.adaptive_avg_pool2d(x, out)))
+
+a, b = randn(3, 2, 4, 5), randn(3, 5, 4, 5)
+case("concat_channels_b3", "concat", {"axis": 1}, a=f32(a), b=f32(b), y=f32(torch.cat([a, b], 1)))
+case("slice_channels_b3", "slice", {"axis": 1, "start": 1, "end": 4}, x=f32(b), y=f32(b[:, 1:4]))
+
+# elementwise and normalisation
+x = randn(3, 5, 7) * 3
+case("gelu_b3", "gelu", {}, x=f32(x), y=f32(F.gelu(x)))
+case("signedlog_b3", "signed_log1p_tanh", {}, x=f32(x), y=f32(torch.log1p(x.abs()) * torch.tanh(x)))
+for axis in (0, 1, 2):
+    case(f"softmax_axis{axis}_b3", "softmax", {"axis": axis}, x=f32(x), y=f32(torch.softmax(x, axis)))
+for kind in ("sum", "mean", "max", "min"):
+    r = getattr(torch, kind)(x, 1)
+    r = r if isinstance(r, torch.Tensor) else r[0]
+    case(f"reduce_{kind}_axis1_b3", "reduce", {"axis": 1, "kind": kind}, x=f32(x), y=f32(r))
+ln = nn.LayerNorm(7, eps=1e-6)
+ln.weight.data = randn(7); ln.bias.data = randn(7)
+case("layernorm_b3", "layernorm", {"eps": 1e-6}, x=f32(x), weight=f32(ln.weight), bias=f32(ln.bias), y=f32(ln(x)))
+for name, n in [("linear_b1", 1), ("linear_b3", 3)]:
+    lin = nn.Linear(13, 6)
+    xl = randn(n, 13)
+    case(name, "linear", {}, x=f32(xl), weight=f32(lin.weight), bias=f32(lin.bias), y=f32(lin(xl)))
+mha = nn.MultiheadAttention(16, 4, batch_first=True).eval()
+xm = randn(3, 5, 16)
+ym, _ = mha(xm, xm, xm, need_weights=False)
+case("mha_b3", "mha", {"heads": 4}, x=f32(xm), in_proj_weight=f32(mha.in_proj_weight), in_proj_bias=f32(mha.in_proj_bias),
+     out_proj_weight=f32(mha.out_proj.weight), out_proj_bias=f32(mha.out_proj.bias), y=f32(ym))
+
+with open(os.path.join(ops_dir, "cases.json"), "w") as fh:
+    json.dump(cases, fh, indent=1, sort_keys=True)
+
+# ---------------------------------------------------------------- resizing
+resize_dir = os.path.join(OUT, "resize")
+rcases = {}
+
+
+def image(n, h, w):
+    # noise plus a smooth ramp, so both edges and gradients are exercised
+    noise = rng.integers(0, 256, size=(n, 3, h, w))
+    ramp = (np.arange(w)[None, None, None, :] * 255 // max(w - 1, 1))
+    return np.where(rng.random((n, 3, h, w)) < 0.5, noise, ramp).astype(np.uint8)
+
+
+for name, n, (h, w), (oh, ow) in [
+    ("down_40x40_to_17x17_b3", 3, (40, 40), (17, 17)),
+    ("up_9x11_to_23x20_b1", 1, (9, 11), (23, 20)),
+    ("nonsquare_37x50_to_13x29_b1", 1, (37, 50), (13, 29)),
+    ("odd_64x48_to_27x35_b3", 3, (64, 48), (27, 35)),
+]:
+    x = image(n, h, w)
+    tv = TF.resize(torch.from_numpy(x), [oh, ow], interpolation=TF.InterpolationMode.BILINEAR, antialias=True).numpy()
+    save(resize_dir, f"{name}.x", x)
+    save(resize_dir, f"{name}.torchvision_bilinear", tv)
+    for filt, mode in (("bilinear", Image.BILINEAR), ("bicubic", Image.BICUBIC)):
+        pil = np.stack([np.asarray(Image.fromarray(im.transpose(1, 2, 0)).resize((ow, oh), mode)).transpose(2, 0, 1) for im in x])
+        save(resize_dir, f"{name}.pil_{filt}", pil)
+    rcases[name] = {"height": oh, "width": ow}
+
+# torchvision Resize(size) + CenterCrop(crop) on PIL images (odd offsets exercise the rounding)
+for name, (h, w), size, crop in [("shorter_side_50x37_to_26_crop_21", (50, 37), 26, 21), ("shorter_side_30x45_to_19_crop_16", (30, 45), 19, 16)]:
+    x = image(2, h, w)
+    from torchvision import transforms as T
+    tr = T.Compose([T.Resize(size), T.CenterCrop(crop)])
+    y = np.stack([np.asarray(tr(Image.fromarray(im.transpose(1, 2, 0)))).transpose(2, 0, 1) for im in x])
+    save(resize_dir, f"{name}.x", x)
+    save(resize_dir, f"{name}.y", y)
+    rcases[name] = {"size": size, "crop": crop}
+with open(os.path.join(resize_dir, "cases.json"), "w") as fh:
+    json.dump(rcases, fh, indent=1, sort_keys=True)
+
+if os.environ.get("SKIP_NETS") != "1":
+    exec(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "make_compute_net_fixtures.py")).read())
+
+with open(os.path.join(OUT, "VERSIONS.txt"), "w") as fh:
+    fh.write(f"command: python3 {' '.join(sys.argv)}\n")
+    fh.write(f"python {sys.version.split()[0]}, torch {torch.__version__}, torchvision {torchvision.__version__}, "
+             f"Pillow {PIL.__version__}, numpy {np.__version__}\n")
