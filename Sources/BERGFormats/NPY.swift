@@ -76,22 +76,54 @@ public enum NPYFile {
         return Header(descr: descr, fortranOrder: fortran, shape: shape, dataOffset: start + headerLength)
     }
 
-    /// Decodes a plain-dtype array. Fortran-ordered arrays are transposed into C order.
+    /// Decodes a plain-dtype array. Fortran-ordered arrays are transposed into C order; unsigned
+    /// types wider than a byte are widened to int64.
     public static func decode(_ data: Data, path: String) throws -> Tensor {
         let header = try parseHeader(data, path: path)
-        guard let (dtype, bigEndian) = dtype(forDescr: header.descr) else {
+        guard case .tensor(let tensor)? = try decodeValue(data, header: header, path: path) else {
             throw BERGError.unexpectedContent(path: path, message: "dtype '\(header.descr)' is not a plain numeric dtype; object arrays need NPYFile.readObject")
         }
+        return tensor
+    }
+
+    /// The array's data decoded by dtype: a tensor, an object array of strings, or nil for
+    /// dtypes BERG does not read (object arrays go through `readObject`).
+    static func decodeValue(_ data: Data, header: Header, path: String) throws -> PickleValue? {
+        guard NumpyArrays.parse(header.descr)?.kind != "O" else { return nil }
         let count = try checkedCount(header.shape, path: path)
-        let needed = count.multipliedReportingOverflow(by: dtype.byteWidth)
+        guard let (_, kind, size) = NumpyArrays.parse(header.descr) else { return nil }
+        let width = kind == "U" ? size * 4 : size
+        let needed = count.multipliedReportingOverflow(by: width)
         guard !needed.overflow, data.count - header.dataOffset >= needed.partialValue else {
             throw BERGError.corruptFile(path: path, offset: header.dataOffset,
                                         message: "truncated .npy data: shape \(header.shape) of \(header.descr) needs \(needed.partialValue) bytes, file has \(data.count - header.dataOffset)")
         }
         let raw = data[data.startIndex + header.dataOffset ..< data.startIndex + header.dataOffset + needed.partialValue]
-        var tensor = try RawArray.tensor(from: raw, dtype: dtype, bigEndian: bigEndian, shape: header.shape)
-        if header.fortranOrder && header.shape.count > 1 { tensor = RawArray.fortranToC(tensor) }
-        return tensor
+        return try NumpyArrays.decode(raw: raw, descr: header.descr, shape: header.shape, fortran: header.fortranOrder, path: path)
+    }
+
+    /// Reads an `.npy` of any dtype without executing anything. Object arrays (`|O`, written by
+    /// `np.save(path, obj, allow_pickle=True)`) are read through the pickle VM; a 0-d object
+    /// array gives its single element, such as the dict BERG keeps its metadata in. Numeric
+    /// arrays give `.tensor`.
+    public static func readObject(_ path: String, limits: PickleLimits = .default) throws -> PickleValue {
+        let data = try readFile(path)
+        return try decodeObject(data, path: path, limits: limits)
+    }
+
+    public static func decodeObject(_ data: Data, path: String, limits: PickleLimits = .default) throws -> PickleValue {
+        let header = try parseHeader(data, path: path)
+        if NumpyArrays.parse(header.descr)?.kind != "O" {
+            guard let value = try decodeValue(data, header: header, path: path) else {
+                throw BERGError.unsupported("\(path): dtype '\(header.descr)' is not supported")
+            }
+            return value
+        }
+        let (value, _) = try PickleMachine.load(data, from: header.dataOffset, path: path, limits: limits)
+        if case .objectArray(let shape, let elements) = value, shape.isEmpty, elements.count == 1 {
+            return elements[0]
+        }
+        return value
     }
 
     static func checkedCount(_ shape: [Int], path: String) throws -> Int {
@@ -154,18 +186,30 @@ public enum NPYFile {
 
 /// Conversions between raw little/big-endian bytes and tensors.
 public enum RawArray {
+    /// Decodes `raw` (at least `count(shape) * dtype.byteWidth` bytes). Little-endian data of a
+    /// type Tensor stores is one bulk copy; big-endian data is swapped and half floats widened.
     public static func tensor(from raw: Data, dtype: DType, bigEndian: Bool, shape: [Int]) throws -> Tensor {
         let count = Tensor.count(of: shape)
+        guard raw.count >= count * dtype.byteWidth else {
+            throw BERGError.corruptFile(path: "array", offset: nil, message: "\(raw.count) bytes cannot hold \(count) \(dtype.rawValue) elements")
+        }
         func load<T: FixedWidthInteger>(_: T.Type) -> [T] {
             var out = [T](repeating: 0, count: count)
             out.withUnsafeMutableBytes { dst in raw.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src.prefix(dst.count))) } }
             if bigEndian { for i in 0..<count { out[i] = T(bigEndian: out[i]) } }
             return out
         }
+        func copy<T>(_: T.Type, zero: T) -> [T] {
+            var out = [T](repeating: zero, count: count)
+            out.withUnsafeMutableBytes { dst in raw.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src.prefix(dst.count))) } }
+            return out
+        }
         switch dtype {
         case .float32:
+            if !bigEndian { return Tensor(shape: shape, floats: copy(Float.self, zero: 0)) }
             return Tensor(shape: shape, floats: load(UInt32.self).map { Float(bitPattern: $0) })
         case .float64:
+            if !bigEndian { return Tensor(shape: shape, doubles: copy(Double.self, zero: 0)) }
             return Tensor(shape: shape, doubles: load(UInt64.self).map { Double(bitPattern: $0) })
         case .float16:
             return Tensor(shape: shape, floats: load(UInt16.self).map { Float(Float16(bitPattern: $0)) })

@@ -1,2 +1,0 @@
-import XCTest
-final class BERGFormatsTestsSmoke: XCTestCase { func testPlaceholder() {} }
