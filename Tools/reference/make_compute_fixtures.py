@@ -188,8 +188,81 @@ for name, (h, w), size, crop in [("shorter_side_50x37_to_26_crop_21", (50, 37), 
 with open(os.path.join(resize_dir, "cases.json"), "w") as fh:
     json.dump(rcases, fh, indent=1, sort_keys=True)
 
-if os.environ.get("SKIP_NETS") != "1":
-    exec(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "make_compute_net_fixtures.py")).read())
+# ---------------------------------------------------------------- networks
+from torchvision.models import AlexNet, VisionTransformer
+from torchvision.models.feature_extraction import create_feature_extractor
+from torchvision.models.resnet import BasicBlock, ResNet
+
+
+def randomise(model):
+    """Random weights (scaled to keep activations O(1)) and random BatchNorm statistics."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() > 1:
+                fan_in = p[0].numel()
+                p.copy_(randn(*p.shape) * (1.5 / fan_in) ** 0.5)
+            else:
+                p.copy_(randn(*p.shape) * 0.1 + (1.0 if name.endswith("weight") else 0.0))
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(randn(m.num_features) * 0.2)
+                m.running_var.copy_(torch.rand(m.num_features) + 0.5)
+            if isinstance(m, nn.ReLU):
+                m.inplace = False  # so that a conv node's output is not overwritten by its ReLU
+    return model.eval()
+
+
+def save_net(name, model, x, nodes):
+    d = os.path.join(OUT, "nets", name)
+    for key, value in model.state_dict().items():
+        if key.endswith("num_batches_tracked"):
+            continue
+        save(os.path.join(d, "weights"), key, f32(value))
+    save(d, "input", f32(x))
+    extractor = create_feature_extractor(model, return_nodes=nodes)
+    with torch.no_grad():
+        outs = extractor(x)
+    for node, value in outs.items():
+        save(d, "out." + node, f32(value))
+
+
+def small_resnet18(width):
+    m = ResNet(BasicBlock, [2, 2, 2, 2], num_classes=10)
+    m.inplanes = width
+    m.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+    m.bn1 = nn.BatchNorm2d(width)
+    m.layer1 = m._make_layer(BasicBlock, width, 2)
+    m.layer2 = m._make_layer(BasicBlock, width * 2, 2, stride=2)
+    m.layer3 = m._make_layer(BasicBlock, width * 4, 2, stride=2)
+    m.layer4 = m._make_layer(BasicBlock, width * 8, 2, stride=2)
+    m.fc = nn.Linear(width * 8, 10)
+    return m
+
+
+resnet = randomise(small_resnet18(6))
+save_net("resnet18", resnet, randn(3, 3, 45, 39),
+         ["conv1", "bn1", "relu", "maxpool", "layer1.1", "layer2", "layer3.0", "layer4", "avgpool", "flatten", "fc"])
+
+alex = AlexNet(num_classes=7)
+alex.features[0] = nn.Conv2d(3, 8, 11, 4, 2)
+alex.features[3] = nn.Conv2d(8, 12, 5, padding=2)
+alex.features[6] = nn.Conv2d(12, 16, 3, padding=1)
+alex.features[8] = nn.Conv2d(16, 12, 3, padding=1)
+alex.features[10] = nn.Conv2d(12, 10, 3, padding=1)
+alex.classifier[1] = nn.Linear(10 * 36, 24)
+alex.classifier[4] = nn.Linear(24, 20)
+alex.classifier[6] = nn.Linear(20, 7)
+alex = randomise(alex)
+save_net("alexnet", alex, randn(3, 3, 71, 67),
+         ["features.0", "features.1", "features.2", "features.5", "features.8", "features.9", "features.12", "avgpool", "classifier.1",
+          "classifier.2", "classifier.4", "classifier.6"])
+
+vit = randomise(VisionTransformer(image_size=48, patch_size=12, num_layers=2, num_heads=4, hidden_dim=32, mlp_dim=48, num_classes=5))
+save_net("vit", vit, randn(3, 3, 48, 48),
+         ["conv_proj", "encoder.layers.encoder_layer_0.add", "encoder.layers.encoder_layer_0.add_1",
+          "encoder.layers.encoder_layer_1.add_1", "encoder.ln", "heads.head"])
+with open(os.path.join(OUT, "nets", "vit", "config.json"), "w") as fh:
+    json.dump({"heads": 4}, fh)
 
 with open(os.path.join(OUT, "VERSIONS.txt"), "w") as fh:
     fh.write(f"command: python3 {' '.join(sys.argv)}\n")

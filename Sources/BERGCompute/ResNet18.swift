@@ -1,0 +1,110 @@
+import BERGCore
+
+/// torchvision ResNet-18, eval mode, up to global average pooling (and `fc` when the
+/// state_dict has it). BatchNorm is folded into each convolution at load time. Channel
+/// counts are read from the weights, so reduced-width variants load too.
+///
+/// Nodes: conv1, bn1, relu, maxpool, layer1.0 … layer4.1, layer1 … layer4, avgpool, flatten, fc.
+public final class ResNet18: FeatureNetwork, @unchecked Sendable {
+    struct Block {
+        let name: String
+        let conv1: Conv2d  // BN folded, ReLU fused
+        let conv2: Conv2d  // BN folded
+        let downsample: Conv2d?  // 1×1 conv with BN folded
+    }
+
+    let stemConv: Conv2d      // conv1 as is, for the conv1 / bn1 nodes
+    let stemBN: BatchNorm2d
+    let stemFolded: Conv2d    // conv1 with bn1 folded
+    let blocks: [Block]
+    let fc: Linear?
+    public let nodeNames: [String]
+    /// Features at `avgpool` (512 for the full network).
+    public let featureCount: Int
+
+    public required init(stateDict: [String: Tensor]) throws {
+        let sd = StateDict(stateDict, network: "ResNet-18")
+        stemConv = try sd.conv("conv1", in: 3, stride: 2, padding: 3)
+        stemBN = try sd.batchNorm("bn1", channels: stemConv.outChannels)
+        var folded = stemConv
+        try folded.foldBatchNorm(stemBN)
+        stemFolded = folded
+        var channels = stemConv.outChannels
+        var blocks: [Block] = []
+        var names = ["conv1", "bn1", "relu", "maxpool"]
+        for layer in 1...4 {
+            for index in 0..<2 {
+                let p = "layer\(layer).\(index)"
+                let stride: Size2 = (layer > 1 && index == 0) ? 2 : 1
+                var c1 = try sd.conv("\(p).conv1", in: channels, stride: stride, padding: 1)
+                try c1.foldBatchNorm(sd.batchNorm("\(p).bn1", channels: c1.outChannels))
+                var c2 = try sd.conv("\(p).conv2", in: c1.outChannels, padding: 1)
+                try c2.foldBatchNorm(sd.batchNorm("\(p).bn2", channels: c2.outChannels))
+                var down: Conv2d?
+                if sd.has("\(p).downsample.0.weight") {
+                    var d = try sd.conv("\(p).downsample.0", in: channels, stride: stride)
+                    try d.foldBatchNorm(sd.batchNorm("\(p).downsample.1", channels: d.outChannels))
+                    down = d
+                } else if stride != 1 || channels != c2.outChannels {
+                    throw BERGError.invalidInput("ResNet-18: the state_dict has no key '\(p).downsample.0.weight', which this block needs")
+                }
+                blocks.append(Block(name: p, conv1: c1, conv2: c2, downsample: down))
+                channels = c2.outChannels
+                names.append(p)
+            }
+            names.append("layer\(layer)")
+        }
+        self.blocks = blocks
+        featureCount = channels
+        names += ["avgpool", "flatten"]
+        if sd.has("fc.weight") {
+            fc = try sd.linear("fc", in: channels)
+            names.append("fc")
+        } else {
+            fc = nil
+        }
+        nodeNames = names
+    }
+
+    /// x: [N, 3, H, W] normalised images.
+    public func forward(_ x: Tensor, outputs: [String]) throws -> [String: Tensor] {
+        let last = try lastRequestedNode(outputs, in: nodeNames, network: "ResNet-18")
+        let wanted = Set(outputs)
+        var result: [String: Tensor] = [:]
+        var step = 0
+        /// Records `t` under `name` if asked for; false once everything asked for is done.
+        func emit(_ name: String, _ t: Tensor) -> Bool {
+            if wanted.contains(name) { result[name] = t }
+            step += 1
+            return step <= last
+        }
+        var h: Tensor
+        if wanted.contains("conv1") || wanted.contains("bn1") {
+            let c = try stemConv(x)
+            guard emit("conv1", c) else { return result }
+            let b = try stemBN(c)
+            guard emit("bn1", b) else { return result }
+            h = Ops.relu(b)
+        } else {
+            h = try stemFolded(x, relu: true)
+            step = 2
+        }
+        guard emit("relu", h) else { return result }
+        h = try Ops.maxPool2d(h, kernel: 3, stride: 2, padding: 1)
+        guard emit("maxpool", h) else { return result }
+        for (i, block) in blocks.enumerated() {
+            let mid = try block.conv1(h, relu: true)
+            let residual = try block.downsample.map { try $0(h) } ?? h
+            h = try block.conv2(mid)
+            h = try Ops.addReLU(h, residual)
+            guard emit(block.name, h) else { return result }
+            if i % 2 == 1 { guard emit("layer\(i / 2 + 1)", h) else { return result } }
+        }
+        h = try Ops.adaptiveAvgPool2d(h, output: 1)
+        guard emit("avgpool", h) else { return result }
+        h = try Ops.flatten(h)
+        guard emit("flatten", h) else { return result }
+        if let fc { _ = emit("fc", try fc(h)) }
+        return result
+    }
+}
