@@ -1,8 +1,10 @@
 SWIFT ?= swift
+BERG_DEBUG = .build/debug/berg
 BERG_RELEASE = .build/release/berg
 
-.PHONY: deps build release test demo registry-check clean
+.PHONY: deps build release test demo registry cards readme clean
 
+# System libraries (apt-get; does nothing when they are present).
 deps:
 	@bash Tools/install-deps.sh
 
@@ -12,17 +14,34 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product berg
 
+# Builds everything, validates registry/, and runs every test.
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) run berg registry check registry
+	$(BERG_DEBUG) registry check registry
 	$(SWIFT) test --skip-build
 
+# Retinotopic mapping stimuli through the built-in pRF model (V1), with a picture of the result.
 demo: release
 	@mkdir -p out/demo
 	$(BERG_RELEASE) stimuli retinotopy --output out/demo/stimuli
 	$(BERG_RELEASE) encode fmri-kay2013-css_prf --subject 1 --roi V1 \
-		--input out/demo/stimuli --output out/demo/v1.h5 --picture out/demo/v1.png
-	@echo "demo: responses in out/demo/v1.h5, picture in out/demo/v1.png"
+		--input out/demo/stimuli --output out/demo/v1.h5 --metadata --picture out/demo/v1.png
+	$(BERG_RELEASE) encode fmri-kay2013-css_prf --subject 1 --roi V1 \
+		--input out/demo/stimuli --output out/demo/v1.npy
+	@echo "demo: responses in out/demo/v1.h5 and out/demo/v1.npy, picture in out/demo/v1.png"
+
+# After adding or changing a manifest in registry/: re-embed it, re-render cards and the README table.
+registry:
+	bash Tools/embed-registry.sh
+	$(SWIFT) build --product berg
+	$(BERG_DEBUG) registry check registry
+	$(MAKE) cards readme
+
+cards:
+	$(BERG_DEBUG) card --all --output model_cards
+
+readme:
+	bash Tools/update-readme.sh $(BERG_DEBUG)
 
 clean:
 	rm -rf .build out

@@ -2,7 +2,7 @@
 @_exported import BERGFormats
 @_exported import BERGRegistry
 import BERGModels
-import BERGStore
+@_exported import BERGStore
 import Foundation
 
 /// The public facade: find a model in the registry, check the caller's parameters against

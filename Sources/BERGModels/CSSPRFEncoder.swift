@@ -47,7 +47,9 @@ public struct CSSPRFEncoder: EncodingModel {
         public init(_ s: EncoderSettings) throws {
             try s.rejectUnknownKeys(["field_radius_deg", "contrast_grid", "grey_level", "grey_tolerance",
                                      "eccentricity_min_deg", "eccentricity_max_deg", "rings", "polar_angles",
-                                     "areas", "parameter_source", "square_crop"])
+                                     "areas", "parameter_source", "square_crop",
+                                     // Documentation only: the definitions the card shows.
+                                     "contrast_definition", "prf_definition", "centres_definition", "areas_definition"])
             fieldRadius = try s.double("field_radius_deg")
             contrastGrid = try s.int("contrast_grid")
             greyLevel = try s.double("grey_level")

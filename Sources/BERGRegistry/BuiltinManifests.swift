@@ -89,19 +89,24 @@ encoder:
     square_crop: true
     # The contrast image is computed per pixel, then averaged to this many cells per side.
     contrast_grid: 96
-    # Contrast image: luminance L = (0.299 R + 0.587 G + 0.114 B) / 255; contrast =
-    # min(1, |L - 0.5| / 0.5), set to 0 where |L - 0.5| <= 1/255, so that uniform mean grey
-    # (8-bit 127 or 128) is a blank with contrast 0 and black or white is full contrast 1.
+    contrast_definition: >-
+      Luminance L = (0.299 R + 0.587 G + 0.114 B) / 255 per pixel; contrast = min(1, |L − grey_level| / grey_level),
+      set to 0 where |L − grey_level| ≤ grey_tolerance (one 8-bit step), so that uniform mean grey (8-bit 127 or 128)
+      is a blank with contrast 0 and black or white is full contrast 1; then averaged over contrast_grid × contrast_grid cells.
+    prf_definition: >-
+      G(x, y) = exp(−((x − x0)² + (y − y0)²) / 2σ²) / (2πσ²), a unit-volume Gaussian sampled at cell centres and
+      multiplied by the cell area; response = gain · (Σ G · contrast)^n.
     grey_level: 0.5
     grey_tolerance: 0.003922
-    # pRF centres: `rings` eccentricities spaced evenly in log eccentricity from
-    # eccentricity_min_deg to eccentricity_max_deg, each with `polar_angles` centres
-    # (every other ring rotated by half a step).
+    centres_definition: >-
+      rings eccentricities evenly spaced in log eccentricity from eccentricity_min_deg to eccentricity_max_deg,
+      each with polar_angles centres starting on the right horizontal meridian, every other ring rotated by half a step.
     eccentricity_min_deg: 0.25
     eccentricity_max_deg: 8.0
     rings: 12
     polar_angles: 24
     # Per visual area: σ = sigma_slope · eccentricity + sigma_intercept_deg; exponent n; gain.
+    areas_definition: "σ = sigma_slope · eccentricity + sigma_intercept_deg; response exponent n; gain."
     areas:
       V1:  {sigma_slope: 0.10, sigma_intercept_deg: 0.20, exponent: 0.30, gain: 1.0}
       V2:  {sigma_slope: 0.15, sigma_intercept_deg: 0.25, exponent: 0.25, gain: 1.0}

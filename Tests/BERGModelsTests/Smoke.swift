@@ -1,2 +1,0 @@
-import XCTest
-final class BERGModelsTestsSmoke: XCTestCase { func testPlaceholder() {} }

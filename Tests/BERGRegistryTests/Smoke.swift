@@ -1,2 +1,0 @@
-import XCTest
-final class BERGRegistryTestsSmoke: XCTestCase { func testPlaceholder() {} }

@@ -1,2 +1,0 @@
-import XCTest
-final class BERGTestsSmoke: XCTestCase { func testPlaceholder() {} }

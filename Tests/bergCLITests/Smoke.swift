@@ -1,2 +1,0 @@
-import XCTest
-final class bergCLITestsSmoke: XCTestCase { func testPlaceholder() {} }
