@@ -195,6 +195,18 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
         return done.map { $0! }
     }
 
+    /// A planned file's size: on disk when it is local, else the manifest's, else what the
+    /// server answers to a HEAD request (never asked when offline). Nil when unknown.
+    public func size(of file: PlannedFile) -> Int64? {
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: file.local.path),
+           let size = attributes[.size] as? NSNumber {
+            return size.int64Value
+        }
+        if let size = file.size { return Int64(size) }
+        guard !options.offline, file.source != .pip, let remote = file.remote else { return nil }
+        return HTTPTransfer.contentLength(of: remote, options: options)
+    }
+
     /// A user-given file: it must exist, and match the manifest's SHA-256 where there is one.
     private func checkProvided(_ file: PlannedFile) throws {
         guard FileManager.default.fileExists(atPath: file.local.path) else {

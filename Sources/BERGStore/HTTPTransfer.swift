@@ -186,6 +186,31 @@ final class HTTPTransfer {
                            failure: state.failure, retryable: state.retryable)
     }
 
+    /// The size a server gives for `url` in answer to a HEAD request, or nil.
+    static func contentLength(of url: String, options: StoreOptions) -> Int64? {
+        guard curlReady, let curl = curl_easy_init() else { return nil }
+        defer { curl_easy_cleanup(curl) }
+        let state = State(fd: -1, offset: 0, name: url, folder: "/", options: StoreOptions())
+        let context = Unmanaged.passUnretained(state).toOpaque()
+        let writeHeader: curl_write_callback = { buffer, size, count, context in
+            guard let buffer, let context else { return 0 }
+            let state = Unmanaged<State>.fromOpaque(context).takeUnretainedValue()
+            state.header(String(decoding: UnsafeRawBufferPointer(start: buffer, count: size * count), as: UTF8.self))
+            return size * count
+        }
+        _ = berg_curl_setopt_string(curl, CURLOPT_URL, url)
+        _ = berg_curl_setopt_long(curl, CURLOPT_NOBODY, 1)
+        _ = berg_curl_setopt_long(curl, CURLOPT_FOLLOWLOCATION, 1)
+        _ = berg_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1)
+        _ = berg_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT, options.connectTimeout)
+        _ = berg_curl_setopt_long(curl, CURLOPT_TIMEOUT, max(options.connectTimeout, 10))
+        _ = berg_curl_setopt_write_function(curl, CURLOPT_HEADERFUNCTION, writeHeader)
+        _ = berg_curl_setopt_pointer(curl, CURLOPT_HEADERDATA, context)
+        let code = withExtendedLifetime(state) { curl_easy_perform(curl) }
+        guard code == CURLE_OK, state.status == 200 else { return nil }
+        return state.headers["content-length"].flatMap { Int64($0) }
+    }
+
     /// The first byte of `bytes START-END/TOTAL`.
     static func rangeStart(_ contentRange: String) -> Int64? {
         let text = contentRange.trimmingCharacters(in: .whitespaces)

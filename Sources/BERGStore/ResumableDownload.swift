@@ -43,6 +43,7 @@ struct ResumableDownload {
                 case 408, 429, 500...599:
                     lastProblem = "HTTP \(result.status)"
                 default:
+                    if lseek(fd, 0, SEEK_END) <= 0 { unlink(part.path) }
                     throw BERGError.downloadFailed(url: url, message: ResumableDownload.explain(status: result.status))
                 }
             } else if result.curlCode == CURLE_UNSUPPORTED_PROTOCOL || result.curlCode == CURLE_URL_MALFORMAT {
@@ -56,7 +57,10 @@ struct ResumableDownload {
             options.notice?("\(name): \(lastProblem); trying again in \(String(format: "%.1f", delay)) s (attempt \(attempt + 1) of \(options.maxAttempts))")
             if delay > 0 { Thread.sleep(forTimeInterval: delay) }
         }
-        throw BERGError.downloadFailed(url: url, message: "\(lastProblem), after \(options.maxAttempts) tries. The bytes so far are kept in \(part.path); run the command again to resume")
+        let kept = lseek(fd, 0, SEEK_END)
+        if kept <= 0 { unlink(part.path) }
+        let resume = kept > 0 ? " The \(kept) bytes so far are kept in \(part.path); run the command again to resume." : ""
+        throw BERGError.downloadFailed(url: url, message: "\(lastProblem), after \(options.maxAttempts) tries.\(resume)")
     }
 
     static func explain(status: Int) -> String {

@@ -16,6 +16,8 @@ struct Berg: ParsableCommand {
             MetadataCommand.self,
             EncodeCommand.self,
             StimuliCommand.self,
+            GetModelCommand.self,
+            CacheCommand.self,
         ])
 
     /// Parses and runs, and turns every failure into one `error:` line and an exit status.

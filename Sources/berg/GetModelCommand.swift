@@ -1,0 +1,121 @@
+import ArgumentParser
+import BERG
+import Foundation
+
+struct GetModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get-model",
+        abstract: "Fetch a model's files into the cache, checked, and print where they are.",
+        discussion: """
+        Files come from --artifact NAME=PATH, then --berg-dir (BERG_DIR), then the cache \
+        (BERG_HOME, else $XDG_CACHE_HOME/berg, else ~/.cache/berg), then a download. BERG_MIRROR \
+        replaces the address of BERG's bucket; BERG_OFFLINE=1 never touches the network. \
+        Without --roi or --select, every file the manifest lists for the subject is fetched.
+        """)
+
+    @OptionGroup var registry: RegistryOptions
+    @Argument(help: "The model id (see `berg list`).") var modelID: String
+    @Option(help: "The subject number.") var subject: Int?
+    @Flag(name: .customLong("all-subjects"), help: "Every subject the model has.") var allSubjects = false
+    @Option(help: "Shorthand for --select roi=R.") var roi: String?
+    @Option(name: .customLong("select"), help: ArgumentHelp("A selection value (repeatable).", valueName: "key=value"))
+    var selections: [String] = []
+    @Flag(name: .customLong("dry-run"), help: "List the files, their sizes and where they would come from; fetch nothing.")
+    var dryRun = false
+    @OptionGroup var store: StoreFlags
+
+    func validate() throws {
+        guard (subject != nil) != allSubjects else {
+            throw ValidationError("give --subject S or --all-subjects (one of them)")
+        }
+        for item in selections where item.split(separator: "=", maxSplits: 1).count != 2 {
+            throw ValidationError("--select takes KEY=VALUE, got '\(item)'")
+        }
+        if roi != nil, selections.contains(where: { $0.hasPrefix("roi=") }) {
+            throw ValidationError("give the ROI once: --roi R or --select roi=R, not both")
+        }
+    }
+
+    var selection: Selection {
+        var selection = Selection()
+        for item in selections {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { selection[parts[0]] = parts[1] }
+        }
+        if let roi { selection["roi"] = roi }
+        return selection
+    }
+
+    func run() throws {
+        let berg = try store.makeBERG(registries: registry.registries)
+        let subjects = subject.map { [Subject($0)] }
+        let files = try berg.modelFiles(modelID, subjects: subjects, selection: selection)
+        if dryRun {
+            var lines: [String] = []
+            var total: Int64 = 0
+            for file in files {
+                let bytes = berg.artifactStore.size(of: file)
+                let size = bytes.map { DownloadProgress.format(bytes: $0) } ?? "size unknown"
+                total += bytes ?? 0
+                let from: String
+                switch file.origin {
+                case .download: from = "download from \(file.remote ?? "?")"
+                case .cache: from = "in the cache"
+                case .bergDir: from = "in --berg-dir"
+                case .override: from = "given with --artifact"
+                }
+                lines.append("\(file.local.path)\t\(size)\t\(from)")
+            }
+            lines.append("\(files.count) file(s), \(DownloadProgress.format(bytes: total)) known; \(files.filter { $0.origin == .download }.count) to download")
+            writeStdout(lines.joined(separator: "\n") + "\n")
+            return
+        }
+        let urls = try berg.artifactStore.fetch(files)
+        writeStdout(urls.map(\.path).joined(separator: "\n") + (urls.isEmpty ? "" : "\n"))
+    }
+}
+
+/// Where files come from: flags that add to the `BERG_*` environment variables.
+struct StoreFlags: ParsableArguments {
+    @Option(name: .customLong("berg-dir"), help: ArgumentHelp(
+        "An existing BERG download to read in place (BERG_DIR).", valueName: "dir"))
+    var bergDir: String?
+
+    @Option(name: .customLong("artifact"), help: ArgumentHelp(
+        "Use this file for the named artifact (repeatable).", valueName: "name=path"))
+    var artifacts: [String] = []
+
+    func validate() throws {
+        for item in artifacts {
+            let parts = item.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw ValidationError("--artifact takes NAME=PATH, got '\(item)'")
+            }
+        }
+    }
+
+    /// The environment's options, these flags on top, and progress drawn on stderr.
+    var storeOptions: StoreOptions {
+        var options = StoreOptions(environment: ProcessInfo.processInfo.environment)
+        if let bergDir { options.bergDir = URL(fileURLWithPath: bergDir) }
+        for item in artifacts {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            if parts.count == 2 { options.overrides[parts[0]] = URL(fileURLWithPath: parts[1]) }
+        }
+        let terminal = isatty(STDERR_FILENO) == 1
+        options.notice = { message in
+            FileHandle.standardError.write(Data(((terminal ? "\r\u{1B}[K" : "") + "berg: \(message)\n").utf8))
+        }
+        if terminal {
+            options.progress = { progress in
+                let end = progress.finished ? "\n" : ""
+                FileHandle.standardError.write(Data("\r\u{1B}[K\(progress.line)\(end)".utf8))
+            }
+        }
+        return options
+    }
+
+    func makeBERG(registries: [String]) throws -> BERG {
+        try BERG(registries: registries.map { URL(fileURLWithPath: $0) }, storeOptions: storeOptions)
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class BERGStoreTestsSmoke: XCTestCase { func testPlaceholder() {} }
