@@ -46,6 +46,7 @@ public enum EncoderKinds {
     public static let all: [String: EncoderKind] = [
         "css_prf": CSSPRFEncoder.kind,
         "img2fmri": Img2fmriEncoder.kind,
+        "fwrf": FWRFEncoder.kind,
     ]
 
     /// The builder for a manifest's kind, or an error listing the kinds this build knows.

@@ -117,6 +117,147 @@ encoder:
       Dumoulin & Wandell 2008), approximated within the published ranges; not fitted to data.
 artifacts: []
 """##),
+        ("fmri-nsd-fwrf.yaml", ##"""
+model_id: fmri-nsd-fwrf
+version: "1.0"
+modality: fmri
+training_dataset: nsd
+species: human
+stimuli: images
+model_type: feature-weighted receptive field (fwRF) network
+creator: Alessandro T. Gifford (BERG); read in place by BERG for Swift
+license: CC BY-NC 4.0 (BERG's files)
+description: >-
+  Convolutional networks trained end to end to predict 7T fMRI responses to natural images,
+  each ending in a feature-weighted receptive field readout (St-Yves & Naselaris, 2018): every
+  voxel pools three stacks of feature maps through its own learnt spatial field, and a
+  per-voxel linear weighting of the pooled features gives its response. The networks were
+  fitted on the Natural Scenes Dataset (Allen et al., 2022), in which eight people each viewed
+  up to ten thousand COCO photographs (Lin et al., 2014), one network per subject and per
+  region of interest; 23 regions are offered, from early visual areas (V1, V2, V3, hV4) through
+  category-selective patches for faces, bodies, places and words to broad streams (early,
+  midventral, midlateral, midparietal, parietal, lateral, ventral).
+  Responses are single-trial betas in each subject's native 1.8 mm functional volume
+  (the "betas_fithrf_GLMdenoise_RR" release), z-scored within each scan session, so the
+  predictions are z-scores too. Training used up to 9,000 images each subject alone saw;
+  model selection used shared images not every subject saw three times; accuracy was
+  measured on the 515 shared images every subject saw three times. The two largest regions,
+  lateral and ventral, ship as two networks that each predict half of the voxels.
+  These are BERG's own files, read without Python: point --berg-dir at an existing BERG
+  download, or let BERG for Swift fetch them from BERG's public bucket, and the responses
+  equal those of BERG's Python package.
+references:
+  - citation: "Gifford AT, Bersch D, Roig G, Cichy RM (2025). The Brain Encoding Response Generator (BERG). Software and model zoo."
+    url: https://github.com/gifale95/BERG
+  - citation: "Allen EJ et al. (2022). A massive 7T fMRI dataset to bridge cognitive neuroscience and artificial intelligence. Nat Neurosci 25:116–126."
+    doi: 10.1038/s41593-021-00962-x
+    url: https://doi.org/10.1038/s41593-021-00962-x
+  - citation: "St-Yves G, Naselaris T (2018). The feature-weighted receptive field: an interpretable encoding model for complex feature spaces. NeuroImage 180:188–202."
+    doi: 10.1016/j.neuroimage.2017.06.035
+    url: https://doi.org/10.1016/j.neuroimage.2017.06.035
+  - citation: "Lin TY et al. (2014). Microsoft COCO: common objects in context. ECCV 2014."
+    url: https://cocodataset.org
+  - citation: "BERG's training code for these models (berg_creation_code)."
+    url: https://github.com/gifale95/BERG/tree/main/berg_creation_code
+parameters:
+  subject:
+    type: int
+    valid_values: [1, 2, 3, 4, 5, 6, 7, 8]
+    description: NSD subject.
+  selection:
+    required: true
+    order: [roi]
+    properties:
+      roi:
+        type: string
+        valid_values: [V1, V2, V3, hV4, EBA, FBA-2, OFA, FFA-1, FFA-2, PPA, RSC, OPA, OWFA, VWFA-1,
+                       VWFA-2, mfs-words, early, midventral, midlateral, midparietal, parietal,
+                       lateral, ventral]
+        description: >-
+          Region of interest: early visual areas (V1–hV4), category-selective regions (bodies
+          EBA, FBA-2; faces OFA, FFA-1, FFA-2; places PPA, RSC, OPA; words OWFA, VWFA-1,
+          VWFA-2, mfs-words) or streams (early, midventral, midlateral, midparietal, parietal,
+          lateral, ventral). The voxel count depends on the subject and region (subject 1: V1
+          1,350; lateral 7,799).
+input:
+  name: images
+  shape: [images, 3, height, width]
+  dtype: uint8
+  value_range: [0, 255]
+  description: >-
+    Square RGB images of any size (224×224 or more is best). Image files are centre-cropped to
+    the largest square; arrays must already be square. Each image is resized to 227×227 as
+    torchvision does for uint8 tensors (bilinear, antialiased), scaled to [0, 1] and centred on
+    the training images' mean colour.
+output:
+  - name: responses
+    shape: [images, voxels]
+    dtype: float32
+    description: >-
+      Predicted fMRI response of each ROI voxel to each image, in z-scored units. Voxels are in
+      NumPy C order of the ROI mask (roi_mask_volume == 1); `--volume OUT.nii.gz` also writes
+      them into the subject's 81×104×83 volume.
+metadata:
+  - name: fmri/ncsnr
+    shape: [voxels]
+    description: Noise-ceiling signal-to-noise ratio of each voxel.
+  - name: fmri/roi_mask_volume
+    shape: ["81", "104", "83"]
+    description: The ROI's voxels in the subject's native 1.8 mm volume (true inside).
+  - name: fmri/fmri_affine
+    shape: ["4", "4"]
+    description: Voxel-to-world affine of that volume.
+  - name: encoding_models/r2
+    shape: [voxels]
+    description: Squared correlation of predicted and measured test responses.
+  - name: encoding_models/noise_ceiling
+    shape: [voxels]
+    description: Noise ceiling of each voxel (percent explainable variance).
+  - name: encoding_models/explained_variance
+    shape: [voxels]
+    description: r2 as a percentage of the noise ceiling (capped at 100).
+  - name: encoding_models/train_img_num
+    shape: [train_images]
+    description: NSD image numbers used for training.
+  - name: encoding_models/val_img_num
+    shape: [val_images]
+    description: NSD image numbers used for model selection.
+  - name: encoding_models/test_img_num
+    shape: [test_images]
+    description: NSD image numbers used for testing.
+encoder:
+  kind: fwrf
+  settings:
+    # Images are resized to this side as torchvision's Resize on uint8 tensors does.
+    image_size: 227
+    # Image files are centre-cropped to a square on the way in; arrays must be square.
+    square_crop: true
+    # Images per forward pass (BERG uses 100).
+    batch_size: 100
+artifacts:
+  - name: weights
+    source: berg-bucket
+    path: encoding_models/modality-fmri/train_dataset-nsd/model-fwrf/encoding_models_weights/weights_sub-{subject:02}_roi-{roi}.pt
+    description: The trained network (torch.save checkpoint).
+    except:
+      roi: [lateral, ventral]
+  - name: weights_split1
+    source: berg-bucket
+    path: encoding_models/modality-fmri/train_dataset-nsd/model-fwrf/encoding_models_weights/weights_sub-{subject:02}_roi-{roi}_split-1.pt
+    description: The network for the first half of the ROI's voxels.
+    only:
+      roi: [lateral, ventral]
+  - name: weights_split2
+    source: berg-bucket
+    path: encoding_models/modality-fmri/train_dataset-nsd/model-fwrf/encoding_models_weights/weights_sub-{subject:02}_roi-{roi}_split-2.pt
+    description: The network for the second half of the ROI's voxels.
+    only:
+      roi: [lateral, ventral]
+  - name: metadata
+    source: berg-bucket
+    path: encoding_models/modality-fmri/train_dataset-nsd/model-fwrf/metadata/metadata_sub-{subject:02}_roi-{roi}.npy
+    description: ROI mask, affine, noise ceiling and test accuracy (a pickled NumPy dict).
+"""##),
         ("img2fmri-bold5000.yaml", ##"""
 model_id: img2fmri-bold5000
 version: "1.0"

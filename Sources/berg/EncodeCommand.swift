@@ -19,6 +19,8 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: "Images per batch.") var batchSize = 64
     @Flag(help: "Also write the model's metadata (into the .h5 file).") var metadata = false
     @Option(help: "Also draw a PNG of the responses on the visual field (pRF models).") var picture: String?
+    @Option(help: "Also write the responses into the ROI's voxels of a 4-D NIfTI volume, NaN elsewhere (.nii or .nii.gz; volume-space models such as fmri-nsd-fwrf).")
+    var volume: String?
 
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
@@ -30,6 +32,9 @@ struct EncodeCommand: ParsableCommand {
         if let picture, URL(fileURLWithPath: picture).pathExtension.lowercased() != "png" {
             throw ValidationError("--picture must end in .png, got '\(picture)'")
         }
+        if let volume, !(volume.hasSuffix(".nii") || volume.hasSuffix(".nii.gz")) {
+            throw ValidationError("--volume must end in .nii or .nii.gz, got '\(volume)'")
+        }
     }
 
     func run() throws {
@@ -38,7 +43,7 @@ struct EncodeCommand: ParsableCommand {
         let manifest = try berg.describe(model.modelID)
         let encoder = try berg.getEncodingModel(model.modelID, subject: Subject(model.subject),
                                                 selection: model.selection, device: compute.device)
-        for path in [output] + (picture.map { [$0] } ?? []) { try checkWritable(path) }
+        for path in [output] + [picture, volume].compactMap({ $0 }) { try checkWritable(path) }
         let stimulus = try StimulusLoader.load(input, squareCrop: manifest.encoder.squareCrop)
         let progress: ProgressReporter? = isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil
         let result = try berg.encode(encoder, stimulus, batchSize: batchSize, progress: progress)
@@ -53,6 +58,7 @@ struct EncodeCommand: ParsableCommand {
         if let picture {
             try ResponsePicture.write(result, stimulusNames: stimulus.names, to: picture)
         }
+        if let volume { try BERG.writeResponseVolume(result, to: volume) }
         let shapes = result.responses.keys.sorted().map { "\($0) \(result.responses[$0]!.shape)" }.joined(separator: ", ")
         FileHandle.standardError.write(Data("wrote \(output) (\(shapes))\(picture.map { " and \($0)" } ?? "")\n".utf8))
     }

@@ -18,6 +18,7 @@ struct Berg: ParsableCommand {
             StimuliCommand.self,
             GetModelCommand.self,
             CacheCommand.self,
+            BenchFWRFCommand.self,
         ])
 
     /// Parses and runs, and turns every failure into one `error:` line and an exit status.

@@ -1,0 +1,299 @@
+import BERGCore
+import CBLAS
+import Dispatch
+import Foundation
+
+/// The readout of a feature-weighted receptive field (fwRF) model, as BERG's
+/// `Torch_LayerwiseFWRF` computes it, fused into one operation.
+///
+/// For feature maps F_k [B, C_k, S_k] (S_k = H_k·W_k) and per-voxel pooling fields
+/// g_k = softmax(rf_k) over space:
+///
+///     φ_k[v,b,c] = Σ_s g_k[v,s] · nl(F_k)[b,c,s]
+///     y[b,v]     = Σ_k Σ_c nl(φ_k[v,b,c]) · w[v, offset_k + c] + bias[v]
+///     nl(x)      = log(1 + |x|) · tanh(x)
+///
+/// PyTorch materialises φ as a [V, B, ΣC] tensor and runs the non-linearity over it; here each
+/// (batch chunk, voxel chunk, map) block is one sgemm into a small buffer, which the
+/// non-linearity and the dot with w consume while it is still in cache.
+public struct FWRFReadout: Sendable {
+    public let voxelCount: Int
+    /// C_k: channels of each feature map.
+    public let channelCounts: [Int]
+    /// S_k: spatial positions (H·W) of each feature map.
+    public let spatialSizes: [Int]
+    /// g_k, [V, S_k] row-major: the softmax of each voxel's receptive field.
+    let poolingFields: [[Float]]
+    /// w, [V, ΣC_k].
+    let weights: [Float]
+    let bias: [Float]
+
+    /// Images per block and voxels per block. A block's sgemm output is
+    /// voxelBlock × imageBlock·C floats (at most 512 × 4·256 × 4 B = 2 MiB).
+    static let voxelBlock = 512
+    static let targetColumns = 1024
+
+    /// - Parameters:
+    ///   - receptiveFields: rf_k, each [V, H_k, W_k] (or [V, S_k]), float32.
+    ///   - weights: w, [V, ΣC_k].
+    ///   - bias: b, [V].
+    ///   - channelCounts: C_k, in the order of `receptiveFields`.
+    public init(receptiveFields: [Tensor], weights: Tensor, bias: Tensor, channelCounts: [Int]) throws {
+        guard bias.rank == 1 else {
+            throw BERGError.shapeMismatch(what: "fwRF bias b", expected: [-1], actual: bias.shape)
+        }
+        let voxels = bias.shape[0]
+        guard receptiveFields.count == channelCounts.count, !channelCounts.isEmpty else {
+            throw BERGError.invalidInput("fwRF readout: \(receptiveFields.count) receptive fields for \(channelCounts.count) feature maps")
+        }
+        let features = channelCounts.reduce(0, +)
+        guard weights.shape == [voxels, features] else {
+            throw BERGError.shapeMismatch(what: "fwRF weights w", expected: [voxels, features], actual: weights.shape)
+        }
+        var spatial: [Int] = []
+        var fields: [[Float]] = []
+        for (k, rf) in receptiveFields.enumerated() {
+            guard rf.rank >= 2, rf.shape[0] == voxels, rf.count > 0 else {
+                throw BERGError.shapeMismatch(what: "fwRF receptive field rf\(k)", expected: [voxels, -1, -1], actual: rf.shape)
+            }
+            let s = rf.count / voxels
+            spatial.append(s)
+            fields.append(FWRFReadout.softmaxRows(rf.floats, rows: voxels, columns: s))
+        }
+        self.voxelCount = voxels
+        self.channelCounts = channelCounts
+        self.spatialSizes = spatial
+        self.poolingFields = fields
+        self.weights = weights.floats
+        self.bias = bias.floats
+    }
+
+    /// Row-wise softmax, as `torch.softmax(rf.flatten(1), dim=1)`.
+    static func softmaxRows(_ x: [Float], rows: Int, columns: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: x.count)
+        for r in 0..<rows {
+            let row = x[(r * columns)..<((r + 1) * columns)]
+            let peak = row.max() ?? 0
+            var sum: Double = 0
+            for (j, value) in row.enumerated() {
+                let e = Foundation.exp(value - peak)
+                out[r * columns + j] = e
+                sum += Double(e)
+            }
+            let scale = Float(1 / sum)
+            for j in 0..<columns { out[r * columns + j] *= scale }
+        }
+        return out
+    }
+
+    /// y [B, V] for feature maps F_k, each [B, C_k, H_k, W_k] (or [B, C_k, S_k]), float32.
+    public func callAsFunction(_ featureMaps: [Tensor], threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws -> Tensor {
+        guard featureMaps.count == channelCounts.count else {
+            throw BERGError.invalidInput("fwRF readout takes \(channelCounts.count) feature maps, got \(featureMaps.count)")
+        }
+        let batch = featureMaps[0].shape.first ?? 0
+        var maps: [[Float]] = []
+        for (k, map) in featureMaps.enumerated() {
+            guard map.rank >= 2, map.shape[0] == batch, map.shape[1] == channelCounts[k],
+                  map.count == batch * channelCounts[k] * spatialSizes[k] else {
+                throw BERGError.shapeMismatch(what: "fwRF feature map \(k)", expected: [batch, channelCounts[k], spatialSizes[k]],
+                                              actual: map.shape)
+            }
+            guard case .float32(let values) = map.storage else {
+                throw BERGError.invalidInput("fwRF feature map \(k) must be float32, got \(map.dtype.rawValue)")
+            }
+            maps.append(values)
+        }
+        var out = [Float](repeating: 0, count: batch * voxelCount)
+        guard batch > 0 else { return Tensor(shape: [0, voxelCount], floats: []) }
+        let threads = max(1, threads)
+        let maxChannels = channelCounts.max() ?? 1
+        let imageBlock = max(1, min(batch, FWRFReadout.targetColumns / max(1, maxChannels)))
+        let voxelBlock = min(voxelCount, FWRFReadout.voxelBlock)
+        let featureCount = weights.count / max(1, voxelCount)
+
+        // Scratch: nl(F_k) for one image block, and one sgemm output block.
+        let maxMap = zip(channelCounts, spatialSizes).map { $0 * $1 }.max() ?? 0
+        var activated = [Float](repeating: 0, count: imageBlock * maxMap)
+        var pooled = [Float](repeating: 0, count: voxelBlock * imageBlock * maxChannels)
+
+        out.withUnsafeMutableBufferPointer { outBuffer in
+            activated.withUnsafeMutableBufferPointer { activatedBuffer in
+                pooled.withUnsafeMutableBufferPointer { pooledBuffer in
+                    let y = ReadoutPointer(outBuffer.baseAddress!)
+                    let act = ReadoutPointer(activatedBuffer.baseAddress!)
+                    let phi = ReadoutPointer(pooledBuffer.baseAddress!)
+                    for b0 in stride(from: 0, to: batch, by: imageBlock) {
+                        let nb = min(imageBlock, batch - b0)
+                        var featureOffset = 0
+                        for k in 0..<channelCounts.count {
+                            let c = channelCounts[k], s = spatialSizes[k]
+                            let columns = nb * c
+                            // nl(F_k) for images b0..<b0+nb: contiguous [nb·C_k, S_k].
+                            maps[k].withUnsafeBufferPointer { source in
+                                let src = ReadoutPointer(UnsafeMutablePointer(mutating: source.baseAddress! + b0 * c * s))
+                                readoutParallel(count: columns * s, threads: threads) { range in
+                                    LogActivation.apply(src.pointer + range.lowerBound, act.pointer + range.lowerBound, count: range.count)
+                                }
+                            }
+                            poolingFields[k].withUnsafeBufferPointer { fieldBuffer in
+                                weights.withUnsafeBufferPointer { weightBuffer in
+                                    let w = ReadoutPointer(UnsafeMutablePointer(mutating: weightBuffer.baseAddress!))
+                                    for v0 in stride(from: 0, to: voxelCount, by: voxelBlock) {
+                                        let nv = min(voxelBlock, voxelCount - v0)
+                                        // φ[v, (b,c)] = Σ_s g[v,s] · nl(F)[(b,c), s]
+                                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
+                                                    Int32(nv), Int32(columns), Int32(s), 1,
+                                                    fieldBuffer.baseAddress! + v0 * s, Int32(s),
+                                                    act.pointer, Int32(s), 0,
+                                                    phi.pointer, Int32(columns))
+                                        let offset = featureOffset
+                                        readoutParallel(count: nv, threads: threads) { voxels in
+                                            for v in voxels {
+                                                let wRow = w.pointer + (v0 + v) * featureCount + offset
+                                                for bi in 0..<nb {
+                                                    let dot = LogActivation.dot(phi.pointer + v * columns + bi * c, wRow, count: c)
+                                                    y.pointer[(b0 + bi) * voxelCount + v0 + v] += dot
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                            featureOffset += c
+                        }
+                    }
+                }
+            }
+        }
+        for b in 0..<batch {
+            for v in 0..<voxelCount { out[b * voxelCount + v] += bias[v] }
+        }
+        return Tensor(shape: [batch, voxelCount], floats: out)
+    }
+}
+
+/// A raw pointer handed to worker threads that each touch a disjoint range of it.
+fileprivate struct ReadoutPointer: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Float>
+    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
+}
+
+/// Runs `body` over `threads` contiguous slices of 0..<count, in parallel.
+fileprivate func readoutParallel(count: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
+    let parts = min(threads, count)
+    guard parts > 1 else {
+        if count > 0 { body(0..<count) }
+        return
+    }
+    DispatchQueue.concurrentPerform(iterations: parts) { part in
+        let start = count * part / parts, end = count * (part + 1) / parts
+        body(start..<end)
+    }
+}
+
+/// nl(x) = log(1 + |x|) · tanh(x), BERG's fwRF non-linearity, vectorised.
+///
+/// log and tanh are Cephes-style single-precision kernels (range reduction plus a minimax
+/// polynomial, about 1 ulp), evaluated 16 lanes at a time; libm's scalar logf/tanhf would
+/// cost more than the sgemm they follow.
+public enum LogActivation {
+    public typealias Vector = SIMD16<Float>
+
+    @inline(__always)
+    public static func scalar(_ x: Float) -> Float { Foundation.log(1 + abs(x)) * Foundation.tanh(x) }
+
+    /// out[i] = nl(x[i]).
+    public static func apply(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        let lanes = Vector.scalarCount
+        while i + lanes <= count {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: Vector.self)
+            UnsafeMutableRawPointer(out + i).storeBytes(of: evaluate(v), as: Vector.self)
+            i += lanes
+        }
+        while i < count { out[i] = scalar(x[i]); i += 1 }
+    }
+
+    /// Σ_i nl(x[i]) · w[i].
+    @inline(__always)
+    public static func dot(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, count: Int) -> Float {
+        var acc = Vector(repeating: 0)
+        var i = 0
+        let lanes = Vector.scalarCount
+        while i + lanes <= count {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: Vector.self)
+            let wv = UnsafeRawPointer(w + i).loadUnaligned(as: Vector.self)
+            acc = acc.addingProduct(evaluate(v), wv)
+            i += lanes
+        }
+        var sum = acc.sum()
+        while i < count { sum += scalar(x[i]) * w[i]; i += 1 }
+        return sum
+    }
+
+    @inline(__always)
+    public static func evaluate(_ x: Vector) -> Vector {
+        let a = unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: Vector.self)
+        return log(1 + a) * tanh(x, magnitude: a)
+    }
+
+    /// Natural log for u ≥ 1 (finite): u = m·2^e with m in [√½, √2), log u = e·ln2 + log m.
+    @inline(__always)
+    static func log(_ u: Vector) -> Vector {
+        let bits = unsafeBitCast(u, to: SIMD16<Int32>.self)
+        var e = Vector((bits &>> 23) &- 127)
+        var m = unsafeBitCast((bits & 0x007F_FFFF) | 0x3F80_0000, to: Vector.self)
+        let big = m .> 1.41421356
+        m = m.replacing(with: m * 0.5, where: big)
+        e = e.replacing(with: e + 1, where: big)
+        let f = m - 1
+        let z = f * f
+        var p = Vector(repeating: 7.0376836292e-2)
+        p = p * f - 1.1514610310e-1
+        p = p * f + 1.1676998740e-1
+        p = p * f - 1.2420140846e-1
+        p = p * f + 1.4249322787e-1
+        p = p * f - 1.6668057665e-1
+        p = p * f + 2.0000714765e-1
+        p = p * f - 2.4999993993e-1
+        p = p * f + 3.3333331174e-1
+        var y = f * z * p
+        y = y - 2.12194440e-4 * e
+        y = y - 0.5 * z
+        return f + y + 0.693359375 * e
+    }
+
+    /// tanh(x), given a = |x|: a polynomial below 0.625, 1 − 2/(e^{2a} + 1) above.
+    @inline(__always)
+    static func tanh(_ x: Vector, magnitude a: Vector) -> Vector {
+        let z = x * x
+        var p = Vector(repeating: -5.70498872745e-3)
+        p = p * z + 2.06390887954e-2
+        p = p * z - 5.37397155531e-2
+        p = p * z + 1.33314422036e-1
+        p = p * z - 3.33332819422e-1
+        let small = p * z * x + x
+        let t = exp(2 * a.replacing(with: 9, where: a .> 9))
+        var large = 1 - 2 / (t + 1)
+        large = large.replacing(with: -large, where: x .< 0)
+        return large.replacing(with: small, where: a .< 0.625)
+    }
+
+    /// e^x for 0 ≤ x ≤ 18: x = n·ln2 + r, e^x = 2^n · e^r with a polynomial for e^r.
+    @inline(__always)
+    static func exp(_ x: Vector) -> Vector {
+        let n = (x * 1.44269504088896341).rounded(.toNearestOrEven)
+        let r = x - n * 0.693359375 + n * 2.12194440e-4
+        let z = r * r
+        var p = Vector(repeating: 1.9875691500e-4)
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        let er = p * z + r + 1
+        let scale = unsafeBitCast((SIMD16<Int32>(n, rounding: .towardZero) &+ 127) &<< 23, to: Vector.self)
+        return er * scale
+    }
+}

@@ -1,0 +1,272 @@
+import BERGCompute
+import BERGCore
+import BERGFormats
+import BERGRegistry
+import Foundation
+
+/// BERG's NSD feature-weighted receptive field (fwRF) networks, encoder kind `fwrf`, read from
+/// BERG's own checkpoints (`torch.save` dicts) and metadata files.
+///
+/// The network, in eval mode (BERG's `torch_gnet.Encoder` and `torch_mpf.Torch_LayerwiseFWRF`):
+/// - input: uint8 [N, 3, S, S], resized to 227×227 as torchvision's `Resize` does on uint8
+///   tensors (bilinear, antialiased), then x = x / 255 − μ, μ the encoder's `mu` [1, 3, 1, 1];
+/// - pre-filter: c1 = MaxPool(3, 2)(ReLU(Conv 3→64 k11 s4 p2)), y = ReLU(Conv 64→192 k5 p2);
+/// - trunk, with TB(z) = ReLU(Conv k3 p1 (BN(z))): c3 = ReLU(Conv 192→128 k3 (BN(y))),
+///   c4a = TB(c3), c4b = TB(c4a), c5a = TB(MaxPool(3, 2, pad 1)(c4b)), c5b, c6a, c6b (128→64);
+/// - feature maps F0 = [c1, y], F1 = [c3, c4a[:64], c4b[:64]], F2 = [c5a, c5b, c6a][:64] + [c6b];
+/// - the readout, `FWRFReadout`.
+/// `lateral` and `ventral` ship as two checkpoints, each a whole network for half of the
+/// voxels; their responses are concatenated, split 1 first.
+public struct FWRFEncoder: EncodingModel {
+    public static let kind = EncoderKind(
+        build: { try FWRFEncoder(context: $0) },
+        metadata: { try FWRFEncoder.readMetadata(context: $0) })
+
+    /// The manifest's `encoder.settings`, checked.
+    public struct Settings: Sendable, Equatable {
+        /// Side of the square the images are resized to (227).
+        public var imageSize: Int
+        /// Images per forward pass.
+        public var batchSize: Int
+
+        public init(_ s: EncoderSettings) throws {
+            try s.rejectUnknownKeys(["image_size", "square_crop", "batch_size"])
+            imageSize = try s.int("image_size")
+            batchSize = try s.int("batch_size")
+            guard (1...4096).contains(imageSize) else { throw s.fail("image_size", "must be in 1...4096") }
+            guard batchSize >= 1 else { throw s.fail("batch_size", "must be at least 1") }
+        }
+    }
+
+    public let modelID: String
+    public let subject: Subject
+    public let selection: Selection
+    public let device: Device
+    public let metadata: Metadata
+    public let settings: Settings
+    /// One network per checkpoint: one, or two for split ROIs (split 1 first).
+    let networks: [FWRFNetwork]
+
+    /// Voxels predicted: the lengths of the readouts' biases, summed over splits.
+    public var voxelCount: Int { networks.reduce(0) { $0 + $1.readout.voxelCount } }
+
+    public init(context: EncoderContext) throws {
+        settings = try Settings(EncoderSettings(context.manifest))
+        modelID = context.manifest.modelID
+        subject = context.subject
+        selection = context.selection
+        device = try context.device.resolved()
+        // The weight artifacts this selection needs, in manifest order (split 1 before split 2).
+        let weightNames = context.manifest.artifacts
+            .filter { $0.name.hasPrefix("weights") && $0.applies(to: context.selection) }
+            .map(\.name)
+        guard !weightNames.isEmpty else {
+            throw BERGError.invalidManifest(file: modelID, keyPath: "artifacts",
+                                            message: "no 'weights…' artifact applies to \(context.selection)")
+        }
+        var networks: [FWRFNetwork] = []
+        for name in weightNames {
+            let url = try context.file(name)
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                let splitNote = weightNames.count > 1
+                    ? "ROI '\(context.selection["roi"] ?? "")' ships as \(weightNames.count) files (\(weightNames.joined(separator: ", "))) and needs all of them. "
+                    : ""
+                throw BERGError.fileNotFound(path: url.path, hint: "\(splitNote)Fetch it with `berg get-model \(modelID) --subject \(subject) --roi \(context.selection["roi"] ?? "ROI")`, or point --berg-dir at a BERG download that has it")
+            }
+            networks.append(try FWRFNetwork(checkpoint: TorchCheckpoint(path: url.path), subject: subject))
+        }
+        self.networks = networks
+        self.metadata = try FWRFEncoder.readMetadata(context: context)
+        if let mask = metadata.tensor("fmri/roi_mask_volume") {
+            let inside = mask.floats.reduce(0) { $0 + ($1 == 1 ? 1 : 0) }
+            guard inside == voxelCount else {
+                throw BERGError.unexpectedContent(
+                    path: (try? context.file("metadata").path) ?? "metadata",
+                    message: "roi_mask_volume has \(inside) voxels but the checkpoints predict \(voxelCount); the metadata and weights files are of different ROIs or subjects")
+            }
+        }
+    }
+
+    /// The metadata file's dict (`fmri`: ncsnr, roi_mask_volume, fmri_affine; `encoding_models`:
+    /// r2, noise_ceiling, explained_variance, image numbers), as a metadata tree.
+    public static func readMetadata(context: EncoderContext) throws -> Metadata {
+        let url = try context.file("metadata")
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw BERGError.fileNotFound(path: url.path, hint: "Fetch it with `berg get-model \(context.manifest.modelID)`, or point --berg-dir at a BERG download that has it")
+        }
+        let value = try NPYFile.readObject(url.path)
+        guard value.dictionary != nil else {
+            throw BERGError.unexpectedContent(path: url.path, message: "expected a pickled dict (np.save of BERG's metadata), found \(value.kindName)")
+        }
+        return value.toMetadata()
+    }
+
+    public func encode(_ stimulus: Stimulus, progress: ProgressReporter?) throws -> EncodingResult {
+        guard stimulus.isSquare else {
+            let side = min(stimulus.height, stimulus.width)
+            throw BERGError.invalidInput("\(modelID) needs square images, as BERG's fwRF does; got \(stimulus.height)×\(stimulus.width) (height×width). Crop the array to a square first (for example its centre \(side)×\(side)), or pass image files, which are centre-cropped on the way in")
+        }
+        var rows: [[Float]] = []
+        var done = 0
+        while done < stimulus.count {
+            let range = done..<min(done + settings.batchSize, stimulus.count)
+            let images = try ImageResize.torchvisionBilinear(stimulus.batch(range).tensor,
+                                                             height: settings.imageSize, width: settings.imageSize)
+            let parts = try networks.map { try $0.responses(images) }
+            // [n, V1] ++ [n, V2] along voxels, split 1 first.
+            for i in 0..<range.count {
+                var row: [Float] = []
+                row.reserveCapacity(voxelCount)
+                for part in parts {
+                    let v = part.shape[1]
+                    row.append(contentsOf: part.floats[(i * v)..<((i + 1) * v)])
+                }
+                rows.append(row)
+            }
+            done = range.upperBound
+            progress?.report(completed: done, total: stimulus.count, message: "Encoding")
+        }
+        let responses = Tensor(shape: [stimulus.count, voxelCount], floats: rows.flatMap { $0 })
+        return EncodingResult(responses: ["responses": responses], metadata: metadata)
+    }
+}
+
+/// One checkpoint's network: the feature extractor (`best_params['enc']`) and one subject's
+/// readout (`best_params['fwrfs'][subject]`).
+struct FWRFNetwork: Sendable {
+    /// BERG's state_dict names and their PyTorch shapes: the one table from checkpoint keys to
+    /// the layers below. Keys ending in `num_batches_tracked` are allowed and ignored.
+    static let trunkBlocks = ["conv4a", "conv4b", "conv5a", "conv5b", "conv6a", "conv6b"]
+    static let encoderKeys: [(key: String, shape: [Int])] = {
+        var keys: [(String, [Int])] = [
+            ("mu", [1, 3, 1, 1]),
+            ("pre.conv1.0.weight", [64, 3, 11, 11]), ("pre.conv1.0.bias", [64]),
+            ("pre.conv2.0.weight", [192, 64, 5, 5]), ("pre.conv2.0.bias", [192]),
+            ("enc.conv3.weight", [128, 192, 3, 3]), ("enc.conv3.bias", [128]),
+        ]
+        keys += batchNormKeys("enc.bn1", channels: 192)
+        for block in trunkBlocks {
+            let out = block == "conv6b" ? 64 : 128
+            keys += [("enc.\(block).conv1.weight", [out, 128, 3, 3]), ("enc.\(block).conv1.bias", [out])]
+            keys += batchNormKeys("enc.\(block).bn1", channels: 128)
+        }
+        return keys
+    }()
+    /// Feature maps: channels and side of F0, F1, F2.
+    static let mapChannels = [256, 256, 256]
+    static let mapSides = [27, 25, 13]
+    static func readoutKeys(voxels v: Int) -> [(key: String, shape: [Int])] {
+        [("rf0", [v, 27, 27]), ("rf1", [v, 25, 25]), ("rf2", [v, 13, 13]), ("w", [v, 768]), ("b", [v])]
+    }
+
+    static func batchNormKeys(_ prefix: String, channels c: Int) -> [(String, [Int])] {
+        ["weight", "bias", "running_mean", "running_var"].map { ("\(prefix).\($0)", [c]) }
+    }
+
+    let mean: [Float]
+    let conv1: Conv2d, conv2: Conv2d
+    let bn1: BatchNorm2d, conv3: Conv2d
+    /// conv4a … conv6b: BN then convolution, by block name.
+    let blocks: [String: (bn: BatchNorm2d, conv: Conv2d)]
+    let readout: FWRFReadout
+
+    init(checkpoint: TorchCheckpoint, subject: Subject) throws {
+        let path = checkpoint.path
+        let enc = try FWRFNetwork.checked(checkpoint.stateDict(at: ["best_params", "enc"]),
+                                          FWRFNetwork.encoderKeys, what: "\(path) [best_params/enc]")
+        let fwrfs = try checkpoint.value(at: ["best_params", "fwrfs"])
+        guard let readoutValue = fwrfs[subject.number] else {
+            let subjects = fwrfs.dictionary?.map { $0.key.shortDescription }.joined(separator: ", ") ?? fwrfs.kindName
+            throw BERGError.unexpectedContent(path: path, message: "best_params['fwrfs'] has no readout for subject \(subject) (it has: \(subjects)); the file belongs to another subject")
+        }
+        let readoutDict = try readoutValue.stateDict(path: "\(path) [best_params/fwrfs/\(subject)]")
+        guard let bias = readoutDict["b"], bias.rank == 1 else {
+            throw BERGError.unexpectedContent(path: path, message: "best_params['fwrfs'][\(subject)] has no 1-d 'b' (the readout bias, one value per voxel)")
+        }
+        let fw = try FWRFNetwork.checked(readoutDict, FWRFNetwork.readoutKeys(voxels: bias.shape[0]),
+                                         what: "\(path) [best_params/fwrfs/\(subject)]")
+
+        mean = try enc.tensor("mu").floats
+        conv1 = try Conv2d(weight: enc.tensor("pre.conv1.0.weight"), bias: enc.tensor("pre.conv1.0.bias"), stride: 4, padding: 2)
+        conv2 = try Conv2d(weight: enc.tensor("pre.conv2.0.weight"), bias: enc.tensor("pre.conv2.0.bias"), padding: 2)
+        bn1 = try FWRFNetwork.batchNorm(enc, "enc.bn1")
+        conv3 = try Conv2d(weight: enc.tensor("enc.conv3.weight"), bias: enc.tensor("enc.conv3.bias"))
+        var blocks: [String: (bn: BatchNorm2d, conv: Conv2d)] = [:]
+        for name in FWRFNetwork.trunkBlocks {
+            blocks[name] = (try FWRFNetwork.batchNorm(enc, "enc.\(name).bn1"),
+                            try Conv2d(weight: enc.tensor("enc.\(name).conv1.weight"),
+                                       bias: enc.tensor("enc.\(name).conv1.bias"), padding: 1))
+        }
+        self.blocks = blocks
+        readout = try FWRFReadout(receptiveFields: [fw.tensor("rf0"), fw.tensor("rf1"), fw.tensor("rf2")],
+                                  weights: fw.tensor("w"), bias: fw.tensor("b"), channelCounts: FWRFNetwork.mapChannels)
+    }
+
+    /// A state_dict whose keys and shapes were checked against the table.
+    struct CheckedWeights {
+        let tensors: [String: Tensor]
+        let what: String
+        func tensor(_ key: String) throws -> Tensor {
+            guard let t = tensors[key] else {
+                throw BERGError.unexpectedContent(path: what, message: "missing key '\(key)'")
+            }
+            return t
+        }
+    }
+
+    /// The entries of `table`, each present, float32 and of its shape; other keys are errors
+    /// (except BatchNorm's `num_batches_tracked`), as PyTorch's strict `load_state_dict` has it.
+    static func checked(_ dict: [String: Tensor], _ table: [(key: String, shape: [Int])], what: String) throws -> CheckedWeights {
+        var out: [String: Tensor] = [:]
+        for (key, shape) in table {
+            guard let tensor = dict[key] else {
+                throw BERGError.unexpectedContent(path: what, message: "missing key '\(key)' (expected shape \(shape)); this is not a checkpoint of BERG's fwRF network")
+            }
+            guard tensor.shape == shape else {
+                throw BERGError.shapeMismatch(what: "\(what): key '\(key)'", expected: shape, actual: tensor.shape)
+            }
+            guard tensor.dtype == .float32 else {
+                throw BERGError.unexpectedContent(path: what, message: "key '\(key)' is \(tensor.dtype.rawValue), expected float32")
+            }
+            out[key] = tensor
+        }
+        let known = Set(table.map(\.key))
+        if let extra = dict.keys.sorted().first(where: { !known.contains($0) && !$0.hasSuffix("num_batches_tracked") }) {
+            throw BERGError.unexpectedContent(path: what, message: "unexpected key '\(extra)' (shape \(dict[extra]?.shape ?? [])); this is not a checkpoint of BERG's fwRF network")
+        }
+        return CheckedWeights(tensors: out, what: what)
+    }
+
+    static func batchNorm(_ weights: CheckedWeights, _ prefix: String) throws -> BatchNorm2d {
+        try BatchNorm2d(weight: weights.tensor("\(prefix).weight"), bias: weights.tensor("\(prefix).bias"),
+                        runningMean: weights.tensor("\(prefix).running_mean"),
+                        runningVar: weights.tensor("\(prefix).running_var"), eps: 1e-5)
+    }
+
+    /// F0, F1, F2 for uint8 images [n, 3, 227, 227].
+    func featureMaps(_ images: Tensor) throws -> [Tensor] {
+        let x = try ImageResize.toFloat(images, mean: mean)
+        let c1 = try Ops.maxPool2d(conv1(x, relu: true), kernel: 3, stride: 2)
+        let y = try conv2(c1, relu: true)
+        let c3 = try conv3(bn1(y), relu: true)
+        func block(_ name: String, _ z: Tensor) throws -> Tensor {
+            guard let b = blocks[name] else { throw BERGError.invalidInput("fwRF: no trunk block \(name)") }
+            return try b.conv(b.bn(z), relu: true)
+        }
+        let c4a = try block("conv4a", c3)
+        let c4b = try block("conv4b", c4a)
+        let c5a = try block("conv5a", Ops.maxPool2d(c4b, kernel: 3, stride: 2, padding: 1))
+        let c5b = try block("conv5b", c5a)
+        let c6a = try block("conv6a", c5b)
+        let c6b = try block("conv6b", c6a)
+        func head(_ t: Tensor) throws -> Tensor { try Ops.slice(t, 0..<64, axis: 1) }
+        return [try Ops.concat([c1, y], axis: 1),
+                try Ops.concat([c3, head(c4a), head(c4b)], axis: 1),
+                try Ops.concat([head(c5a), head(c5b), head(c6a), c6b], axis: 1)]
+    }
+
+    /// Responses [n, V] for uint8 images [n, 3, 227, 227].
+    func responses(_ images: Tensor) throws -> Tensor {
+        try readout(featureMaps(images), threads: ComputeThreads.count)
+    }
+}
