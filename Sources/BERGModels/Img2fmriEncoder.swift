@@ -150,16 +150,21 @@ struct Img2fmriReadout: Sendable {
         } else {
             throw BERGError.invalidParameter(model: manifest.modelID, name: "roi", value: roi, valid: settings.rois + ["all"])
         }
-        let package = try context.file("package")
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: package.path, isDirectory: &isFolder), isFolder.boolValue else {
-            throw BERGError.invalidInput(
-                "The 'package' artifact must be a folder holding the img2fmri wheel's members (img2fmri/models/..., img2fmri/derivatives/...), got \(package.path); unzip the wheel into a folder and pass that folder, or let `berg get-model \(manifest.modelID)` fetch it")
-        }
-        func member(_ template: String, roi: String = "", hemisphere: String = "") -> String {
+        func memberPath(_ template: String, roi: String = "", hemisphere: String = "") -> String {
             let filled = template.replacingOccurrences(of: "{roi}", with: roi)
                 .replacingOccurrences(of: "{hemisphere}", with: hemisphere)
-            return package.appendingPathComponent(Manifest.expand(filled, subject: context.subject, selection: context.selection)).path
+            return Manifest.expand(filled, subject: context.subject, selection: context.selection)
+        }
+        var needed = [memberPath(settings.countsMember)]
+        for name in rois {
+            needed += [memberPath(settings.ridgeMember, roi: name),
+                       memberPath(settings.maskMember, roi: name, hemisphere: "LH"),
+                       memberPath(settings.maskMember, roi: name, hemisphere: "RH")]
+        }
+        let package = try Img2fmriReadout.packageFolder(context.file("package"), members: needed)
+        defer { if package.isTemporary { try? FileManager.default.removeItem(at: package.folder) } }
+        func member(_ template: String, roi: String = "", hemisphere: String = "") -> String {
+            package.folder.appendingPathComponent(memberPath(template, roi: roi, hemisphere: hemisphere)).path
         }
 
         let countsPath = member(settings.countsMember)
@@ -231,6 +236,34 @@ struct Img2fmriReadout: Sendable {
         metadata["volume_shape"] = .tensor(Tensor(shape: [3], int64s: (grid?.shape ?? []).map(Int64.init)))
         metadata["affine"] = .tensor(Tensor(shape: [4, 4], doubles: grid?.affine ?? []))
         self.metadata = metadata
+    }
+
+    /// The folder that holds the wheel's members: the `package` artifact itself (the store's
+    /// cache keeps them in the wheel's layout), or, when it is the `.whl` file (as
+    /// `--artifact package=img2fmri-1.0-py3-none-any.whl` gives it, checked against the
+    /// manifest's SHA-256), a temporary folder with the members this selection reads.
+    static func packageFolder(_ package: URL, members: [String]) throws -> (folder: URL, isTemporary: Bool) {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: package.path, isDirectory: &isFolder) else {
+            throw BERGError.fileNotFound(path: package.path, hint: "the img2fmri package: a folder in the wheel's layout, or the img2fmri-1.0 wheel")
+        }
+        if isFolder.boolValue { return (package, false) }
+        let wheel = try ZipArchive(path: package.path)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("berg-img2fmri-\(UUID().uuidString)")
+        do {
+            for name in Set(members) {
+                guard let entry = wheel.entry(named: name) else {
+                    throw BERGError.unexpectedContent(path: package.path, message: "the wheel has no member \(name); expected img2fmri 1.0")
+                }
+                let target = folder.appendingPathComponent(name)
+                try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try wheel.contents(of: entry).write(to: target)
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: folder)
+            throw error
+        }
+        return (folder, true)
     }
 
     /// responses [N, V] = features [N, F] · coefᵀ + intercept, as `Ridge.predict`.
