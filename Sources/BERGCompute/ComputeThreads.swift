@@ -14,7 +14,11 @@ public enum ComputeThreads {
     public static var count: Int {
         get {
             lock.lock(); defer { lock.unlock() }
-            if stored == 0 { stored = resolved(nil); openblas_set_num_threads(Int32(stored)) }
+            if stored == 0 {
+                _ = AllocatorTuning.applied
+                stored = resolved(nil)
+                openblas_set_num_threads(Int32(stored))
+            }
             return stored
         }
         set { configure(newValue) }
@@ -23,6 +27,7 @@ public enum ComputeThreads {
     /// Sets the count: `n` when given (clamped to at least 1), else `BERG_NUM_THREADS`, else all cores.
     public static func configure(_ n: Int?) {
         lock.lock(); defer { lock.unlock() }
+        _ = AllocatorTuning.applied
         stored = resolved(n)
         openblas_set_num_threads(Int32(stored))
     }

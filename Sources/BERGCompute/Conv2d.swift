@@ -67,36 +67,71 @@ public struct Conv2d: Sendable {
         let outPlane = o.h * o.w, inPlane = h * w
         let k = inChannels * kernel.h * kernel.w
         let direct = kernel == 1 && stride == 1 && padding == 0
-        var out = [Float](repeating: 0, count: n * outChannels * outPlane)
-        // With several images and threads, one image per worker (BLAS single-threaded inside);
-        // otherwise images in order with BLAS threaded. One reused im2col buffer per worker.
-        let perWorkerBuffers = Parallel.workers(for: n)
-        var cols = direct ? [] : [Float](repeating: 0, count: perWorkerBuffers * k * outPlane)
+        // Small outputs (late layers) fold several images into one GEMM's N so that the weights
+        // are packed once per group rather than once per image; aim for N ≈ 512 columns.
+        let group = direct ? 1 : max(1, min(512 / max(outPlane, 1), (n + Parallel.workers(for: n) - 1) / Parallel.workers(for: n)))
+        let groups = (n + group - 1) / group
+        // With several groups and threads, one group per worker (BLAS single-threaded inside);
+        // otherwise groups in order with BLAS threaded. One reused im2col buffer per worker.
+        let workers = Parallel.workers(for: groups)
+        let colSize = direct ? 0 : group * k * outPlane
+        let tmpSize = group > 1 ? group * outChannels * outPlane : 0
+        var scratch = [Float](unsafeUninitializedCapacity: workers * (colSize + tmpSize)) { _, count in
+            count = workers * (colSize + tmpSize)
+        }
+        // Every output element is written by the GEMM (beta = 0) or the group copy.
+        var out = [Float](unsafeUninitializedCapacity: n * outChannels * outPlane) { _, count in
+            count = n * outChannels * outPlane
+        }
         weight.withUnsafeBufferPointer { wp in
             input.withUnsafeBufferPointer { ip in
                 out.withUnsafeMutableBufferPointer { op in
-                    cols.withUnsafeMutableBufferPointer { cp in
+                    scratch.withUnsafeMutableBufferPointer { sp in
                         let wPtr = wp.baseAddress!, iPtr = ip.baseAddress!
                         let oPtr = SendablePointer(op.baseAddress!)
-                        let cPtr = cp.baseAddress.map { SendablePointer($0) }
+                        let sPtr = sp.baseAddress.map { SendablePointer($0) }
                         let biasValues = bias
-                        let image: (Int, Int) -> Void = { b, slot in
-                            let src = iPtr + b * c * inPlane
-                            let dst = oPtr.p + b * outChannels * outPlane
+                        let run: (Int, Int) -> Void = { g, slot in
+                            let first = g * group, count = min(group, n - first)
+                            let columns = count * outPlane
                             let a: UnsafePointer<Float>
                             if direct {
-                                a = src
+                                a = iPtr + first * c * inPlane
                             } else {
-                                let col = cPtr!.p + slot * k * outPlane
-                                self.im2col(src, h: h, w: w, out: o, into: col)
+                                let col = sPtr!.p + slot * (colSize + tmpSize)
+                                for j in 0..<count {
+                                    self.im2col(iPtr + (first + j) * c * inPlane, h: h, w: w, out: o,
+                                                into: col + j * outPlane, rowStride: columns)
+                                }
                                 a = UnsafePointer(col)
                             }
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                                        Int32(outChannels), Int32(outPlane), Int32(k),
-                                        1, wPtr, Int32(k), a, Int32(outPlane), 0, dst, Int32(outPlane))
-                            Conv2d.epilogue(dst, channels: outChannels, plane: outPlane, bias: biasValues, relu: relu)
+                            if group == 1 {
+                                let dst = oPtr.p + first * outChannels * outPlane
+                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                                            Int32(outChannels), Int32(columns), Int32(k),
+                                            1, wPtr, Int32(k), a, Int32(columns), 0, dst, Int32(columns))
+                                Conv2d.epilogue(dst, channels: outChannels, plane: outPlane, bias: biasValues, relu: relu)
+                            } else {
+                                // [outChannels, count·outPlane] → each image's [outChannels, outPlane].
+                                let tmp = sPtr!.p + slot * (colSize + tmpSize) + colSize
+                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                                            Int32(outChannels), Int32(columns), Int32(k),
+                                            1, wPtr, Int32(k), a, Int32(columns), 0, tmp, Int32(columns))
+                                for j in 0..<count {
+                                    let dst = oPtr.p + (first + j) * outChannels * outPlane
+                                    for ch in 0..<outChannels {
+                                        let from = tmp + ch * columns + j * outPlane, to = dst + ch * outPlane
+                                        let bv = biasValues?[ch] ?? 0
+                                        if relu {
+                                            for i in 0..<outPlane { to[i] = max(from[i] + bv, 0) }
+                                        } else {
+                                            for i in 0..<outPlane { to[i] = from[i] + bv }
+                                        }
+                                    }
+                                }
+                            }
                         }
-                        Parallel.forEach(n, image)
+                        Parallel.forEach(groups, run)
                     }
                 }
             }
@@ -118,16 +153,15 @@ public struct Conv2d: Sendable {
         }
     }
 
-    /// Unfolds one image [C, H, W] into columns [C·kh·kw, outH·outW], zeros where the window
-    /// reaches into the padding.
-    func im2col(_ src: UnsafePointer<Float>, h: Int, w: Int, out o: Size2, into col: UnsafeMutablePointer<Float>) {
-        let outPlane = o.h * o.w
+    /// Unfolds one image [C, H, W] into columns [C·kh·kw, outH·outW] (rows `rowStride` apart),
+    /// zeros where the window reaches into the padding.
+    func im2col(_ src: UnsafePointer<Float>, h: Int, w: Int, out o: Size2, into col: UnsafeMutablePointer<Float>, rowStride: Int) {
         var row = 0
         for ch in 0..<inChannels {
             let plane = src + ch * h * w
             for ki in 0..<kernel.h {
                 for kj in 0..<kernel.w {
-                    let dst = col + row * outPlane
+                    let dst = col + row * rowStride
                     row += 1
                     let offW = kj * dilation.w - padding.w
                     // Output columns whose input column lies inside [0, w).

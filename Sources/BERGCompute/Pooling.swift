@@ -19,6 +19,12 @@ extension Ops {
         let oh = pooledLength(h, kernel: kernel.h, stride: s.h, padding: padding.h, dilation: dilation.h, ceilMode: ceilMode)
         let ow = pooledLength(w, kernel: kernel.w, stride: s.w, padding: padding.w, dilation: dilation.w, ceilMode: ceilMode)
         guard oh > 0, ow > 0 else { throw BERGError.invalidInput("MaxPool2d: input \(h)×\(w) is too small for kernel \(kernel)") }
+        // Window taps that fall inside the input, per output row and column, so that the
+        // inner loops carry no bounds checks.
+        let rows = (0..<oh).map { i in (0..<kernel.h).map { i * s.h - padding.h + $0 * dilation.h }.filter { $0 >= 0 && $0 < h } }
+        let cols = (0..<ow).map { j in (0..<kernel.w).map { j * s.w - padding.w + $0 * dilation.w }.filter { $0 >= 0 && $0 < w } }
+        let colStart = cols.map { $0.first ?? 0 }, colCount = cols.map(\.count)
+        let contiguous = dilation.w == 1
         let input = x.floats
         var out = [Float](repeating: 0, count: n * c * oh * ow)
         input.withUnsafeBufferPointer { ip in
@@ -27,19 +33,22 @@ extension Ops {
                 Parallel.forEach(n * c) { plane, _ in
                     let sp = src + plane * h * w, dp = dst.p + plane * oh * ow
                     for i in 0..<oh {
-                        let h0 = i * s.h - padding.h
+                        let windowRows = rows[i]
                         for j in 0..<ow {
-                            let w0 = j * s.w - padding.w
                             var m = -Float.infinity
-                            for ki in 0..<kernel.h {
-                                let y = h0 + ki * dilation.h
-                                if y < 0 || y >= h { continue }
+                            for y in windowRows {
                                 let row = sp + y * w
-                                for kj in 0..<kernel.w {
-                                    let xx = w0 + kj * dilation.w
-                                    if xx < 0 || xx >= w { continue }
-                                    let v = row[xx]
-                                    if v > m || v.isNaN { m = v }
+                                if contiguous {
+                                    let start = colStart[j]
+                                    for k in 0..<colCount[j] {
+                                        let v = row[start + k]
+                                        if v > m || v.isNaN { m = v }
+                                    }
+                                } else {
+                                    for xx in cols[j] {
+                                        let v = row[xx]
+                                        if v > m || v.isNaN { m = v }
+                                    }
                                 }
                             }
                             dp[i * ow + j] = m

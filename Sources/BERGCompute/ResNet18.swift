@@ -86,17 +86,17 @@ public final class ResNet18: FeatureNetwork, @unchecked Sendable {
             guard emit("bn1", b) else { return result }
             h = Ops.relu(b)
         } else {
-            h = try stemFolded(x, relu: true)
+            h = try ComputeProfile.measure("conv1+bn1+relu") { try stemFolded(x, relu: true) }
             step = 2
         }
         guard emit("relu", h) else { return result }
-        h = try Ops.maxPool2d(h, kernel: 3, stride: 2, padding: 1)
+        h = try ComputeProfile.measure("maxpool") { try Ops.maxPool2d(h, kernel: 3, stride: 2, padding: 1) }
         guard emit("maxpool", h) else { return result }
         for (i, block) in blocks.enumerated() {
-            let mid = try block.conv1(h, relu: true)
-            let residual = try block.downsample.map { try $0(h) } ?? h
-            h = try block.conv2(mid)
-            h = try Ops.addReLU(h, residual)
+            let mid = try ComputeProfile.measure("\(block.name).conv1") { try block.conv1(h, relu: true) }
+            let residual = try ComputeProfile.measure("\(block.name).downsample") { try block.downsample.map { try $0(h) } ?? h }
+            h = try ComputeProfile.measure("\(block.name).conv2") { try block.conv2(mid) }
+            h = try ComputeProfile.measure("\(block.name).add+relu") { try Ops.addReLU(h, residual) }
             guard emit(block.name, h) else { return result }
             if i % 2 == 1 { guard emit("layer\(i / 2 + 1)", h) else { return result } }
         }

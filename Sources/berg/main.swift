@@ -19,6 +19,7 @@ struct Berg: ParsableCommand {
             GetModelCommand.self,
             CacheCommand.self,
             BenchFWRFCommand.self,
+            Bench.self,
         ])
 
     /// Parses and runs, and turns every failure into one `error:` line and an exit status.
