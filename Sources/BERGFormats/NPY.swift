@@ -4,7 +4,7 @@ import Foundation
 /// NumPy's `.npy` format, versions 1–3, for arrays of plain dtypes. Object arrays (a pickled
 /// payload, `descr` `|O`) are handed to the pickle reader by `NPYFile.readObject`.
 public enum NPYFile {
-    static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
+    public static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
 
     /// The parsed header: dtype descriptor, order and shape, and where the data starts.
     public struct Header: Sendable, Equatable {
@@ -199,10 +199,14 @@ public enum RawArray {
             if bigEndian { for i in 0..<count { out[i] = T(bigEndian: out[i]) } }
             return out
         }
+        // One pass: bytes go straight into uninitialised array memory, no zero-fill first.
         func copy<T>(_: T.Type, zero: T) -> [T] {
-            var out = [T](repeating: zero, count: count)
-            out.withUnsafeMutableBytes { dst in raw.withUnsafeBytes { src in dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src.prefix(dst.count))) } }
-            return out
+            [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+                raw.withUnsafeBytes { src in
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(rebasing: src.prefix(count * MemoryLayout<T>.stride)))
+                }
+                initialized = count
+            }
         }
         switch dtype {
         case .float32:

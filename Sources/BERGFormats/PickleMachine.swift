@@ -58,6 +58,35 @@ private final class Node {
     }
     var kind: Kind
     init(_ kind: Kind) { self.kind = kind }
+
+    /// Releases children iteratively: dropping a chain of 100,000 nested lists the usual way
+    /// would recurse once per level and overflow the stack.
+    deinit {
+        var work = Node.children(of: kind)
+        kind = .resolved(.none)
+        while !work.isEmpty {
+            var node = work.removeLast()
+            if isKnownUniquelyReferenced(&node) {
+                work.append(contentsOf: Node.children(of: node.kind))
+                node.kind = .resolved(.none)
+            }
+        }
+    }
+
+    private static func children(of kind: Kind) -> [Node] {
+        var out: [Node] = []
+        func add(_ item: Item?) { if case .node(let n)? = item { out.append(n) } }
+        switch kind {
+        case .list(let a), .tuple(let a), .set(let a, _): a.forEach(add)
+        case .dict(let pairs): pairs.forEach { add($0.0); add($0.1) }
+        case .object(let p), .pendingArray(let p), .pendingDType(_, let p):
+            add(p.args); add(p.kwargs); add(p.state)
+            p.listItems.forEach(add)
+            p.dictItems.forEach { add($0.0); add($0.1) }
+        case .resolved: break
+        }
+        return out
+    }
 }
 
 private struct ObjectParts {
@@ -594,6 +623,14 @@ private final class Unpickler {
             return .node(Node(.object(ObjectParts(module: m, name: n, args: args))))
         case ("numpy.core.multiarray", "_reconstruct"):
             return .node(Node(.pendingArray(ObjectParts(module: rawModule, name: name, args: args))))
+        case ("numpy.core.numeric", "_frombuffer"):
+            // Protocol 5: _frombuffer(buffer, dtype, shape, order).
+            let plainArgs = try argItems.map(plain)
+            guard plainArgs.count == 4, case .bytes(let buffer) = plainArgs[0], case .dtype(let descr) = plainArgs[1],
+                  let shape = Unpickler.ints(plainArgs[2]) else { return inert }
+            guard let value = try NumpyArrays.decode(raw: buffer, descr: descr, shape: shape, fortran: plainArgs[3].string == "F",
+                                                     path: path, limit: limits.maxArrayElements) else { return inert }
+            return .value(value)
         case ("numpy", "dtype"):
             guard let code = try argItems.first.map(plain)?.string else { return inert }
             return .node(Node(.pendingDType(code: code, parts: ObjectParts(module: rawModule, name: name, args: args))))
@@ -617,6 +654,20 @@ private final class Unpickler {
                 return inert
             }
             return .value(.tensor(try TorchTensors.view(of: storage, offset: offset, size: size, stride: stride, path: path, limits: limits)))
+        case ("torch._utils", "_rebuild_tensor_v3"):
+            // (untyped storage, offset, size, stride, requires_grad, hooks, dtype, metadata):
+            // dtypes without a typed storage class (uint16, float8, ...) are saved this way.
+            let plainArgs = try argItems.map(plain)
+            guard plainArgs.count >= 7, case .storage(var storage) = plainArgs[0],
+                  let offset = plainArgs[1].int, let size = Unpickler.ints(plainArgs[2]), let stride = Unpickler.ints(plainArgs[3]),
+                  case .global("torch", let dtypeName) = plainArgs[6],
+                  let (dtype, unsigned) = TorchTensors.dtype(forV3Name: dtypeName) else {
+                return inert
+            }
+            guard storage.data.count % dtype.byteWidth == 0 else { throw corrupt("storage '\(storage.key)' is not a whole number of \(dtypeName) elements") }
+            storage.dtype = dtype
+            let t = try TorchTensors.view(of: storage, offset: offset, size: size, stride: stride, path: path, limits: limits)
+            return .value(.tensor(unsigned ? TorchTensors.widenedUnsigned(t) : t))
         case ("torch._utils", "_rebuild_parameter"), ("torch._utils", "_rebuild_parameter_with_state"):
             guard let first = argItems.first else { return inert }
             let data = try plain(first)
@@ -705,6 +756,7 @@ private final class Unpickler {
         case "__builtin__": return "builtins"
         case "copy_reg": return "copyreg"
         case "numpy._core.multiarray": return "numpy.core.multiarray"
+        case "numpy._core.numeric": return "numpy.core.numeric"
         default: return module
         }
     }
@@ -713,11 +765,14 @@ private final class Unpickler {
 // MARK: - Freezing nodes into values
 
 /// Turns the machine's reference nodes into plain values. Shared nodes are frozen once, so a
-/// pickle of many references to one container stays linear; cycles and over-deep nesting throw.
+/// pickle of many references to one container stays linear to read; but the tree those
+/// references spell out (what a caller walking the result visits) is counted too, so a few
+/// hundred bytes of nested references cannot stand for 10^30 elements. Cycles and over-deep
+/// nesting throw.
 private struct Freezer {
     let limits: PickleLimits
     let path: String
-    var done: [ObjectIdentifier: PickleValue] = [:]
+    var done: [ObjectIdentifier: (value: PickleValue, size: Int)] = [:]
     var inProgress: Set<ObjectIdentifier> = []
 
     init(limits: PickleLimits, path: String) {
@@ -726,42 +781,56 @@ private struct Freezer {
     }
 
     mutating func freeze(_ item: Item, depth: Int) throws -> PickleValue {
+        try freezeCounting(item, depth: depth).value
+    }
+
+    /// The value and the number of elements in its expanded tree.
+    private mutating func freezeCounting(_ item: Item, depth: Int) throws -> (value: PickleValue, size: Int) {
         guard case .node(let node) = item else {
-            if case .value(let v) = item { return v }
-            return .none
+            if case .value(let v) = item { return (v, 1) }
+            return (.none, 1)
         }
         guard depth < limits.maxDepth else {
             throw BERGError.limitExceeded(what: "pickle nesting depth in \(path)", limit: limits.maxDepth, actual: depth)
         }
         let id = ObjectIdentifier(node)
-        if let v = done[id] { return v }
+        if let known = done[id] { return known }
         guard !inProgress.contains(id) else {
             throw BERGError.unexpectedContent(path: path, message: "pickle holds a container that contains itself; such cycles are not supported")
         }
         inProgress.insert(id)
         defer { inProgress.remove(id) }
         let d = depth + 1
+        var size = 1
+        func child(_ item: Item) throws -> PickleValue {
+            let (v, n) = try freezeCounting(item, depth: d)
+            size += n
+            guard size <= limits.maxElements else {
+                throw BERGError.limitExceeded(what: "expanded pickle element count in \(path)", limit: limits.maxElements, actual: size)
+            }
+            return v
+        }
         let value: PickleValue
         switch node.kind {
-        case .list(let a): value = .list(try a.map { try freeze($0, depth: d) })
-        case .tuple(let a): value = .tuple(try a.map { try freeze($0, depth: d) })
+        case .list(let a): value = .list(try a.map(child))
+        case .tuple(let a): value = .tuple(try a.map(child))
         case .set(let a, let frozen):
-            let items = try a.map { try freeze($0, depth: d) }
+            let items = try a.map(child)
             value = frozen ? .frozenSet(items) : .set(items)
         case .dict(let pairs):
-            value = .dict(try pairs.map { (key: try freeze($0.0, depth: d), value: try freeze($0.1, depth: d)) })
+            value = .dict(try pairs.map { (key: try child($0.0), value: try child($0.1)) })
         case .object(let p), .pendingArray(let p), .pendingDType(_, let p):
             var o = PickleObject(module: p.module, name: p.name)
-            o.args = try p.args.map { try freeze($0, depth: d) }
-            o.kwargs = try p.kwargs.map { try freeze($0, depth: d) }
-            o.state = try p.state.map { try freeze($0, depth: d) }
-            o.listItems = try p.listItems.map { try freeze($0, depth: d) }
-            o.dictItems = try p.dictItems.map { (key: try freeze($0.0, depth: d), value: try freeze($0.1, depth: d)) }
+            o.args = try p.args.map(child)
+            o.kwargs = try p.kwargs.map(child)
+            o.state = try p.state.map(child)
+            o.listItems = try p.listItems.map(child)
+            o.dictItems = try p.dictItems.map { (key: try child($0.0), value: try child($0.1)) }
             value = .object(o)
         case .resolved(let v): value = v
         }
-        done[id] = value
-        return value
+        done[id] = (value, size)
+        return (value, size)
     }
 }
 

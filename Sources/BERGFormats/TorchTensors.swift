@@ -20,6 +20,26 @@ enum TorchTensors {
         }
     }
 
+    /// The element type `_rebuild_tensor_v3` names; unsigned types wider than a byte are read
+    /// as the signed type of their width and then widened (`widenedUnsigned`).
+    static func dtype(forV3Name name: String) -> (DType, unsigned: Bool)? {
+        switch name {
+        case "uint16": return (.int16, true)
+        case "uint32": return (.int32, true)
+        case "uint64": return (.int64, true)
+        default: return dtype(forStorageName: name).map { ($0, false) }
+        }
+    }
+
+    /// Signed storage reinterpreted as unsigned, widened to int64 (uint64 above 2^63 wraps).
+    static func widenedUnsigned(_ t: Tensor) -> Tensor {
+        switch t.storage {
+        case .int16(let a): return Tensor(shape: t.shape, storage: .int64(a.map { Int64(UInt16(bitPattern: $0)) }))
+        case .int32(let a): return Tensor(shape: t.shape, storage: .int64(a.map { Int64(UInt32(bitPattern: $0)) }))
+        default: return t
+        }
+    }
+
     /// The tensor `storage.as_strided(size, stride, offset)`, copied into its own C-order array.
     /// Contiguous views are one bulk copy; others gather element by element.
     static func view(of storage: TorchStorage, offset: Int, size: [Int], stride: [Int], path: String,

@@ -105,12 +105,14 @@ public struct ZipArchive: Sendable {
         }
         // The end-of-central-directory record sits in the last 22 + 65535 bytes.
         guard data.count >= 22 else { throw bad("file of \(data.count) bytes is too short for a zip") }
-        var eocd = -1
-        var i = data.count - 22
-        let lowest = max(0, data.count - 22 - 65535)
-        while i >= lowest {
-            if u32(data, i) == 0x0605_4B50 { eocd = i; break }
-            i -= 1
+        let eocd = data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int in
+            var i = raw.count - 22
+            let lowest = max(0, raw.count - 22 - 65535)
+            while i >= lowest {
+                if raw[i] == 0x50, raw[i + 1] == 0x4B, raw[i + 2] == 0x05, raw[i + 3] == 0x06 { return i }
+                i -= 1
+            }
+            return -1
         }
         guard eocd >= 0 else { throw bad("no end-of-central-directory record; the file is truncated or not a zip") }
         var count = Int(u16(data, eocd + 10))

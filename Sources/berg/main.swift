@@ -20,6 +20,7 @@ struct Berg: ParsableCommand {
             CacheCommand.self,
             BenchFWRFCommand.self,
             Bench.self,
+            InspectCommand.self,
         ])
 
     /// Parses and runs, and turns every failure into one `error:` line and an exit status.

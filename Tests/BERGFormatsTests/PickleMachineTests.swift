@@ -51,14 +51,16 @@ final class PickleMachineTests: XCTestCase {
     }
 
     func testNumPyArraysInsidePickles() throws {
-        let v = try PickleMachine.load(try PickleFixtures.data("arrays_in_pickle.pkl"), path: "arrays_in_pickle.pkl")
-        assertSameTensor(v["fortran"]?.tensor, try PickleFixtures.expected("fortran_order"), "Fortran-order array")
-        assertSameTensor(v["big"]?.tensor, try PickleFixtures.expected("big_endian"), "big-endian float array")
-        assertSameTensor(v["big_int"]?.tensor, try PickleFixtures.expected("big_endian_int"), "big-endian int array")
-        XCTAssertEqual(v["u16"]?.tensor?.int64s, [1, 65535])
-        XCTAssertEqual(v["scalar_f32"]?.double, 1.5)
-        XCTAssertEqual(v["scalar_i64"]?.int, -9)
-        XCTAssertEqual(v["scalar_i64"]?.tensor?.shape, [])
+        for name in ["arrays_in_pickle.pkl", "arrays_in_pickle_p5.pkl"] {
+            let v = try PickleMachine.load(try PickleFixtures.data(name), path: name)
+            assertSameTensor(v["fortran"]?.tensor, try PickleFixtures.expected("fortran_order"), "Fortran-order array")
+            assertSameTensor(v["big"]?.tensor, try PickleFixtures.expected("big_endian"), "big-endian float array")
+            assertSameTensor(v["big_int"]?.tensor, try PickleFixtures.expected("big_endian_int"), "big-endian int array")
+            XCTAssertEqual(v["u16"]?.tensor?.int64s, [1, 65535])
+            XCTAssertEqual(v["scalar_f32"]?.double, 1.5)
+            XCTAssertEqual(v["scalar_i64"]?.int, -9)
+            XCTAssertEqual(v["scalar_i64"]?.tensor?.shape, [])
+        }
     }
 
     func testPlainNPYFortranAndBigEndian() throws {
@@ -96,5 +98,16 @@ final class PickleMachineTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("'args'"), "\(error)")
             XCTAssertTrue("\(error)".contains("argparse.Namespace"), "\(error)")
         }
+    }
+
+    func testStructureListsKeysShapesAndInertObjects() throws {
+        let checkpoint = try TorchCheckpoint(path: PickleFixtures.path("fwrf_checkpoint.pt"))
+        let text = checkpoint.root.structure().text()
+        XCTAssertTrue(text.contains("conv.weight: tensor float32 [4, 3, 3, 3]"), text)
+        XCTAssertTrue(text.contains("bn.num_batches_tracked: tensor int64 [] = 1"), text)
+        XCTAssertTrue(text.contains("args.: object argparse.Namespace (inert)"), text)
+        XCTAssertTrue(text.contains("roi: str = 'V1'"), text)
+        let short = checkpoint.root.structure(maxChildren: 2).text()
+        XCTAssertTrue(short.contains("… 9 more"), short)
     }
 }

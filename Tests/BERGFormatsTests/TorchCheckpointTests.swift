@@ -69,6 +69,17 @@ final class TorchCheckpointTests: XCTestCase {
         }
     }
 
+    func testRebuildTensorV3WithUntypedStorage() throws {
+        let root = try TorchCheckpoint(path: PickleFixtures.path("dtypes_v3.pt")).root
+        for key in ["uint16", "uint32"] {
+            assertSameTensor(root[key]?.tensor, try PickleFixtures.expected("dtypes_v3.\(key)"), key)
+            XCTAssertEqual(root[key]?.tensor?.dtype, .int64, "\(key) widens to int64")
+        }
+        // float8 has no Swift element type: it stays inert and is refused as weights.
+        XCTAssertEqual(root["float8"]?.object?.className, "torch._utils._rebuild_tensor_v3")
+        XCTAssertThrowsError(try root.stateDict()) { error in XCTAssertTrue("\(error)".contains("'float8'"), "\(error)") }
+    }
+
     func testLegacyFormat() throws {
         let checkpoint = try TorchCheckpoint(path: PickleFixtures.path("legacy.pth"))
         XCTAssertEqual(checkpoint.format, .legacy)

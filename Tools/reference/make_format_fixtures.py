@@ -144,6 +144,18 @@ def dtype_checkpoint(out):
         assert torch.equal(reloaded[key], t), key
 
 
+def v3_checkpoint(out):
+    """dtypes without a typed storage class: torch writes _rebuild_tensor_v3 + UntypedStorage."""
+    tensors = {"uint16": torch.tensor([[1, 65535], [300, 7]], dtype=torch.uint16),
+               "uint32": torch.tensor([4000000000, 5], dtype=torch.uint32),
+               "float8": torch.tensor([1.0, 2.0]).to(torch.float8_e4m3fn)}
+    torch.save(tensors, os.path.join(out, "dtypes_v3.pt"))
+    with zipfile.ZipFile(os.path.join(out, "dtypes_v3.pt")) as z:
+        assert b"_rebuild_tensor_v3" in z.read("dtypes_v3/data.pkl")
+    for key in ("uint16", "uint32"):
+        save_expected(out, "dtypes_v3." + key, tensors[key].to(torch.int64).numpy())
+
+
 def storage_width(pkl, key):
     """The element size of storage `key`, read from the pickle by torch itself."""
     widths = {}
@@ -213,9 +225,14 @@ def numpy_fixtures(out):
     save_expected(out, "big_endian_int", big_int.astype("<i4"))
 
     # The same arrays inside a pickle (Fortran order and big endian through the ndarray state).
+    in_pickle = {"fortran": fortran, "big": big, "big_int": big_int, "u16": np.array([1, 65535], dtype=np.uint16),
+                 "scalar_f32": np.float32(1.5), "scalar_i64": np.int64(-9)}
     with open(os.path.join(out, "arrays_in_pickle.pkl"), "wb") as f:
-        pickle.dump({"fortran": fortran, "big": big, "big_int": big_int, "u16": np.array([1, 65535], dtype=np.uint16),
-                     "scalar_f32": np.float32(1.5), "scalar_i64": np.int64(-9)}, f, protocol=4)
+        pickle.dump(in_pickle, f, protocol=4)
+    with open(os.path.join(out, "arrays_in_pickle_p5.pkl"), "wb") as f:  # numpy uses _frombuffer here
+        pickle.dump(in_pickle, f, protocol=5)
+    with open(os.path.join(out, "arrays_in_pickle_p5.pkl"), "rb") as f:
+        assert b"_frombuffer" in f.read()
 
     arrays = {"weights": rng.standard_normal((3, 4)).astype(np.float32), "bias": np.arange(4, dtype=np.float64),
               "labels": np.array([3, 1, 2], dtype=np.int32)}
@@ -318,6 +335,12 @@ def pickle_fixtures(out):
     for protocol in range(0, 6):
         with open(os.path.join(out, f"values_p{protocol}.pkl"), "wb") as f:
             pickle.dump(value, f, protocol=protocol)
+    # Small files for the truncate-at-every-byte test.
+    small = {"a": [1, -2, 2**70, 0.5, "é", b"\x01"], "b": (None, True), "c": {"d": shared}}
+    for protocol in (0, 2):
+        with open(os.path.join(out, f"small_p{protocol}.pkl"), "wb") as f:
+            pickle.dump(small, f, protocol=protocol)
+    torch.save({"w": torch.arange(3, dtype=torch.float32), "n": torch.tensor(5)}, os.path.join(out, "tiny.pt"))
     with open(os.path.join(out, "values_expected.json"), "w") as f:
         json.dump(expected, f, indent=1, sort_keys=True)
 
@@ -332,6 +355,7 @@ def main():
     np.random.seed(0)
     fwrf_checkpoint(out)
     dtype_checkpoint(out)
+    v3_checkpoint(out)
     legacy_checkpoint(out)
     numpy_fixtures(out)
     sklearn_fixtures(out)
