@@ -1,6 +1,7 @@
 @_exported import BERGCore
 @_exported import BERGFormats
 @_exported import BERGRegistry
+import BERGCompute
 import BERGModels
 @_exported import BERGStore
 import Foundation
@@ -43,6 +44,11 @@ public final class BERG: Sendable {
             return URL(fileURLWithPath: cache).appendingPathComponent("berg")
         }
         return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/berg")
+    }
+
+    /// Sets how many threads compute uses (nil: `BERG_NUM_THREADS`, else all cores).
+    public static func configureThreads(_ count: Int?) {
+        ComputeThreads.configure(count)
     }
 
     // MARK: - The registry

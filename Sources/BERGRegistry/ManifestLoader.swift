@@ -57,7 +57,8 @@ public enum ManifestLoader {
         case .any:
             return
         case .string:
-            guard case .scalar = node, node.isTag(.str) else { throw mismatch() }
+            guard case .scalar = node else { throw mismatch() }
+            guard node.isTag(.str) else { throw fail("expected a string, got \(describe(node)); quote it to make it a string") }
         case .integer:
             guard case .scalar = node, node.isTag(.int), node.int != nil else { throw mismatch() }
         case .number:

@@ -56,16 +56,15 @@ struct ComputeOptions: ParsableArguments {
     @Option(help: "auto, cpu or cuda.")
     var device: Device = .auto
 
-    @Option(help: "CPU threads for the numerical libraries (default: all cores).")
+    @Option(help: "CPU threads for compute (default: BERG_NUM_THREADS, else all cores).")
     var threads: Int?
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 
-    /// Caps the threads OpenBLAS uses; it reads the variable when it starts.
     func apply() {
-        if let threads { setenv("OPENBLAS_NUM_THREADS", String(threads), 1) }
+        BERG.configureThreads(threads)
     }
 }
 

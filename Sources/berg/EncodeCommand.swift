@@ -61,11 +61,13 @@ struct EncodeCommand: ParsableCommand {
         let progress: ProgressReporter? = isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil
         let result = try berg.encode(encoder, stimulus, batchSize: batchSize, progress: progress)
         if progress != nil { FileHandle.standardError.write(Data("\n".utf8)) }
-        let attributes = [
+        var attributes = [
             "model_id": encoder.modelID, "subject": String(encoder.subject.number),
             "selection": encoder.selection.description, "berg_version": BERG.version,
             "device": encoder.device.rawValue, "input": input,
         ]
+        // How the inputs were changed on the way in, such as a centre crop.
+        if !stimulus.notes.isEmpty { attributes["stimulus_notes"] = stimulus.notes.joined(separator: "; ") }
         try ResultWriter.write(result, to: output, stimulusNames: stimulus.names, attributes: attributes,
                                includeMetadata: metadata)
         if let picture {

@@ -51,8 +51,11 @@ enum ResponsePicture {
                 let colour = peak > 0 ? hue(Double(rank) / Double(max(family.images.count, 1))) : (128, 128, 128)
                 let cx = Double(panel) / 2 + Double(x[v]) * scale, cy = Double(panel) / 2 - Double(y[v]) * scale
                 let r = max(1.5, Double(sigma[v]) * scale * 0.5)
-                for row in max(0, Int(cy - r))...min(panel - 1, Int(cy + r)) {
-                    for column in max(0, Int(cx - r))...min(panel - 1, Int(cx + r)) {
+                let rows = max(0, Int(cy - r)), rowEnd = min(panel - 1, Int(cy + r))
+                let columns = max(0, Int(cx - r)), columnEnd = min(panel - 1, Int(cx + r))
+                guard cx.isFinite, cy.isFinite, rows <= rowEnd, columns <= columnEnd else { continue }   // off the panel
+                for row in rows...rowEnd {
+                    for column in columns...columnEnd {
                         let dx = Double(column) + 0.5 - cx, dy = Double(row) + 0.5 - cy
                         if dx * dx + dy * dy <= r * r { set(&rgb, width, left + column, row, colour) }
                     }

@@ -54,13 +54,19 @@ final class ManifestLoaderTests: XCTestCase {
     }
 
     func testWrongTypeSaysWhatWasExpected() {
-        let list = manifestError(text.replacingOccurrences(of: "references:\n", with: "references: none\nunused_references:\n"))
-        // The first problem found is reported; both are about references/unknown keys.
-        XCTAssertNotNil(list)
+        let list = manifestError(text.replacingOccurrences(of: "artifacts: []", with: "artifacts: none"))
+        XCTAssertEqual(list?.keyPath, "artifacts")
+        XCTAssertTrue(list?.message.contains("expected a list, got string 'none'") ?? false, list?.message ?? "")
         let yaml = text.replacingOccurrences(of: "    valid_values: [1]\n", with: "    valid_values: one\n")
         let error = manifestError(yaml)
         XCTAssertEqual(error?.keyPath, "parameters.subject.valid_values")
         XCTAssertTrue(error?.message.contains("expected a list, got string 'one'") ?? false, error?.message ?? "")
+    }
+
+    func testUnquotedNumberWhereAStringBelongsSaysToQuoteIt() {
+        let error = manifestError(text.replacingOccurrences(of: "version: \"1.0\"", with: "version: 1.0"))
+        XCTAssertEqual(error?.keyPath, "version")
+        XCTAssertTrue(error?.message.contains("expected a string, got number '1.0'; quote it") ?? false, error?.message ?? "")
     }
 
     func testWrongScalarTypeIsCaught() {

@@ -95,6 +95,9 @@ final class CLITests: XCTestCase {
         let card = try berg("card", "fmri-kay2013-css_prf")
         XCTAssertEqual(card.stdout, try String(contentsOf: Self.root.appendingPathComponent("model_cards/fmri-kay2013-css_prf.md"), encoding: .utf8))
         assertFails(try berg("card"), status: 2, mentioning: "model id or --all")
+        let cards = work.appendingPathComponent("cards")
+        XCTAssertEqual(try berg("card", "--all", "--output", cards.path).status, 0)
+        XCTAssertEqual(try String(contentsOf: cards.appendingPathComponent("fmri-kay2013-css_prf.md"), encoding: .utf8), card.stdout)
     }
 
     func testEncodeWritesFloat32NPY() throws {
@@ -114,6 +117,9 @@ final class CLITests: XCTestCase {
 
     func testEncodeWritesHDF5WithMetadata() throws {
         let images = try writeImages()
+        // A wide image: centre-cropped on the way in, which the file records.
+        try ImageCodec.writePNG(rgb: [UInt8](repeating: 255, count: 48 * 64 * 3), width: 64, height: 48,
+                                to: images.appendingPathComponent("d-wide.png").path)
         let output = work.appendingPathComponent("out.h5")
         let run = try berg("encode", "fmri-kay2013-css_prf", "--subject", "1", "--select", "roi=V2",
                            "--input", images.path, "--output", output.path, "--metadata", "--device", "cpu", "--threads", "1")
@@ -123,7 +129,11 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try file.kind(of: "stimulus_names"), .dataset)
         XCTAssertEqual(try file.kind(of: "metadata"), .group)
         XCTAssertEqual(try file.kind(of: "metadata/prf_sigma_deg"), .dataset)
-        XCTAssertTrue(try file.attributeNames().contains("model_id"))
+        XCTAssertEqual(try file.attribute("model_id"), .string("fmri-kay2013-css_prf"))
+        XCTAssertEqual(try file.readStrings("stimulus_names"), ["a-grey.png", "b-white.png", "c-checker.png", "d-wide.png"])
+        XCTAssertEqual(try file.read("responses").shape, [4, 288])
+        guard case .string(let notes) = try file.attribute("stimulus_notes") else { return XCTFail("no stimulus_notes") }
+        XCTAssertTrue(notes.contains("centre-cropped") && notes.contains("d-wide.png"), notes)
     }
 
     func testRetinotopyStimuliAndPicture() throws {
