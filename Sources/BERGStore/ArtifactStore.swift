@@ -115,14 +115,17 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
                 return [file]
             }
             file.cachePath = ArtifactStore.bucketName + "/" + path
+            file.local = home.appendingPathComponent(ArtifactStore.bucketName + "/" + path)
         case .https:
             guard let template = artifact.url else { throw missingField(modelID, artifact, "url") }
             let address = expand(template)
             guard let url = URL(string: address), let host = url.host, ["https", "http"].contains(url.scheme ?? "") else {
                 throw BERGError.invalidManifest(file: modelID, keyPath: "artifacts.\(artifact.name).url", message: "'\(address)' is not an http(s) URL")
             }
+            let cachePath = "https/" + (try cleanRelative(host + "/" + url.path, modelID: modelID, artifact: artifact))
             file.remote = address
-            file.cachePath = "https/" + (try cleanRelative(host + "/" + url.path, modelID: modelID, artifact: artifact))
+            file.cachePath = cachePath
+            file.local = home.appendingPathComponent(cachePath)
         case .pip:
             guard let requirement = artifact.requirement else { throw missingField(modelID, artifact, "requirement") }
             guard let members = artifact.members, !members.isEmpty else { throw missingField(modelID, artifact, "members") }
@@ -131,10 +134,11 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
             file.remote = requirement
             file.pipRoot = root
             return try members.map { template in
+                let memberPath = try cleanRelative(expand(template), modelID: modelID, artifact: artifact)
                 var member = file
-                member.member = try cleanRelative(expand(template), modelID: modelID, artifact: artifact)
-                member.cachePath = root + "/" + member.member!
-                member.local = home.appendingPathComponent(member.cachePath!)
+                member.member = memberPath
+                member.cachePath = root + "/" + memberPath
+                member.local = home.appendingPathComponent(root + "/" + memberPath)
                 member.origin = FileManager.default.fileExists(atPath: member.local.path) ? .cache : .download
                 return member
             }
@@ -152,7 +156,6 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
             }
             throw BERGError.artifactMissing(name: artifact.name, message: "model \(modelID) needs this file from you: pass --artifact \(artifact.name)=PATH\(path.map { " (its usual name is \($0))" } ?? "")")
         }
-        file.local = home.appendingPathComponent(file.cachePath!)
         file.origin = FileManager.default.fileExists(atPath: file.local.path) ? .cache : .download
         return [file]
     }
@@ -175,24 +178,23 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
 
     /// Makes every planned file local, in order, and returns where each is.
     public func fetch(_ plan: [PlannedFile]) throws -> [URL] {
-        var done: [URL?] = Array(repeating: nil, count: plan.count)
-        for (index, file) in plan.enumerated() where done[index] == nil {
+        var wheelsDone = Set<String>()
+        for file in plan {
             switch file.origin {
             case .override, .bergDir:
                 try checkProvided(file)
-                done[index] = file.local
             case .cache, .download:
                 if file.source == .pip {
-                    let group = plan.indices.filter { plan[$0].artifact == file.artifact && plan[$0].source == .pip }
-                    try PipWheelFetcher(store: self).fetch(group.map { plan[$0] })
-                    for i in group { done[i] = plan[i].local }
+                    // The members of one pip artifact come out of one wheel, fetched once.
+                    let key = "\(file.modelID)/\(file.artifact)/\(file.remote ?? "")"
+                    guard wheelsDone.insert(key).inserted else { continue }
+                    try PipWheelFetcher(store: self).fetch(plan.filter { "\($0.modelID)/\($0.artifact)/\($0.remote ?? "")" == key })
                 } else {
                     try fetchRemote(file)
-                    done[index] = file.local
                 }
             }
         }
-        return done.map { $0! }
+        return plan.map(\.local)
     }
 
     /// A planned file's size: on disk when it is local, else the manifest's, else what the

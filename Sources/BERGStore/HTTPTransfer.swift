@@ -166,6 +166,7 @@ final class HTTPTransfer {
         _ = berg_curl_setopt_long(curl, CURLOPT_LOW_SPEED_LIMIT, options.lowSpeedLimit)
         _ = berg_curl_setopt_long(curl, CURLOPT_LOW_SPEED_TIME, options.lowSpeedTime)
         _ = berg_curl_setopt_string(curl, CURLOPT_USERAGENT, "berg-swift")
+        _ = berg_curl_setopt_string(curl, CURLOPT_NOPROXY, noProxy)
         _ = berg_curl_setopt_pointer(curl, CURLOPT_ERRORBUFFER, errorBuffer)
         _ = berg_curl_setopt_write_function(curl, CURLOPT_WRITEFUNCTION, writeBody)
         _ = berg_curl_setopt_pointer(curl, CURLOPT_WRITEDATA, context)
@@ -200,6 +201,7 @@ final class HTTPTransfer {
         }
         _ = berg_curl_setopt_string(curl, CURLOPT_URL, url)
         _ = berg_curl_setopt_long(curl, CURLOPT_NOBODY, 1)
+        _ = berg_curl_setopt_string(curl, CURLOPT_NOPROXY, noProxy)
         _ = berg_curl_setopt_long(curl, CURLOPT_FOLLOWLOCATION, 1)
         _ = berg_curl_setopt_long(curl, CURLOPT_NOSIGNAL, 1)
         _ = berg_curl_setopt_long(curl, CURLOPT_CONNECTTIMEOUT, options.connectTimeout)
@@ -209,6 +211,14 @@ final class HTTPTransfer {
         let code = withExtendedLifetime(state) { curl_easy_perform(curl) }
         guard code == CURLE_OK, state.status == 200 else { return nil }
         return state.headers["content-length"].flatMap { Int64($0) }
+    }
+
+    /// Proxies come from the environment (libcurl reads `https_proxy`, `http_proxy`, `no_proxy`);
+    /// loopback addresses are never sent through one.
+    static var noProxy: String {
+        let environment = ProcessInfo.processInfo.environment
+        let user = environment["no_proxy"] ?? environment["NO_PROXY"] ?? ""
+        return (user.isEmpty ? "" : user + ",") + "localhost,127.0.0.1,::1"
     }
 
     /// The first byte of `bytes START-END/TOTAL`.

@@ -26,8 +26,8 @@ struct PipWheelFetcher {
     func fetch(_ files: [PlannedFile]) throws {
         guard let first = files.first, let requirement = first.remote, let rootPath = first.pipRoot else { return }
         let fileManager = FileManager.default
-        if files.allSatisfy({ fileManager.fileExists(atPath: $0.local.path) }) { return }
-        guard !store.options.offline else { throw store.offlineError(files.first { !fileManager.fileExists(atPath: $0.local.path) }!) }
+        guard let absent = files.first(where: { !fileManager.fileExists(atPath: $0.local.path) }) else { return }
+        guard !store.options.offline else { throw store.offlineError(absent) }
 
         let root = store.home.appendingPathComponent(rootPath)
         try store.createFolder(root.deletingLastPathComponent())

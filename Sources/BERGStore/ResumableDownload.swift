@@ -15,12 +15,22 @@ struct ResumableDownload {
     }
 
     /// Downloads `url` into `part`, keeping bytes already there. `name` labels progress and errors.
+    /// A failure leaves `part` only when it holds bytes to resume from.
     func run(url: String, into part: URL, name: String) throws -> Result {
         let fd = open(part.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw BERGError.writeFailed(path: part.path, message: String(cString: strerror(errno)))
         }
         defer { close(fd) }
+        do {
+            return try transfer(url: url, fd: fd, part: part, name: name)
+        } catch {
+            if lseek(fd, 0, SEEK_END) <= 0 { unlink(part.path) }
+            throw error
+        }
+    }
+
+    private func transfer(url: String, fd: Int32, part: URL, name: String) throws -> Result {
         let folder = part.deletingLastPathComponent().path
         var etag: String?
         var lastProblem = ""
@@ -43,7 +53,6 @@ struct ResumableDownload {
                 case 408, 429, 500...599:
                     lastProblem = "HTTP \(result.status)"
                 default:
-                    if lseek(fd, 0, SEEK_END) <= 0 { unlink(part.path) }
                     throw BERGError.downloadFailed(url: url, message: ResumableDownload.explain(status: result.status))
                 }
             } else if result.curlCode == CURLE_UNSUPPORTED_PROTOCOL || result.curlCode == CURLE_URL_MALFORMAT {
@@ -58,7 +67,6 @@ struct ResumableDownload {
             if delay > 0 { Thread.sleep(forTimeInterval: delay) }
         }
         let kept = lseek(fd, 0, SEEK_END)
-        if kept <= 0 { unlink(part.path) }
         let resume = kept > 0 ? " The \(kept) bytes so far are kept in \(part.path); run the command again to resume." : ""
         throw BERGError.downloadFailed(url: url, message: "\(lastProblem), after \(options.maxAttempts) tries.\(resume)")
     }

@@ -206,6 +206,18 @@ final class DownloadTests: StoreTestCase {
         XCTAssertEqual(notices.lines.filter { $0.contains("Waiting for another process") }.count, 1, "\(notices.lines)")
     }
 
+    func testDownloadLargerThanTheFreeDiskSpaceIsRefusedBeforeItStarts() throws {
+        let server = try startServer()
+        try serve(weightsPath(), sampleBytes(1000, seed: 19))
+        let store = ArtifactStore(home: home, options: options(mirror: server.base("huge")))
+        assertThrows(try store.localFiles(for: weightsManifest(), subject: 1, selection: ["roi": "V1"])) { error in
+            guard case .writeFailed(_, let message) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("not enough free disk space"), message)
+        }
+        XCTAssertEqual(server.requests().count, 1, "not retried")
+        XCTAssertEqual(files(under: home).filter { !$0.hasSuffix(".lock") }, [], "nothing written")
+    }
+
     func testPinnedFileThatChangesAtTheSourceIsRefused() throws {
         let server = try startServer()
         try serve(weightsPath(), sampleBytes(30_000, seed: 11))

@@ -13,6 +13,7 @@ import XCTest
 /// - `changed/`: serves the file with bytes appended (and a matching ETag);
 /// - `slow/`: the first request sends a quarter of the body, then trickles 5 bytes a second;
 /// - `delay/`: waits a second before answering;
+/// - `huge/`: claims a `Content-Length` of 4 PB, sends 1,000 bytes and closes;
 /// - a path that is not in the folder gets 404.
 /// HEAD is answered like GET, without the body. Every request is appended to `requests.jsonl`. The server exits by itself after 120 s
 /// without requests or 2,000 requests, and `stop()` ends it sooner.
@@ -92,6 +93,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.plain(503, b"busy")
         if behaviour == "delay":
             time.sleep(1.0)
+        if behaviour == "huge":
+            self.send_response(200)
+            self.send_header("Content-Length", str(2 ** 52))
+            self.end_headers()
+            self.wfile.write(b"x" * 1000)
+            self.close_connection = True
+            return
         data = open(full, "rb").read()
         if behaviour == "changed":
             data += b" changed"

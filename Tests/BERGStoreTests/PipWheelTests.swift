@@ -61,6 +61,18 @@ final class PipWheelTests: StoreTestCase {
         XCTAssertEqual(try offline.localFiles(for: pipManifest(sha256: sha), subject: 1, selection: ["roi": "V1"])["regression"], url)
     }
 
+    func testSeveralMembersComeFromOneWheelIntoOneFolder() throws {
+        let sha = try buildWheel()
+        let manifest = try self.manifest(artifacts: [["name": "regression", "source": "pip", "requirement": "bergfixture==1.0", "sha256": sha,
+                                                      "members": ["bergfixture/models/subj{subject}_{roi}_model.pkl",
+                                                                  "bergfixture/models/subj2_{roi}_model.pkl"]]])
+        let store = ArtifactStore(home: home, options: pipOptions())
+        let folder = try XCTUnwrap(store.localFiles(for: manifest, subject: 1, selection: ["roi": "V1"])["regression"])
+        XCTAssertEqual(folder.path, home.appendingPathComponent("pip/bergfixture-1.0").path)
+        XCTAssertEqual(files(under: folder), ["bergfixture/models/subj1_V1_model.pkl", "bergfixture/models/subj2_V1_model.pkl"])
+        XCTAssertEqual(try Data(contentsOf: folder.appendingPathComponent("bergfixture/models/subj2_V1_model.pkl")), Data("other subject".utf8))
+    }
+
     func testWheelWithTheWrongChecksumIsRefused() throws {
         _ = try buildWheel()
         let store = ArtifactStore(home: home, options: pipOptions())
