@@ -58,6 +58,9 @@ public final class HDF5File {
 
     /// Datasets at least this many bytes are chunked and gzip-compressed when `compressed` is set.
     public static let compressionThreshold = 64 * 1024
+    /// The largest dataset or attribute this reader allocates (8 GiB), and the most group members it lists.
+    public static let maxReadBytes = 8 << 30
+    public static let maxMembers = 10_000_000
     static let lock = NSRecursiveLock()
 
     /// libhdf5's type ids, valid after `H5open`, and its error printing switched off (once).
@@ -175,7 +178,11 @@ public final class HDF5File {
             defer { gid.close() }
             var info = H5G_info_t()
             guard H5Gget_info(gid.id, &info) >= 0 else { throw missing(group) }
-            return try names(count: Int(info.nlinks), group: group) { order, index, buffer, size in
+            let count = Int(clamping: info.nlinks)
+            guard count <= HDF5File.maxMembers else {
+                throw BERGError.limitExceeded(what: "member count of HDF5 group '\(group)'", limit: HDF5File.maxMembers, actual: count)
+            }
+            return try names(count: count, group: group) { order, index, buffer, size in
                 H5Lget_name_by_idx(gid.id, ".", order, H5_ITER_INC, hsize_t(index), buffer, size, 0)
             }
         }
@@ -458,6 +465,10 @@ public final class HDF5File {
     private func readTensor(shape: [Int], dtype: DType, name: String,
                             _ read: (hid_t, UnsafeMutableRawPointer?) -> herr_t) throws -> Tensor {
         let count = Tensor.count(of: shape)
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.byteWidth)
+        guard !overflow, bytes <= HDF5File.maxReadBytes else {
+            throw BERGError.limitExceeded(what: "size in bytes of '\(name)' in \(path)", limit: HDF5File.maxReadBytes, actual: overflow ? Int.max : bytes)
+        }
         let (memType, owned) = HDF5File.memoryType(dtype)
         defer { if owned { H5Tclose(memType) } }
         func load<T: Numeric>(_: T.Type) throws -> [T] {
@@ -518,6 +529,9 @@ public final class HDF5File {
         }
         guard let shape = try dims(of: space, name) else { return [] }
         let count = Tensor.count(of: shape)
+        guard count <= HDF5File.maxReadBytes / 8 else {
+            throw BERGError.limitExceeded(what: "string count of '\(name)' in \(path)", limit: HDF5File.maxReadBytes / 8, actual: count)
+        }
         let unreadable = BERGError.corruptFile(path: path, offset: nil, message: "cannot read strings of '\(name)'")
         if H5Tis_variable_str(type) > 0 {
             let memType = HDF5File.stringType()

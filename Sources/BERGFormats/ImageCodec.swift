@@ -10,7 +10,8 @@ import Foundation
 /// - an alpha channel is dropped, not composited (Pillow drops it);
 /// - 16-bit colour or gray+alpha samples keep their high byte (Pillow's `RGB;16B`, `LA;16B`
 ///   raw modes), while 16-bit plain grayscale is clipped to 255 (Pillow's `I;16` → `RGB`);
-/// - JPEGs use the accurate integer IDCT with fancy upsampling, as Pillow's decoder does.
+/// - JPEGs use the accurate integer IDCT with fancy upsampling, as Pillow's decoder does;
+/// - PNG gamma and colour-profile chunks are ignored, as Pillow ignores them.
 ///
 /// libpng is driven through its simplified `png_image` API, which reports errors by return
 /// value (no `setjmp` crosses Swift frames), and turbojpeg returns error codes, so a corrupt or
@@ -121,7 +122,28 @@ public enum ImageCodec {
         }
     }
 
-    static func decodePNG(_ data: Data, path: String) throws -> (pixels: [UInt8], width: Int, height: Int) {
+    /// The PNG bytes without the colour-management chunks (gAMA, cHRM, sRGB, iCCP). libpng's
+    /// simplified API would convert the samples by them; Pillow ignores them, and so do we.
+    /// A chunk that runs past the end is left in place for libpng to report.
+    static func withoutColourChunks(_ data: Data) -> Data {
+        let bytes = [UInt8](data)
+        let skipped: Set<String> = ["gAMA", "cHRM", "sRGB", "iCCP"]
+        var out = Data(bytes.prefix(8))
+        var offset = 8
+        while offset + 12 <= bytes.count {
+            let length = bytes[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) }
+            let end = offset + 12 + length
+            guard end <= bytes.count else { break }
+            let type = String(decoding: bytes[offset + 4 ..< offset + 8], as: UTF8.self)
+            if !skipped.contains(type) { out.append(contentsOf: bytes[offset..<end]) }
+            offset = end
+        }
+        out.append(contentsOf: bytes[offset...])
+        return out
+    }
+
+    static func decodePNG(_ original: Data, path: String) throws -> (pixels: [UInt8], width: Int, height: Int) {
+        let data = withoutColourChunks(original)
         var image = newImage()
         defer { png_image_free(&image) }
         return try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
@@ -156,7 +178,11 @@ public enum ImageCodec {
             }
 
             // 16-bit: a linear output format makes libpng assume linear input, so the samples come
-            // back unchanged (premultiplied by alpha where there is one, which is undone below).
+            // back unchanged, but premultiplied by alpha where there is one. Undoing that is exact
+            // for opaque pixels; under partial alpha a few samples may differ from Pillow's by
+            // rounding, and fully transparent pixels come out black (Pillow keeps their colour).
+            // 16-bit PNGs with transparency are rare as stimuli; the simplified API offers no
+            // unassociated 16-bit output, and the low-level one needs setjmp.
             image.format = formatLinear | formatColor | formatAlpha
             var rgba = [UInt16](repeating: 0, count: count * 4)
             let ok = rgba.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }

@@ -83,10 +83,11 @@ public enum StimulusLoader {
             }
             appendCHW(hwc, width: width, height: height, to: &pixels)
         }
+        guard let size else { throw BERGError.invalidInput("No images in \(source)") }
         if !cropped.isEmpty {
             notes.append("centre-cropped to the largest square (offset ⌊(W−S)/2⌋, ⌊(H−S)/2⌋): " + cropped.joined(separator: ", "))
         }
-        return try Stimulus(images: pixels, count: paths.count, height: size!.height, width: size!.width,
+        return try Stimulus(images: pixels, count: paths.count, height: size.height, width: size.width,
                             names: paths.map(fileName), notes: notes)
     }
 
@@ -106,13 +107,15 @@ public enum StimulusLoader {
     static func appendCHW(_ hwc: [UInt8], width: Int, height: Int, to pixels: inout [UInt8]) {
         let plane = width * height
         let start = pixels.count
-        pixels.append(contentsOf: repeatElement(0, count: 3 * plane))
+        pixels.append(contentsOf: [UInt8](repeating: 0, count: 3 * plane))
         pixels.withUnsafeMutableBufferPointer { dst in
             hwc.withUnsafeBufferPointer { src in
+                guard let out = dst.baseAddress, let input = src.baseAddress, src.count >= 3 * plane else { return }
+                let red = out + start, green = red + plane, blue = green + plane
+                var p = input
                 for i in 0..<plane {
-                    dst[start + i] = src[3 * i]
-                    dst[start + plane + i] = src[3 * i + 1]
-                    dst[start + 2 * plane + i] = src[3 * i + 2]
+                    red[i] = p[0]; green[i] = p[1]; blue[i] = p[2]
+                    p += 3
                 }
             }
         }

@@ -19,8 +19,12 @@ struct BenchFWRFCommand: ParsableCommand {
     func run() throws {
         compute.apply()
         let berg = try BERG(storeOptions: StoreOptions(bergDir: URL(fileURLWithPath: bergDir), offline: true))
-        var generator = SystemRandomNumberGenerator()
-        let pixels = (0..<(batch * 3 * 227 * 227)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        // Noise images from a fixed xorshift sequence (cheap, and the same every run).
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let pixels = (0..<(batch * 3 * 227 * 227)).map { _ -> UInt8 in
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return UInt8(truncatingIfNeeded: state >> 32)
+        }
         let stimulus = try Stimulus(images: pixels, count: batch, height: 227, width: 227)
         for name in roi {
             let model = try berg.getEncodingModel("fmri-nsd-fwrf", subject: Subject(subject), selection: ["roi": name])

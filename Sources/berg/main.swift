@@ -18,8 +18,8 @@ struct Berg: ParsableCommand {
             StimuliCommand.self,
             GetModelCommand.self,
             CacheCommand.self,
-            BenchFWRFCommand.self,
             Bench.self,
+            BenchFWRFCommand.self,
             InspectCommand.self,
         ])
 

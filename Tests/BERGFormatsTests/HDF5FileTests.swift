@@ -107,6 +107,15 @@ final class HDF5FileTests: XCTestCase {
         // Members come back in the order they were written.
         XCTAssertEqual(try file.children(), ["f32", "f64", "i64", "i32", "i16", "i8", "deep", "flags", "empty", "names"])
         assertThrowsBERGError(try file.write(Tensor.zeros([1]), at: "readonly"))
+        try file.close()
+
+        // Reopened for writing: a dataset is replaced in place and the rest is kept.
+        let edit = try HDF5File(path: path, mode: .readWrite)
+        try edit.write(Tensor(shape: [1], floats: [9]), at: "f32")
+        try edit.close()
+        let reread = try HDF5File(path: path, mode: .read)
+        XCTAssertEqual(try reread.read("f32"), Tensor(shape: [1], floats: [9]))
+        XCTAssertEqual(try reread.readStrings("names"), ["α", "", "long name with spaces"])
     }
 
     /// Large datasets are chunked and gzip-compressed, and still read back exactly.
@@ -176,6 +185,14 @@ final class HDF5FileTests: XCTestCase {
             } catch is BERGError {
             } catch { XCTFail("non-BERG error \(error)") }
         }
+    }
+
+    /// A dataset that declares terabytes is refused before anything is allocated.
+    func testHugeDeclaredDatasetIsRefused() throws {
+        let file = try HDF5File(path: IOFixtures.path("hdf5/huge_declared.h5"), mode: .read)
+        XCTAssertEqual(try file.info("huge").shape, [1_000_000, 1_000_000])
+        let error = assertThrowsBERGError(try file.read("huge"))
+        if case .limitExceeded? = error {} else { XCTFail("expected limitExceeded, got \(String(describing: error))") }
     }
 
     /// Serial libhdf5 is not thread-safe: the lock must make concurrent use safe.

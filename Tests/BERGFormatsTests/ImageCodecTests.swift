@@ -5,7 +5,7 @@ import XCTest
 
 final class ImageCodecTests: XCTestCase {
     static let images = ["rgb420.jpg", "rgb444.jpg", "gray.jpg", "rgb.png", "gray.png", "bilevel.png", "palette.png",
-                         "palette_trns.png", "rgba.png", "la.png", "gray16.png", "rgb16.png", "rgba16.png"]
+                         "palette_trns.png", "rgba.png", "la.png", "gray16.png", "rgb16.png", "rgba16.png", "gamma.png"]
 
     /// Every colour type and bit depth decodes to exactly what Pillow's convert("RGB") gives.
     func testDecodesLikePillow() throws {

@@ -5,13 +5,14 @@ Command line (from the repository root):
 
     python3 Tools/reference/make_io_fixtures.py
 
-Made with: Python 3.11, numpy 2.4, Pillow 13, nibabel 5.4, h5py 3.16 (HDF5 1.14 inside h5py);
-the exact versions of a run are written to Tests/BERGFormatsTests/Fixtures/io/VERSIONS.txt.
+Made with: Python 3.11.7, numpy 2.4.6, Pillow 13.0.0 (libjpeg-turbo 3.2.0), nibabel 5.4.2,
+h5py 3.16.0 (HDF5 2.0.0). Each run writes its versions to
+Tests/BERGFormatsTests/Fixtures/io/VERSIONS.txt. Re-running gives byte-identical files.
 
 Writes into Tests/BERGFormatsTests/Fixtures/io/:
 
-- images/*.jpg, *.png: small images in many PNG colour types and bit depths, and JPEGs with
-  4:2:0 and 4:4:4 subsampling and grayscale; beside each, <name>.rgb.npy, the uint8 [H, W, 3]
+- images/*.jpg, *.png: small images in many PNG colour types and bit depths (and one with a
+  gAMA chunk, which Pillow ignores), and JPEGs with 4:2:0 and 4:4:4 subsampling and grayscale; beside each, <name>.rgb.npy, the uint8 [H, W, 3]
   array that Pillow's Image.open(path).convert("RGB") gives.
 - crops/: a wide and a tall PNG, and <name>.square.npy, Pillow's crop to the largest centred
   square, crop((l, t, l + S, t + S)) with l = (W - S) // 2, t = (H - S) // 2, as [H, W, 3].
@@ -21,7 +22,8 @@ Writes into Tests/BERGFormatsTests/Fixtures/io/:
   (np.argwhere(data > 0), int64); for the 4-D volume also <name>.mask.npy (a uint8 3-D mask)
   and <name>.masked.npy (data[mask > 0], shape [count, T]).
 - hdf5/h5py_sample.h5, written by h5py; hdf5/h5py_sample.json, its dataset shapes, dtypes,
-  strings and attributes; hdf5/expected.<dataset>.npy, each numeric dataset's values.
+  strings and attributes; hdf5/expected.<dataset>.npy, each numeric dataset's values;
+  hdf5/huge_declared.h5, a float32 dataset declared 10^6 x 10^6 with no storage.
 
 CI does not run this script; the fixtures are committed.
 """
@@ -101,6 +103,11 @@ def make_images():
     rgb16 = rng.integers(0, 65536, (h, w, 3)).astype(np.uint16)
     write_png16_rgb(os.path.join(d, "rgb16.png"), rgb16)
     write_png16_rgb(os.path.join(d, "rgba16.png"), rgb16, alpha=np.full((h, w), 65535, np.uint16))
+    # A gAMA chunk of 1.0 after IHDR: Pillow ignores it, so the pixels must not change.
+    with open(os.path.join(d, "rgb.png"), "rb") as f:
+        plain = f.read()
+    with open(os.path.join(d, "gamma.png"), "wb") as f:
+        f.write(plain[:33] + png_chunk(b"gAMA", struct.pack(">I", 100000)) + plain[33:])
     for name in sorted(os.listdir(d)):
         if name.endswith((".jpg", ".png")):
             save_expected(os.path.join(d, name))
@@ -222,6 +229,9 @@ def make_hdf5():
         expected["strings"] = {"strings": ["a", "béta", "c"], "fixed_strings": ["ab", "cde"]}
         expected["attributes"] = {"model_id": "fmri-test", "count": 3, "ratio": 0.5, "flag": True,
                                   "list": [1, 2, 3], "names": ["x", "y"], "group@unit": "mm"}
+    # A dataset that declares 4 TB but holds nothing (storage is allocated on first write).
+    with h5py.File(os.path.join(d, "huge_declared.h5"), "w") as f:
+        f.create_dataset("huge", shape=(10**6, 10**6), dtype="f4")
     with open(os.path.join(d, "h5py_sample.json"), "w") as f:
         json.dump(expected, f, indent=1, ensure_ascii=False)
 
