@@ -274,26 +274,13 @@ struct Img2fmriReadout: Sendable {
     /// A scikit-learn `Ridge` pickle's fitted state: `coef_` [V, F], `intercept_` [V], `alpha`.
     /// The pickle is read inertly; nothing in it runs.
     static func readRidge(_ path: String) throws -> (weight: Tensor, intercept: Tensor, alpha: Double) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw BERGError.fileNotFound(path: path, hint: "the img2fmri package folder lacks this Ridge model; fetch it again with `berg get-model img2fmri-bold5000`")
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw BERGError.fileNotFound(path: path, hint: "the img2fmri package lacks this Ridge model; fetch it again with `berg get-model img2fmri-bold5000`")
         }
-        let value = try PickleMachine.load(data, path: path)
-        guard let object = value.object, object.module.hasPrefix("sklearn."), object.name == "Ridge" else {
-            throw BERGError.unexpectedContent(path: path, message: "expected a pickled scikit-learn Ridge, found \(value.kindName)")
+        guard case .ridge(let ridge) = try SklearnEstimator.load(path), ridge.coef.rank == 2 else {
+            throw BERGError.unexpectedContent(path: path, message: "expected a fitted scikit-learn Ridge with one output per voxel")
         }
-        let coef = try value["coef_"]?.requireTensor("Ridge coef_", path: path)
-        guard let coef, coef.rank == 2 else {
-            throw BERGError.unexpectedContent(path: path, message: "the Ridge's coef_ must be a [voxels, features] array; is it fitted?")
-        }
-        let intercept: Tensor
-        if let t = value["intercept_"]?.tensor, t.count == coef.shape[0] {
-            intercept = Tensor(shape: [coef.shape[0]], floats: t.floats)
-        } else if let d = value["intercept_"]?.double {  // fit_intercept=False stores 0.0
-            intercept = Tensor(shape: [coef.shape[0]], floats: [Float](repeating: Float(d), count: coef.shape[0]))
-        } else {
-            throw BERGError.unexpectedContent(path: path, message: "the Ridge's intercept_ is not [\(coef.shape[0])] numbers")
-        }
-        return (coef, intercept, value["alpha"]?.double ?? .nan)
+        return (ridge.coef, Tensor(shape: [ridge.targets], floats: ridge.intercept), ridge.alpha ?? .nan)
     }
 }
 

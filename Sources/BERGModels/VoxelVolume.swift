@@ -19,21 +19,27 @@ public enum VoxelVolume {
             throw BERGError.invalidInput("volume_shape must be three positive sizes, got \(shape)")
         }
         let ijk = voxelIJK.int64s
-        var sums = [Double](repeating: 0, count: shape[0] * shape[1] * shape[2] * images)
-        var counts = [Int](repeating: 0, count: shape[0] * shape[1] * shape[2])
-        let values = responses.floats
+        // Which outputs land in each occupied cell, in output order.
+        var outputsByCell: [Int: [Int]] = [:]
         for v in 0..<voxels {
             let (i, j, k) = (Int(ijk[3 * v]), Int(ijk[3 * v + 1]), Int(ijk[3 * v + 2]))
             guard (0..<shape[0]).contains(i), (0..<shape[1]).contains(j), (0..<shape[2]).contains(k) else {
                 throw BERGError.invalidInput("voxel \(v) at (\(i), \(j), \(k)) lies outside the volume \(shape)")
             }
-            let cell = (i * shape[1] + j) * shape[2] + k
-            counts[cell] += 1
-            for n in 0..<images { sums[cell * images + n] += Double(values[n * voxels + v]) }
+            outputsByCell[(i * shape[1] + j) * shape[2] + k, default: []].append(v)
         }
-        var out = [Float](repeating: .nan, count: sums.count)
-        for cell in counts.indices where counts[cell] > 0 {
-            for n in 0..<images { out[cell * images + n] = Float(sums[cell * images + n] / Double(counts[cell])) }
+        let values = responses.floats
+        var out = [Float](repeating: .nan, count: shape[0] * shape[1] * shape[2] * images)
+        out.withUnsafeMutableBufferPointer { o in
+            values.withUnsafeBufferPointer { x in
+                for (cell, outputs) in outputsByCell {
+                    for n in 0..<images {
+                        var sum = 0.0
+                        for v in outputs { sum += Double(x[n * voxels + v]) }
+                        o[cell * images + n] = Float(sum / Double(outputs.count))
+                    }
+                }
+            }
         }
         return Tensor(shape: shape + [images], floats: out)
     }
