@@ -85,6 +85,24 @@ final class Img2fmriEndToEndTests: XCTestCase {
         XCTAssertEqual(volume.floats.enumerated().filter { !filled.contains($0.offset) }.allSatisfy { $0.element.isNaN }, true)
     }
 
+    /// A package whose voxel-count table disagrees with its masks is refused, naming the file.
+    func testCountsThatDisagreeWithTheMasksAreRefused() throws {
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("img2fmri-package-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: copy) }
+        try FileManager.default.copyItem(at: Img2fmriFixtures.folder.appendingPathComponent("e2e/package"), to: copy)
+        let countsPath = copy.appendingPathComponent("img2fmri/derivatives/shape_array.npy").path
+        var counts = try NPYFile.read(countsPath).doubles
+        counts[2] += 1  // subject 1, OPA, LH
+        try NPYFile.write(Tensor(shape: [3, 5, 2], doubles: counts), to: countsPath)
+        let context = EncoderContext(
+            manifest: try Img2fmriFixtures.manifest(), subject: 1, selection: ["roi": "OPA", "center_crop": "false"],
+            device: .cpu,
+            files: ["package": copy, "backbone": Img2fmriFixtures.folder.appendingPathComponent("e2e/resnet18-tiny.pth")])
+        XCTAssertThrowsError(try Img2fmriEncoder(context: context)) { error in
+            XCTAssertTrue("\(error)".contains("do not belong together"), "\(error)")
+        }
+    }
+
     func testMissingROIFilesAndWrongBackboneAreClearErrors() throws {
         // The stand-in package holds OPA only: another ROI names the file it looked for.
         XCTAssertThrowsError(try encoder(centerCrop: false, roi: "PPA")) { error in
