@@ -1,5 +1,6 @@
 import BERGCore
 import BERGFormats
+import BERGModels
 import Foundation
 
 extension BERG {
@@ -8,7 +9,14 @@ extension BERG {
     /// (BERG's voxel order), NaN elsewhere, with the metadata's affine. Needs the metadata
     /// entries `fmri/roi_mask_volume` and `fmri/fmri_affine` (volume-space models such as
     /// fmri-nsd-fwrf).
+    /// Models whose metadata lists each output's `voxel_ijk` with a `volume_shape` and
+    /// `affine` (such as img2fmri-bold5000) go through `VoxelVolume`, where a voxel named by
+    /// several outputs gets their mean.
     public static func responseVolume(_ result: EncodingResult) throws -> (volume: Tensor, affine: [[Double]]) {
+        if result.metadata.tensor("voxel_ijk") != nil {
+            let (volume, a) = try VoxelVolume.volume(of: result)
+            return (volume, (0..<4).map { r in (0..<4).map { c in a[r * 4 + c] } })
+        }
         guard let mask = result.metadata.tensor("fmri/roi_mask_volume"), mask.rank == 3,
               let affineTensor = result.metadata.tensor("fmri/fmri_affine"), affineTensor.shape == [4, 4] else {
             throw BERGError.invalidInput("This model's metadata has no fmri/roi_mask_volume (3-D) and fmri/fmri_affine (4×4), so its responses cannot be written as a volume; --volume works with volume-space models such as fmri-nsd-fwrf")

@@ -45,6 +45,7 @@ public struct EncoderKind: Sendable {
 public enum EncoderKinds {
     public static let all: [String: EncoderKind] = [
         "css_prf": CSSPRFEncoder.kind,
+        "img2fmri": Img2fmriEncoder.kind,
         "fwrf": FWRFEncoder.kind,
     ]
 

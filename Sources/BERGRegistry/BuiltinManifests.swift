@@ -258,5 +258,156 @@ artifacts:
     path: encoding_models/modality-fmri/train_dataset-nsd/model-fwrf/metadata/metadata_sub-{subject:02}_roi-{roi}.npy
     description: ROI mask, affine, noise ceiling and test accuracy (a pickled NumPy dict).
 """##),
+        ("img2fmri-bold5000.yaml", ##"""
+model_id: img2fmri-bold5000
+version: "1.0"
+modality: fmri
+training_dataset: bold5000
+species: human
+stimuli: images
+model_type: ImageNet ResNet-18 features + ridge regression
+creator: Maxwell Bennett and Christopher Baldassano (img2fmri)
+license: MIT
+description: >-
+  img2fmri (Bennett & Baldassano, 2023) turns an image into a predicted fMRI response in
+  scene- and object-selective visual cortex. Each image is passed through torchvision's
+  ImageNet-trained ResNet-18 up to its global average pooling, which gives 512 numbers per
+  image. For each of the three BOLD5000 participants (CSI1, CSI2, CSI3) and each of five
+  regions of interest (early visual cortex EarlyVis, the occipital place area OPA, the
+  lateral occipital complex LOC, retrosplenial cortex RSC and the parahippocampal place area
+  PPA), a scikit-learn ridge regression maps those 512 numbers to every voxel of the region,
+  left hemisphere first, then right. The regressions were fitted by the authors on the
+  BOLD5000 responses to about 5,000 natural images and are the ones shipped in the
+  img2fmri 1.0 wheel on PyPI, read here directly from their pickles, together with each
+  participant's region masks, which place every output on the participant's own
+  (subject-space) voxel grid. As in img2fmri, images are squashed to 224×224 without
+  cropping unless the center_crop option is set. Predictions are in subject space only:
+  img2fmri's further steps to a group average in MNI space (FSL's non-linear warp, AFNI
+  resampling, smoothing and z-scoring across participants) are not part of this model.
+  With roi=all, every region is predicted, and a voxel that lies in two regions gets the
+  plain mean of the two predictions in the volume output; img2fmri itself keeps a running
+  mean in ROI order, which gives the later regions more weight where three regions overlap,
+  so its volumes depend on the ROI order and can differ from these at such voxels.
+references:
+  - citation: "Bennett MB, Baldassano C (2023). img2fmri: a Python package for predicting group-level fMRI responses to visual stimuli using deep neural networks. Aperture Neuro."
+    url: https://github.com/dpmlab/img2fmri
+  - citation: "Chang N, Pyles JA, Marcus A, Gupta A, Tarr MJ, Aminoff EM (2019). BOLD5000, a public fMRI dataset while viewing 5000 visual images. Scientific Data 6:49."
+    doi: 10.1038/s41597-019-0052-3
+  - citation: "He K, Zhang X, Ren S, Sun J (2016). Deep residual learning for image recognition. CVPR 2016, 770–778."
+    doi: 10.1109/CVPR.2016.90
+parameters:
+  subject:
+    type: int
+    valid_values: [1, 2, 3]
+    description: BOLD5000 participant CSI1, CSI2 or CSI3; each has their own regressions and voxel grid.
+  selection:
+    required: true
+    order: [roi, center_crop]
+    properties:
+      roi:
+        type: string
+        valid_values: [EarlyVis, OPA, LOC, RSC, PPA, all]
+        description: >-
+          Region of interest, both hemispheres. `all` predicts every region, one after the
+          other in the order listed, into one output.
+      center_crop:
+        type: string
+        valid_values: ["false", "true"]
+        default: "false"
+        description: >-
+          Preprocessing, as img2fmri's option of that name: `false` resizes the whole image to
+          224×224; `true` resizes its shorter side to 224 and crops the centre 224×224.
+input:
+  name: images
+  shape: [images, 3, height, width]
+  dtype: uint8
+  value_range: [0, 255]
+  description: >-
+    RGB images of any size. They are not cropped to a square on loading: each is resized to
+    224×224 with Pillow's bilinear filter (or, with center_crop=true, its shorter side to 224
+    and then centre-cropped), scaled to [0, 1] and normalised with the ImageNet mean and
+    standard deviation.
+output:
+  - name: responses
+    shape: [images, voxels]
+    dtype: float32
+    description: >-
+      Predicted BOLD response of each voxel of the region (subject space), left-hemisphere
+      voxels first, then right-hemisphere voxels, each in the mask's C-order voxel order. With
+      roi=all, the regions follow one another in the order EarlyVis, OPA, LOC, RSC, PPA, so a
+      voxel in two regions appears twice.
+metadata:
+  - name: lh_count
+    description: Number of left-hemisphere voxels (the first outputs), per region for roi=all.
+  - name: rh_count
+    description: Number of right-hemisphere voxels (the outputs after them), per region for roi=all.
+  - name: voxel_ijk
+    shape: [voxels, "3"]
+    description: Each output's (i, j, k) index on the participant's mask grid.
+  - name: hemisphere
+    shape: [voxels]
+    description: 0 for a left-hemisphere voxel, 1 for a right-hemisphere voxel.
+  - name: roi_index
+    shape: [voxels]
+    description: Which region each output belongs to, as an index into roi_names.
+  - name: roi_names
+    description: The regions in output order.
+  - name: volume_shape
+    shape: ["3"]
+    description: The participant's mask grid, the first three dimensions of a --volume output.
+  - name: affine
+    shape: ["4", "4"]
+    description: Voxel-to-world matrix of the participant's masks (their sform).
+  - name: ridge_alpha
+    description: The ridge penalty of each region's regression.
+encoder:
+  kind: img2fmri
+  settings:
+    # torchvision transforms, as img2fmri.predict.generate_activations applies them to a PIL image.
+    input_size: 224
+    resample: pil_bilinear
+    mean: [0.485, 0.456, 0.406]
+    std: [0.229, 0.224, 0.225]
+    # ResNet-18 up to global average pooling.
+    feature_size: 512
+    rois: [EarlyVis, OPA, LOC, RSC, PPA]
+    # Paths inside the wheel; {subject}, {roi} and {hemisphere} (LH or RH) are filled in.
+    ridge_member: "img2fmri/models/subj{subject}_{roi}_model.pkl"
+    mask_member: "img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI{subject}_sub-CSI{subject}_mask-{hemisphere}{roi}.nii.gz"
+    counts_member: img2fmri/derivatives/shape_array.npy
+artifacts:
+  - name: package
+    source: pip
+    requirement: img2fmri==1.0
+    size: 62272202
+    sha256: b830383d191c4edcae0eef54e045bb6290abbc5b5e436ae674951bff8fb6d6be
+    description: >-
+      The img2fmri 1.0 wheel (MIT); only the chosen participant's regressions, masks and the
+      voxel-count table are extracted from it.
+    members:
+      - img2fmri/derivatives/shape_array.npy
+      - img2fmri/models/subj{subject}_EarlyVis_model.pkl
+      - img2fmri/models/subj{subject}_OPA_model.pkl
+      - img2fmri/models/subj{subject}_LOC_model.pkl
+      - img2fmri/models/subj{subject}_RSC_model.pkl
+      - img2fmri/models/subj{subject}_PPA_model.pkl
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI{subject}_sub-CSI{subject}_mask-LHEarlyVis.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI{subject}_sub-CSI{subject}_mask-RHEarlyVis.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI{subject}_sub-CSI{subject}_mask-LHOPA.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI{subject}_sub-CSI{subject}_mask-RHOPA.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI{subject}_sub-CSI{subject}_mask-LHLOC.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI{subject}_sub-CSI{subject}_mask-RHLOC.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI{subject}_sub-CSI{subject}_mask-LHRSC.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI{subject}_sub-CSI{subject}_mask-RHRSC.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI{subject}_sub-CSI{subject}_mask-LHPPA.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI{subject}_sub-CSI{subject}_mask-RHPPA.nii.gz
+  - name: backbone
+    source: https
+    url: https://download.pytorch.org/models/resnet18-f37072fd.pth
+    description: >-
+      torchvision's ImageNet ResNet-18 weights (IMAGENET1K_V1, BSD-3-Clause), the network
+      img2fmri loads with `models.resnet18(weights='DEFAULT')`; the f37072fd in the name is
+      the start of the file's SHA-256.
+"""##),
     ]
 }

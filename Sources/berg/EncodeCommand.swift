@@ -22,8 +22,14 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: "Also draw a PNG of the responses on the visual field (pRF models).") var picture: String?
     @Option(help: "Also write the responses into the ROI's voxels of a 4-D NIfTI volume, NaN elsewhere (.nii or .nii.gz; volume-space models such as fmri-nsd-fwrf).")
     var volume: String?
+    @Option(name: .customLong("option"), help: ArgumentHelp(
+        "An encoding option the model's manifest declares, such as center_crop=true (repeatable).", valueName: "key=value"))
+    var options: [String] = []
 
     func validate() throws {
+        for item in options where item.split(separator: "=", maxSplits: 1).count != 2 {
+            throw ValidationError("--option takes KEY=VALUE, got '\(item)'")
+        }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         let ext = URL(fileURLWithPath: output).pathExtension.lowercased()
         guard ["npy", "h5", "hdf5"].contains(ext) else {
@@ -42,8 +48,14 @@ struct EncodeCommand: ParsableCommand {
         compute.apply()
         let berg = try store.makeBERG(registries: registry.registries)
         let manifest = try berg.describe(model.modelID)
+        // Encoding options are selection keys the manifest declares with a default.
+        var selection = model.selection
+        for item in options {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            selection[parts[0]] = parts[1]
+        }
         let encoder = try berg.getEncodingModel(model.modelID, subject: Subject(model.subject),
-                                                selection: model.selection, device: compute.device)
+                                                selection: selection, device: compute.device)
         for path in [output] + [picture, volume].compactMap({ $0 }) { try checkWritable(path) }
         let stimulus = try StimulusLoader.load(input, squareCrop: manifest.encoder.squareCrop)
         let progress: ProgressReporter? = isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil

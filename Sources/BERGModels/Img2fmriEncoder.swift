@@ -1,0 +1,308 @@
+import BERGCompute
+import BERGCore
+import BERGFormats
+import BERGRegistry
+import Foundation
+
+/// img2fmri (Bennett & Baldassano 2023) on BOLD5000: torchvision's ImageNet ResNet-18 up to
+/// global average pooling (512 features per image), then one scikit-learn `Ridge` per subject
+/// and ROI, read from the pickles in the img2fmri wheel.
+///
+/// Each ROI's outputs are its left-hemisphere voxels, then its right-hemisphere voxels, each in
+/// NumPy's C-order boolean indexing of the subject's mask (`mask > 0`). With `roi=all` the
+/// five ROIs follow one another in the manifest's order.
+///
+/// Predictions stay in the subject's space. img2fmri's group-level step (FSL's non-linear warp
+/// and AFNI's resampling to MNI, smoothing, z-scoring across subjects) would start from the
+/// subject-space volume that `VoxelVolume` builds from this encoder's metadata.
+public struct Img2fmriEncoder: EncodingModel {
+    public static let kind = EncoderKind(
+        build: { try Img2fmriEncoder(context: $0) },
+        metadata: { context in
+            let settings = try Img2fmriSettings(context.manifest)
+            return try Img2fmriReadout(context: context, settings: settings).metadata
+        })
+
+    public let modelID: String
+    public let subject: Subject
+    public let selection: Selection
+    public let device: Device
+    public var metadata: Metadata { readout.metadata }
+
+    let settings: Img2fmriSettings
+    let backbone: ResNet18
+    let readout: Img2fmriReadout
+    /// img2fmri's `center_crop`: Resize(224) of the shorter side + CenterCrop(224) instead of
+    /// Resize((224, 224)).
+    let centerCrop: Bool
+    /// Images per forward pass; bounds the memory of the network's activations.
+    let batchSize = 32
+
+    public init(context: EncoderContext) throws {
+        let settings = try Img2fmriSettings(context.manifest)
+        modelID = context.manifest.modelID
+        subject = context.subject
+        selection = context.selection
+        device = try context.device.resolved()
+        self.settings = settings
+        switch context.selection["center_crop"] ?? "false" {
+        case "true": centerCrop = true
+        case "false": centerCrop = false
+        case let other:
+            throw BERGError.invalidParameter(model: modelID, name: "center_crop", value: other, valid: ["false", "true"])
+        }
+        readout = try Img2fmriReadout(context: context, settings: settings)
+        let backboneFile = try context.file("backbone")
+        backbone = try ResNet18(stateDict: TorchCheckpoint(path: backboneFile.path).stateDict())
+        guard backbone.featureCount == readout.featureCount else {
+            throw BERGError.unexpectedContent(
+                path: backboneFile.path,
+                message: "this ResNet-18 gives \(backbone.featureCount) features per image, but the Ridge models take \(readout.featureCount); use torchvision's resnet18-f37072fd.pth")
+        }
+    }
+
+    public func encode(_ stimulus: Stimulus, progress: ProgressReporter?) throws -> EncodingResult {
+        let voxels = readout.voxelCount
+        var responses = [Float](repeating: 0, count: stimulus.count * voxels)
+        var start = 0
+        while start < stimulus.count {
+            let range = start..<min(start + batchSize, stimulus.count)
+            let input = try preprocess(stimulus.batch(range).tensor)
+            guard let features = try backbone.forward(input, outputs: ["flatten"])["flatten"] else {
+                throw BERGError.unexpectedContent(path: "ResNet-18", message: "the network gave no avgpool features")
+            }
+            let predicted = try readout.predict(features).floats
+            responses.replaceSubrange(range.lowerBound * voxels ..< range.upperBound * voxels, with: predicted)
+            start = range.upperBound
+            progress?.report(completed: start, total: stimulus.count, message: "images")
+        }
+        var metadata = readout.metadata
+        metadata["center_crop"] = .bool(centerCrop)
+        if !stimulus.notes.isEmpty { metadata["stimulus_notes"] = .strings(stimulus.notes) }
+        return EncodingResult(responses: ["responses": Tensor(shape: [stimulus.count, voxels], floats: responses)],
+                              metadata: metadata)
+    }
+
+    /// img2fmri's transforms on the PIL image: Resize((224, 224)) — or Resize(224) then
+    /// CenterCrop((224, 224)) — with Pillow's bilinear filter, then ToTensor and Normalize.
+    func preprocess(_ images: Tensor) throws -> Tensor {
+        let size = settings.inputSize
+        let resized = centerCrop
+            ? try ImageResize.resizeShorterSideCenterCrop(images, shorterSide: size, crop: size, filter: .bilinear)
+            : try ImageResize.pil(images, height: size, width: size, filter: .bilinear)
+        return try ImageResize.toFloat(resized, mean: settings.mean, std: settings.std)
+    }
+}
+
+/// The manifest's `encoder.settings` for the img2fmri kind.
+struct Img2fmriSettings: Sendable {
+    var inputSize: Int
+    var mean: [Float]
+    var std: [Float]
+    var rois: [String]
+    var ridgeMember: String
+    var maskMember: String
+    var countsMember: String
+
+    init(_ manifest: Manifest) throws {
+        let settings = manifest.encoder.settings
+        func fail(_ key: String, _ expected: String) -> BERGError {
+            BERGError.invalidManifest(file: manifest.modelID, keyPath: "encoder.settings.\(key)", message: "expected \(expected)")
+        }
+        func floats(_ key: String) throws -> [Float] {
+            guard let list = settings[key]?.listValue, list.count == 3 else { throw fail(key, "a list of 3 numbers") }
+            return try list.map { guard let d = $0.doubleValue else { throw fail(key, "a list of 3 numbers") }; return Float(d) }
+        }
+        func string(_ key: String) throws -> String {
+            guard let s = settings[key]?.stringValue, !s.isEmpty else { throw fail(key, "a path template") }
+            return s
+        }
+        guard let size = settings["input_size"]?.intValue, size > 0 else { throw fail("input_size", "a positive integer") }
+        guard let rois = settings["rois"]?.listValue?.compactMap(\.stringValue), !rois.isEmpty else {
+            throw fail("rois", "the list of ROI names in shape_array order")
+        }
+        inputSize = size
+        mean = try floats("mean")
+        std = try floats("std")
+        self.rois = rois
+        ridgeMember = try string("ridge_member")
+        maskMember = try string("mask_member")
+        countsMember = try string("counts_member")
+    }
+}
+
+/// The Ridge models of the selected ROIs, stacked into one linear map, and where each output
+/// voxel lies on the subject's mask grid.
+struct Img2fmriReadout: Sendable {
+    let rois: [String]
+    let linear: Linear
+    var featureCount: Int { linear.inFeatures }
+    var voxelCount: Int { linear.outFeatures }
+    let metadata: Metadata
+
+    init(context: EncoderContext, settings: Img2fmriSettings) throws {
+        let manifest = context.manifest
+        let roi = context.selection["roi"] ?? ""
+        if roi == "all" {
+            rois = settings.rois
+        } else if settings.rois.contains(roi) {
+            rois = [roi]
+        } else {
+            throw BERGError.invalidParameter(model: manifest.modelID, name: "roi", value: roi, valid: settings.rois + ["all"])
+        }
+        func memberPath(_ template: String, roi: String = "", hemisphere: String = "") -> String {
+            let filled = template.replacingOccurrences(of: "{roi}", with: roi)
+                .replacingOccurrences(of: "{hemisphere}", with: hemisphere)
+            return Manifest.expand(filled, subject: context.subject, selection: context.selection)
+        }
+        var needed = [memberPath(settings.countsMember)]
+        for name in rois {
+            needed += [memberPath(settings.ridgeMember, roi: name),
+                       memberPath(settings.maskMember, roi: name, hemisphere: "LH"),
+                       memberPath(settings.maskMember, roi: name, hemisphere: "RH")]
+        }
+        let package = try Img2fmriReadout.packageFolder(context.file("package"), members: needed)
+        defer { if package.isTemporary { try? FileManager.default.removeItem(at: package.folder) } }
+        func member(_ template: String, roi: String = "", hemisphere: String = "") -> String {
+            package.folder.appendingPathComponent(memberPath(template, roi: roi, hemisphere: hemisphere)).path
+        }
+
+        let countsPath = member(settings.countsMember)
+        let counts = try NPYFile.read(countsPath)
+        guard counts.shape.count == 3, counts.shape[1] == settings.rois.count, counts.shape[2] == 2,
+              context.subject.number >= 1, context.subject.number <= counts.shape[0] else {
+            throw BERGError.unexpectedContent(path: countsPath, message: "expected the [LH, RH] voxel counts as [subjects, \(settings.rois.count), 2] covering subject \(context.subject.number), got shape \(counts.shape)")
+        }
+        let countValues = counts.doubles
+
+        var weights: [Float] = [], intercepts: [Float] = []
+        var ijk: [Int64] = [], hemisphere: [UInt8] = [], roiIndex: [Int64] = []
+        var lhCounts: [Int] = [], rhCounts: [Int] = [], alphas: [Double] = []
+        var grid: NIfTIMask? = nil
+        var features: Int? = nil
+        for (index, name) in rois.enumerated() {
+            let ridgePath = member(settings.ridgeMember, roi: name)
+            let ridge = try Img2fmriReadout.readRidge(ridgePath)
+            let lh = try NIfTIMask(path: member(settings.maskMember, roi: name, hemisphere: "LH"))
+            let rh = try NIfTIMask(path: member(settings.maskMember, roi: name, hemisphere: "RH"))
+            for mask in [lh, rh] {
+                let reference = grid ?? mask
+                guard mask.shape == reference.shape, mask.affine == reference.affine else {
+                    throw BERGError.unexpectedContent(path: mask.path, message: "its grid \(mask.shape) or affine differs from \(reference.path)'s; a subject's masks must share one grid")
+                }
+                grid = reference
+            }
+            let row = ((context.subject.number - 1) * settings.rois.count + settings.rois.firstIndex(of: name)!) * 2
+            let expected = [Int(countValues[row]), Int(countValues[row + 1])]
+            guard expected == [lh.count, rh.count] else {
+                throw BERGError.unexpectedContent(path: lh.path, message: "the LH and RH masks hold \(lh.count) and \(rh.count) voxels, but \(countsPath) says \(expected); the package's files do not belong together")
+            }
+            guard ridge.weight.shape[0] == lh.count + rh.count else {
+                throw BERGError.unexpectedContent(path: ridgePath, message: "the Ridge predicts \(ridge.weight.shape[0]) voxels, but the masks hold \(lh.count) + \(rh.count)")
+            }
+            if let features, features != ridge.weight.shape[1] {
+                throw BERGError.unexpectedContent(path: ridgePath, message: "the Ridge takes \(ridge.weight.shape[1]) features, the other ROIs' take \(features)")
+            }
+            features = ridge.weight.shape[1]
+            weights += ridge.weight.floats
+            intercepts += ridge.intercept.floats
+            for (side, mask) in [lh, rh].enumerated() {
+                ijk += mask.indices.map(Int64.init)
+                hemisphere += [UInt8](repeating: UInt8(side), count: mask.count)
+                roiIndex += [Int64](repeating: Int64(index), count: mask.count)
+            }
+            lhCounts.append(lh.count)
+            rhCounts.append(rh.count)
+            alphas.append(ridge.alpha)
+        }
+        let voxels = intercepts.count
+        linear = try Linear(weight: Tensor(shape: [voxels, features ?? 0], floats: weights),
+                            bias: Tensor(shape: [voxels], floats: intercepts))
+
+        var metadata = Metadata()
+        metadata["roi_names"] = .strings(rois)
+        if rois.count == 1 {
+            metadata["lh_count"] = .int(lhCounts[0])
+            metadata["rh_count"] = .int(rhCounts[0])
+            metadata["ridge_alpha"] = .double(alphas[0])
+        } else {
+            metadata["lh_count"] = .tensor(Tensor(shape: [rois.count], int64s: lhCounts.map(Int64.init)))
+            metadata["rh_count"] = .tensor(Tensor(shape: [rois.count], int64s: rhCounts.map(Int64.init)))
+            metadata["ridge_alpha"] = .tensor(Tensor(shape: [rois.count], doubles: alphas))
+        }
+        metadata["voxel_ijk"] = .tensor(Tensor(shape: [voxels, 3], int64s: ijk))
+        metadata["hemisphere"] = .tensor(Tensor(shape: [voxels], bytes: hemisphere))
+        metadata["roi_index"] = .tensor(Tensor(shape: [voxels], int64s: roiIndex))
+        metadata["volume_shape"] = .tensor(Tensor(shape: [3], int64s: (grid?.shape ?? []).map(Int64.init)))
+        metadata["affine"] = .tensor(Tensor(shape: [4, 4], doubles: grid?.affine ?? []))
+        self.metadata = metadata
+    }
+
+    /// The folder that holds the wheel's members: the `package` artifact itself (the store's
+    /// cache keeps them in the wheel's layout), or, when it is the `.whl` file (as
+    /// `--artifact package=img2fmri-1.0-py3-none-any.whl` gives it, checked against the
+    /// manifest's SHA-256), a temporary folder with the members this selection reads.
+    static func packageFolder(_ package: URL, members: [String]) throws -> (folder: URL, isTemporary: Bool) {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: package.path, isDirectory: &isFolder) else {
+            throw BERGError.fileNotFound(path: package.path, hint: "the img2fmri package: a folder in the wheel's layout, or the img2fmri-1.0 wheel")
+        }
+        if isFolder.boolValue { return (package, false) }
+        let wheel = try ZipArchive(path: package.path)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("berg-img2fmri-\(UUID().uuidString)")
+        do {
+            for name in Set(members) {
+                guard let entry = wheel.entry(named: name) else {
+                    throw BERGError.unexpectedContent(path: package.path, message: "the wheel has no member \(name); expected img2fmri 1.0")
+                }
+                let target = folder.appendingPathComponent(name)
+                try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try wheel.contents(of: entry).write(to: target)
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: folder)
+            throw error
+        }
+        return (folder, true)
+    }
+
+    /// responses [N, V] = features [N, F] · coefᵀ + intercept, as `Ridge.predict`.
+    func predict(_ features: Tensor) throws -> Tensor {
+        try linear(features)
+    }
+
+    /// A scikit-learn `Ridge` pickle's fitted state: `coef_` [V, F], `intercept_` [V], `alpha`.
+    /// The pickle is read inertly; nothing in it runs.
+    static func readRidge(_ path: String) throws -> (weight: Tensor, intercept: Tensor, alpha: Double) {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw BERGError.fileNotFound(path: path, hint: "the img2fmri package lacks this Ridge model; fetch it again with `berg get-model img2fmri-bold5000`")
+        }
+        guard case .ridge(let ridge) = try SklearnEstimator.load(path), ridge.coef.rank == 2 else {
+            throw BERGError.unexpectedContent(path: path, message: "expected a fitted scikit-learn Ridge with one output per voxel")
+        }
+        return (ridge.coef, Tensor(shape: [ridge.targets], floats: ridge.intercept), ridge.alpha ?? .nan)
+    }
+}
+
+/// One ROI mask (`> 0` is inside) and its voxels' (i, j, k) in NumPy's C-order boolean indexing.
+struct NIfTIMask: Sendable {
+    let path: String
+    let shape: [Int]
+    let affine: [Double]
+    /// [count, 3] flattened.
+    let indices: [Int]
+    var count: Int { indices.count / 3 }
+
+    init(path: String) throws {
+        let image = try NIfTIFile.read(path)
+        guard image.shape.count == 3 || (image.shape.count == 4 && image.shape[3] == 1) else {
+            throw BERGError.unexpectedContent(path: path, message: "an ROI mask must be a 3-D volume, got shape \(image.shape)")
+        }
+        let data = image.data()
+        let volume = Tensor(shape: Array(image.shape.prefix(3)), storage: data.storage)
+        self.path = path
+        shape = volume.shape
+        affine = image.affine.flatMap { $0 }
+        indices = NIfTIFile.maskIndices(volume).flatMap { $0 }
+    }
+}

@@ -1,0 +1,98 @@
+import BERG
+import Foundation
+import XCTest
+
+/// `berg encode img2fmri-bold5000` end to end: `--artifact` for both files, `--option
+/// center_crop=true`, `--volume`, against the PyTorch reference of
+/// Tools/reference/make_img2fmri_fixtures.py (tiny backbone, stand-in package).
+final class Img2fmriCLITests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtures = root.appendingPathComponent("Tests/BERGModelsTests/Fixtures/img2fmri/e2e")
+    var work: URL!
+
+    override func setUpWithError() throws {
+        work = FileManager.default.temporaryDirectory.appendingPathComponent("berg-img2fmri-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: work)
+    }
+
+    func berg(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
+        let process = Process()
+        process.executableURL = try CLITestsBinary.find(root: Self.root)
+        process.arguments = arguments
+        process.environment = ["BERG_HOME": work.appendingPathComponent("home").path, "BERG_OFFLINE": "1"]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = Pipe()
+        try process.run()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// The built-in manifest with the wheel's checksum and size removed, in a user registry
+    /// folder (which overrides the built-in id), so that the stand-in package folder is accepted.
+    func registryForStandIn() throws -> URL {
+        let text = try XCTUnwrap(BuiltinManifests.files.first { $0.name == "img2fmri-bold5000.yaml" }).text
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.hasPrefix("    sha256: ") && !$0.hasPrefix("    size: ") }
+        let folder = work.appendingPathComponent("registry")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try lines.joined(separator: "\n").write(to: folder.appendingPathComponent("img2fmri-bold5000.yaml"), atomically: true, encoding: .utf8)
+        return folder
+    }
+
+    func testEncodeWithCentreCropOptionAndVolume() throws {
+        let output = work.appendingPathComponent("out.npy"), volume = work.appendingPathComponent("out.nii.gz")
+        let run = try berg([
+            "encode", "img2fmri-bold5000", "--registry", try registryForStandIn().path,
+            "--subject", "1", "--roi", "OPA", "--option", "center_crop=true",
+            "--input", Self.fixtures.appendingPathComponent("images/photo.jpg").path,
+            "--output", output.path, "--volume", volume.path,
+            "--artifact", "backbone=" + Self.fixtures.appendingPathComponent("resnet18-tiny.pth").path,
+            "--artifact", "package=" + Self.fixtures.appendingPathComponent("package").path,
+        ])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let responses = try NPYFile.read(output.path)
+        let expected = try NPYFile.read(Self.fixtures.appendingPathComponent("responses_center_crop.npy").path)
+        let voxels = expected.shape[1]
+        XCTAssertEqual(responses.shape, [1, voxels])
+        let target = Array(expected.floats[0..<voxels])  // photo.jpg is the first image
+        let scale = target.map(abs).max() ?? 1
+        for (a, b) in zip(responses.floats, target) { XCTAssertEqual(a, b, accuracy: 1e-4 * scale) }
+
+        let image = try NIfTIFile.read(volume.path)
+        XCTAssertEqual(image.shape, [7, 6, 5, 1])
+        let values = image.data().floats
+        XCTAssertEqual(values.filter { !$0.isNaN }.count, voxels)
+        XCTAssertEqual(values.filter { !$0.isNaN }.sorted(), responses.floats.sorted())
+    }
+
+    func testUnknownOptionValueIsAUsageError() throws {
+        let run = try berg([
+            "encode", "img2fmri-bold5000", "--subject", "1", "--roi", "OPA", "--option", "center_crop=maybe",
+            "--input", Self.fixtures.appendingPathComponent("images/scene.png").path,
+            "--output", work.appendingPathComponent("out.npy").path,
+        ])
+        XCTAssertEqual(run.status, 2, run.stderr)
+        XCTAssertTrue(run.stderr.hasPrefix("error: ") && run.stderr.contains("false, true"), run.stderr)
+    }
+}
+
+/// Finds the built `berg` next to the test bundle, as CLITests does.
+enum CLITestsBinary {
+    static func find(root: URL) throws -> URL {
+        var candidates: [URL] = []
+        for bundle in [Bundle.main] + Bundle.allBundles {
+            candidates.append(bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("berg"))
+        }
+        candidates.append(root.appendingPathComponent(".build/debug/berg"))
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+            throw XCTSkip("the berg binary is not built; run `swift build` first")
+        }
+        return found
+    }
+}
