@@ -102,19 +102,32 @@ public final class BERG: Sendable {
     /// metadata (model id, subject, selection, BERG version) to the model's.
     public func encode(_ model: any EncodingModel, _ stimulus: Stimulus, batchSize: Int = 64,
                        progress: ProgressReporter? = nil) throws -> EncodingResult {
+        try encode(model, [stimulus], batchSize: batchSize, progress: progress)
+    }
+
+    /// Encodes several stimuli in turn (such as `StimulusLoader.loadRuns`' runs of images of one
+    /// size each) and joins their responses in order, as if they were one stimulus.
+    public func encode(_ model: any EncodingModel, _ stimuli: [Stimulus], batchSize: Int = 64,
+                       progress: ProgressReporter? = nil) throws -> EncodingResult {
         guard batchSize > 0 else { throw BERGError.invalidInput("batch size must be positive, got \(batchSize)") }
+        guard !stimuli.isEmpty else { throw BERGError.invalidInput("There are no images to encode") }
+        let total = stimuli.reduce(0) { $0 + $1.count }
         var parts: [EncodingResult] = []
-        var done = 0
-        while done < stimulus.count {
-            let range = done ..< min(done + batchSize, stimulus.count)
-            let offset = done, total = stimulus.count
-            let batchProgress = progress.map { BatchProgress(inner: $0, offset: offset, total: total) }
-            parts.append(try model.encode(stimulus.batch(range), progress: batchProgress))
-            done = range.upperBound
+        var offset = 0
+        for stimulus in stimuli {
+            var done = 0
+            while done < stimulus.count {
+                let range = done ..< min(done + batchSize, stimulus.count)
+                let batchProgress = progress.map { BatchProgress(inner: $0, offset: offset + done, total: total) }
+                parts.append(try model.encode(stimulus.batch(range), progress: batchProgress))
+                done = range.upperBound
+            }
+            offset += stimulus.count
         }
         var result = try BERG.concatenate(parts)
         result.metadata.merge(BERG.runMetadata(id: model.modelID, subject: model.subject, selection: model.selection))
-        if !stimulus.notes.isEmpty { result.metadata["stimulus_notes"] = .strings(stimulus.notes) }
+        let notes = stimuli.flatMap(\.notes)
+        if !notes.isEmpty { result.metadata["stimulus_notes"] = .strings(notes) }
         return result
     }
 

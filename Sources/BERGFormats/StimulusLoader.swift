@@ -10,18 +10,31 @@ import Foundation
 ///   file's folder; blank lines and lines starting with `#` are skipped).
 public enum StimulusLoader {
     public static func load(_ path: String, squareCrop: Bool = false) throws -> Stimulus {
+        let runs = try loadRuns(path, squareCrop: squareCrop)
+        if runs.count > 1 {
+            let a = runs[0], b = runs[1]
+            throw BERGError.invalidInput(
+                "Images differ in size: \(a.names[0]) is \(a.width)×\(a.height) but \(b.names[0]) is \(b.width)×\(b.height). "
+                + "Resize them to one size first, or use a model that resizes its input")
+        }
+        return runs[0]
+    }
+
+    /// Like `load`, but images of different sizes are allowed: they come back as runs of
+    /// consecutive same-size images, in input order, for models that resize their input.
+    public static func loadRuns(_ path: String, squareCrop: Bool = false) throws -> [Stimulus] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw BERGError.fileNotFound(path: path, hint: "The input must be an image, a folder of images, a .npy array or a text file listing images")
         }
-        if isDirectory.boolValue { return try loadImages(imageFiles(inFolder: path), squareCrop: squareCrop, source: path) }
+        if isDirectory.boolValue { return try loadImageRuns(imageFiles(inFolder: path), squareCrop: squareCrop, source: path) }
         let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
-        if ext == "npy" { return try loadArray(path) }
-        if ImageCodec.imageExtensions.contains(ext) { return try loadImages([path], squareCrop: squareCrop, source: path) }
+        if ext == "npy" { return [try loadArray(path)] }
+        if ImageCodec.imageExtensions.contains(ext) { return try loadImageRuns([path], squareCrop: squareCrop, source: path) }
         // Anything else: an image by content, or a list of paths.
         let head = (try? FileHandle(forReadingFrom: URL(fileURLWithPath: path)).read(upToCount: 8)) ?? nil
-        if let head, ImageCodec.format(of: head) != nil { return try loadImages([path], squareCrop: squareCrop, source: path) }
-        return try loadImages(imageFiles(listedIn: path), squareCrop: squareCrop, source: path)
+        if let head, ImageCodec.format(of: head) != nil { return try loadImageRuns([path], squareCrop: squareCrop, source: path) }
+        return try loadImageRuns(imageFiles(listedIn: path), squareCrop: squareCrop, source: path)
     }
 
     /// The image files of a folder, sorted by file name.
@@ -59,36 +72,51 @@ public enum StimulusLoader {
     /// Decodes image files into one batch; with `squareCrop`, non-square images are centre-cropped
     /// to the largest square first. Sizes must then agree.
     public static func loadImages(_ paths: [String], squareCrop: Bool, source: String) throws -> Stimulus {
-        guard let firstPath = paths.first else { throw BERGError.invalidInput("No images in \(source)") }
+        let runs = try loadImageRuns(paths, squareCrop: squareCrop, source: source)
+        if runs.count > 1 {
+            let a = runs[0], b = runs[1]
+            throw BERGError.invalidInput(
+                "Images differ in size: \(paths[0]) is \(a.width)×\(a.height) but \(paths[a.count]) is \(b.width)×\(b.height). "
+                + "Resize them to one size first, or use a model that resizes its input")
+        }
+        return runs[0]
+    }
+
+    /// Decodes image files into runs of consecutive same-size images (one run when all agree).
+    static func loadImageRuns(_ paths: [String], squareCrop: Bool, source: String) throws -> [Stimulus] {
+        guard !paths.isEmpty else { throw BERGError.invalidInput("No images in \(source)") }
+        var runs: [Stimulus] = []
         var pixels: [UInt8] = []
-        var notes: [String] = []
+        var names: [String] = []
         var cropped: [String] = []
         var size: (width: Int, height: Int)? = nil
+        func closeRun() throws {
+            guard let size, !names.isEmpty else { return }
+            let notes = cropped.isEmpty ? [] : ["centre-cropped to the largest square (offset ⌊(W−S)/2⌋, ⌊(H−S)/2⌋): " + cropped.joined(separator: ", ")]
+            runs.append(try Stimulus(images: pixels, count: names.count, height: size.height, width: size.width,
+                                     names: names, notes: notes))
+            pixels = []; names = []; cropped = []
+        }
         for path in paths {
             var (hwc, width, height) = try ImageCodec.decode(path)
+            var note: String? = nil
             if squareCrop, width != height {
                 let side = min(width, height)
                 hwc = centreCrop(hwc, width: width, height: height, side: side)
-                cropped.append("\(fileName(path)) \(width)×\(height)")
+                note = "\(fileName(path)) \(width)×\(height)"
                 width = side; height = side
             }
-            if let size, size != (width, height) {
-                throw BERGError.invalidInput(
-                    "Images differ in size: \(firstPath) is \(size.width)×\(size.height) but \(path) is \(width)×\(height). "
-                    + "Resize them to one size first, or use a model that resizes its input")
-            }
-            if size == nil {
+            if let current = size, current != (width, height) { try closeRun() }
+            if names.isEmpty {
                 size = (width, height)
-                pixels.reserveCapacity(paths.count * width * height * 3)
+                pixels.reserveCapacity((paths.count - runs.reduce(0) { $0 + $1.count }) * width * height * 3)
             }
+            if let note { cropped.append(note) }
             appendCHW(hwc, width: width, height: height, to: &pixels)
+            names.append(fileName(path))
         }
-        guard let size else { throw BERGError.invalidInput("No images in \(source)") }
-        if !cropped.isEmpty {
-            notes.append("centre-cropped to the largest square (offset ⌊(W−S)/2⌋, ⌊(H−S)/2⌋): " + cropped.joined(separator: ", "))
-        }
-        return try Stimulus(images: pixels, count: paths.count, height: size.height, width: size.width,
-                            names: paths.map(fileName), notes: notes)
+        try closeRun()
+        return runs
     }
 
     /// The largest centred square, with Pillow's `crop((l, t, l + S, t + S))` offsets

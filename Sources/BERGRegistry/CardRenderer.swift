@@ -118,7 +118,7 @@ public enum CardRenderer {
         line("let berg = try BERG()")
         line("let model = try berg.getEncodingModel(\"\(m.modelID)\", subject: \(exampleSubject),")
         line("                                      selection: \(selectionLiteral))")
-        line("let stimulus = try StimulusLoader.load(\"images/\", squareCrop: true)")
+        line("let stimulus = try StimulusLoader.load(\"images/\", squareCrop: \(m.encoder.squareCrop))")
         line("let result = try berg.encode(model, stimulus)")
         line("let responses = result.responses[\"\(m.output.first?.name ?? "responses")\"]")
         line("```")

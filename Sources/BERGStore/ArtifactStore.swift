@@ -211,10 +211,12 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
 
     /// A user-given file: it must exist, and match the manifest's SHA-256 where there is one.
     private func checkProvided(_ file: PlannedFile) throws {
-        guard FileManager.default.fileExists(atPath: file.local.path) else {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: file.local.path, isDirectory: &isFolder) else {
             throw BERGError.fileNotFound(path: file.local.path, hint: "given for artifact '\(file.artifact)' of \(file.modelID)")
         }
-        if let expected = file.sha256 {
+        // A pip artifact's checksum is its wheel's; a folder of unpacked members has none to compare.
+        if let expected = file.sha256, !(file.source == .pip && isFolder.boolValue) {
             let actual = try FileDigest.of(file.local).sha256
             guard actual == expected else { throw BERGError.checksumMismatch(path: file.local.path, expected: expected, actual: actual) }
         }

@@ -57,9 +57,11 @@ struct EncodeCommand: ParsableCommand {
         let encoder = try berg.getEncodingModel(model.modelID, subject: Subject(model.subject),
                                                 selection: selection, device: compute.device)
         for path in [output] + [picture, volume].compactMap({ $0 }) { try checkWritable(path) }
-        let stimulus = try StimulusLoader.load(input, squareCrop: manifest.encoder.squareCrop)
+        // Images of different sizes are fine: the model resizes (or the loader crops) each one.
+        let stimuli = try StimulusLoader.loadRuns(input, squareCrop: manifest.encoder.squareCrop)
+        let names = stimuli.flatMap(\.names), notes = stimuli.flatMap(\.notes)
         let progress: ProgressReporter? = isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil
-        let result = try berg.encode(encoder, stimulus, batchSize: batchSize, progress: progress)
+        let result = try berg.encode(encoder, stimuli, batchSize: batchSize, progress: progress)
         if progress != nil { FileHandle.standardError.write(Data("\n".utf8)) }
         var attributes = [
             "model_id": encoder.modelID, "subject": String(encoder.subject.number),
@@ -67,11 +69,11 @@ struct EncodeCommand: ParsableCommand {
             "device": encoder.device.rawValue, "input": input,
         ]
         // How the inputs were changed on the way in, such as a centre crop.
-        if !stimulus.notes.isEmpty { attributes["stimulus_notes"] = stimulus.notes.joined(separator: "; ") }
-        try ResultWriter.write(result, to: output, stimulusNames: stimulus.names, attributes: attributes,
+        if !notes.isEmpty { attributes["stimulus_notes"] = notes.joined(separator: "; ") }
+        try ResultWriter.write(result, to: output, stimulusNames: names, attributes: attributes,
                                includeMetadata: metadata)
         if let picture {
-            try ResponsePicture.write(result, stimulusNames: stimulus.names, to: picture)
+            try ResponsePicture.write(result, stimulusNames: names, to: picture)
         }
         if let volume { try BERG.writeResponseVolume(result, to: volume) }
         let shapes = result.responses.keys.sorted().map { "\($0) \(result.responses[$0]!.shape)" }.joined(separator: ", ")

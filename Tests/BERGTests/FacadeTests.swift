@@ -74,7 +74,10 @@ final class FacadeTests: XCTestCase {
             .replacingOccurrences(of: "artifacts: []", with: "artifacts:\n  - name: weights\n    source: https\n    url: https://example.org/w_{roi}.bin\n")
             .write(to: folder.appendingPathComponent("fmri-needs-files.yaml"), atomically: true, encoding: .utf8)
 
-        XCTAssertThrowsError(try BERG(registries: [folder]).getEncodingModel("fmri-needs-files", subject: 1, selection: ["roi": "V1"])) { error in
+        // Offline, with nothing cached, the missing file is named (and nothing is fetched).
+        let offline = try BERG(home: folder.appendingPathComponent("home"), registries: [folder],
+                               storeOptions: StoreOptions(offline: true))
+        XCTAssertThrowsError(try offline.getEncodingModel("fmri-needs-files", subject: 1, selection: ["roi": "V1"])) { error in
             guard case BERGError.artifactMissing("weights", _) = error else { return XCTFail("\(error)") }
         }
         let spy = SpyResolver()
