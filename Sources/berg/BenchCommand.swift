@@ -142,8 +142,15 @@ struct Bench: ParsableCommand {
         return 2 * pow(Double(n), 3) / best / 1e9
     }
 
-    /// The process's peak resident memory so far (getrusage; Linux reports KiB).
+    /// The process's peak resident memory so far, in MB: VmHWM from /proc/self/status on Linux
+    /// (getrusage's ru_maxrss keeps the parent's peak across fork + exec, so a bench started
+    /// from a large Python process would report Python's memory), else getrusage.
     static func peakRSSMegabytes() -> Double {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+           let kib = Double(line.split(separator: " ").dropFirst().first ?? "") {
+            return kib / 1024
+        }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Double(usage.ru_maxrss) / 1024
