@@ -103,24 +103,30 @@ public struct Conv2d: Sendable {
                                 a = iPtr + first * c * inPlane
                             } else {
                                 let col = sPtr!.p + slot * (colSize + tmpSize)
-                                for j in 0..<count {
-                                    self.im2col(iPtr + (first + j) * c * inPlane, h: h, w: w, out: o,
-                                                into: col + j * outPlane, rowStride: columns)
+                                ComputeProfile.measure("  conv: im2col") {
+                                    for j in 0..<count {
+                                        self.im2col(iPtr + (first + j) * c * inPlane, h: h, w: w, out: o,
+                                                    into: col + j * outPlane, rowStride: columns)
+                                    }
                                 }
                                 a = UnsafePointer(col)
                             }
                             if group == 1 {
                                 let dst = oPtr.p + first * outChannels * outPlane
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                                            Int32(outChannels), Int32(columns), Int32(k),
-                                            1, wPtr, Int32(k), a, Int32(columns), 0, dst, Int32(columns))
+                                ComputeProfile.measure("  conv: sgemm") {
+                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                                                Int32(outChannels), Int32(columns), Int32(k),
+                                                1, wPtr, Int32(k), a, Int32(columns), 0, dst, Int32(columns))
+                                }
                                 Conv2d.epilogue(dst, channels: outChannels, plane: outPlane, bias: biasValues, relu: relu)
                             } else {
                                 // [outChannels, count·outPlane] → each image's [outChannels, outPlane].
                                 let tmp = sPtr!.p + slot * (colSize + tmpSize) + colSize
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                                            Int32(outChannels), Int32(columns), Int32(k),
-                                            1, wPtr, Int32(k), a, Int32(columns), 0, tmp, Int32(columns))
+                                ComputeProfile.measure("  conv: sgemm") {
+                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                                                Int32(outChannels), Int32(columns), Int32(k),
+                                                1, wPtr, Int32(k), a, Int32(columns), 0, tmp, Int32(columns))
+                                }
                                 for j in 0..<count {
                                     let dst = oPtr.p + (first + j) * outChannels * outPlane
                                     for ch in 0..<outChannels {

@@ -14,7 +14,7 @@ struct Bench: ParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "Benchmarks to run: \(Bench.cases.map(\.name).joined(separator: ", ")) (default: all).")
     var network: [String] = []
 
-    @Option(name: .long, parsing: .upToNextOption, help: "Batch sizes (default: 1 64).")
+    @Option(name: .long, parsing: .upToNextOption, help: "Batch sizes.")
     var batch: [Int] = [1, 64]
 
     @Option(name: .long, parsing: .upToNextOption, help: "Thread counts (default: 1 and all cores).")
@@ -116,8 +116,9 @@ struct Bench: ParsableCommand {
                           + String(format: " %14.0f", Bench.peakRSSMegabytes()))
                     let stages = ComputeProfile.drain()
                     if ComputeProfile.enabled && !stages.isEmpty {
-                        let total = stages.reduce(0) { $0 + $1.seconds }
-                        for s in stages.sorted(by: { $0.seconds > $1.seconds }).prefix(12) {
+                        // Stages nested inside others (indented names) are shares of the same total.
+                        let total = stages.filter { !$0.stage.hasPrefix(" ") }.reduce(0) { $0 + $1.seconds }
+                        for s in stages.sorted(by: { $0.seconds > $1.seconds }).prefix(14) {
                             print("    " + s.stage.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%6.1f %%", 100 * s.seconds / total))
                         }
                     }
