@@ -56,14 +56,16 @@ public final class AlexNet: FeatureNetwork, @unchecked Sendable {
             let (name, layer) = layers[i]
             // Fuse a following ReLU unless this layer's pre-activation output is wanted.
             let fuse = i + 1 < layers.count && { if case .relu = layers[i + 1].layer { return true } else { return false } }() && !wanted.contains(name)
-            switch layer {
-            case .conv(let conv): h = try conv(h, relu: fuse)
-            case .linear(let linear): h = try linear(h, activation: fuse ? .relu : .none)
-            case .relu: h = Ops.relu(h)
-            case .maxPool: h = try Ops.maxPool2d(h, kernel: 3, stride: 2)
-            case .dropout: break
-            case .adaptiveAvgPool: h = try Ops.adaptiveAvgPool2d(h, output: 6)
-            case .flatten: h = try Ops.flatten(h)
+            h = try ComputeProfile.measure(name) {
+                switch layer {
+                case .conv(let conv): return try conv(h, relu: fuse)
+                case .linear(let linear): return try linear(h, activation: fuse ? .relu : .none)
+                case .relu: return Ops.relu(h)
+                case .maxPool: return try Ops.maxPool2d(h, kernel: 3, stride: 2)
+                case .dropout: return h
+                case .adaptiveAvgPool: return try Ops.adaptiveAvgPool2d(h, output: 6)
+                case .flatten: return try Ops.flatten(h)
+                }
             }
             if wanted.contains(name) { result[name] = h }
             if fuse {

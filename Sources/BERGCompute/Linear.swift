@@ -52,7 +52,7 @@ public struct Linear: Sendable {
                 switch activation {
                 case .none: break
                 case .relu: for j in 0..<n { p[j] = max(p[j], 0) }
-                case .gelu: for j in 0..<n { p[j] = 0.5 * p[j] * (1 + erff(p[j] * 0.70710678118654752)) }
+                case .gelu: for j in 0..<n { p[j] = Ops.geluScalar(p[j]) }
                 }
             }
         }

@@ -19,39 +19,45 @@ extension Ops {
         let oh = pooledLength(h, kernel: kernel.h, stride: s.h, padding: padding.h, dilation: dilation.h, ceilMode: ceilMode)
         let ow = pooledLength(w, kernel: kernel.w, stride: s.w, padding: padding.w, dilation: dilation.w, ceilMode: ceilMode)
         guard oh > 0, ow > 0 else { throw BERGError.invalidInput("MaxPool2d: input \(h)×\(w) is too small for kernel \(kernel)") }
-        // Window taps that fall inside the input, per output row and column, so that the
+        // Window taps inside the input, as index lists per output row and column, so that the
         // inner loops carry no bounds checks.
-        let rows = (0..<oh).map { i in (0..<kernel.h).map { i * s.h - padding.h + $0 * dilation.h }.filter { $0 >= 0 && $0 < h } }
-        let cols = (0..<ow).map { j in (0..<kernel.w).map { j * s.w - padding.w + $0 * dilation.w }.filter { $0 >= 0 && $0 < w } }
-        let colStart = cols.map { $0.first ?? 0 }, colCount = cols.map(\.count)
-        let contiguous = dilation.w == 1
+        let rowTaps = (0..<oh).map { i in (0..<kernel.h).map { i * s.h - padding.h + $0 * dilation.h }.filter { $0 >= 0 && $0 < h } }
+        let colTaps = (0..<ow).map { j in (0..<kernel.w).map { j * s.w - padding.w + $0 * dilation.w }.filter { $0 >= 0 && $0 < w } }
+        let maxTaps = max(kernel.h, kernel.w)
+        // Flattened: taps[i * maxTaps + t], with counts, for rows then columns.
+        var rowIndex = [Int](repeating: 0, count: oh * maxTaps), rowCount = [Int](repeating: 0, count: oh)
+        for (i, taps) in rowTaps.enumerated() { rowCount[i] = taps.count; for (t, y) in taps.enumerated() { rowIndex[i * maxTaps + t] = y * w } }
+        var colIndex = [Int](repeating: 0, count: ow * maxTaps), colCount = [Int](repeating: 0, count: ow)
+        for (j, taps) in colTaps.enumerated() { colCount[j] = taps.count; for (t, xx) in taps.enumerated() { colIndex[j * maxTaps + t] = xx } }
         let input = x.floats
         var out = [Float](repeating: 0, count: n * c * oh * ow)
         input.withUnsafeBufferPointer { ip in
             out.withUnsafeMutableBufferPointer { op in
-                let src = ip.baseAddress!, dst = SendablePointer(op.baseAddress!)
-                Parallel.forEach(n * c) { plane, _ in
-                    let sp = src + plane * h * w, dp = dst.p + plane * oh * ow
-                    for i in 0..<oh {
-                        let windowRows = rows[i]
-                        for j in 0..<ow {
-                            var m = -Float.infinity
-                            for y in windowRows {
-                                let row = sp + y * w
-                                if contiguous {
-                                    let start = colStart[j]
-                                    for k in 0..<colCount[j] {
-                                        let v = row[start + k]
-                                        if v > m || v.isNaN { m = v }
-                                    }
-                                } else {
-                                    for xx in cols[j] {
-                                        let v = row[xx]
-                                        if v > m || v.isNaN { m = v }
+                rowIndex.withUnsafeBufferPointer { ri in
+                    colIndex.withUnsafeBufferPointer { ci in
+                        rowCount.withUnsafeBufferPointer { rc in
+                            colCount.withUnsafeBufferPointer { cc in
+                                let src = ip.baseAddress!, dst = SendablePointer(op.baseAddress!)
+                                let ri = ri.baseAddress!, ci = ci.baseAddress!, rc = rc.baseAddress!, cc = cc.baseAddress!
+                                Parallel.forEach(n * c) { plane, _ in
+                                    let sp = src + plane * h * w, dp = dst.p + plane * oh * ow
+                                    for i in 0..<oh {
+                                        let rows = ri + i * maxTaps, nr = rc[i]
+                                        for j in 0..<ow {
+                                            let cols = ci + j * maxTaps, nc = cc[j]
+                                            var m = -Float.infinity
+                                            for a in 0..<nr {
+                                                let row = sp + rows[a]
+                                                for b in 0..<nc {
+                                                    let v = row[cols[b]]
+                                                    if v > m || v.isNaN { m = v }  // NaN propagates, as in PyTorch
+                                                }
+                                            }
+                                            dp[i * ow + j] = m
+                                        }
                                     }
                                 }
                             }
-                            dp[i * ow + j] = m
                         }
                     }
                 }

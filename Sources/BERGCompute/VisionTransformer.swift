@@ -94,7 +94,7 @@ public final class VisionTransformer: FeatureNetwork, @unchecked Sendable {
             step += 1
             return step <= last
         }
-        let patches = try convProj(x)  // [N, D, g, g]
+        let patches = try ComputeProfile.measure("conv_proj") { try convProj(x) }  // [N, D, g, g]
         guard emit("conv_proj", patches) else { return result }
         // [N, D, S] → [N, 1 + S, D] with the class token first, plus the position embedding.
         let d = hidden, s = (imageSize / patch) * (imageSize / patch), t = s + 1
@@ -110,10 +110,14 @@ public final class VisionTransformer: FeatureNetwork, @unchecked Sendable {
         var hState = Tensor(shape: [n, t, d], floats: tokens)
         for (i, block) in blocks.enumerated() {
             let p = "encoder.layers.encoder_layer_\(i)"
-            hState = try Ops.add(hState, block.attention(block.ln1(hState)))
+            let normed1 = try ComputeProfile.measure("layernorm") { try block.ln1(hState) }
+            let attended = try ComputeProfile.measure("attention") { try block.attention(normed1) }
+            hState = try ComputeProfile.measure("residual add") { try Ops.add(hState, attended) }
             guard emit("\(p).add", hState) else { return result }
-            let m = try block.mlp2(block.mlp1(block.ln2(hState), activation: .gelu))
-            hState = try Ops.add(hState, m)
+            let normed2 = try ComputeProfile.measure("layernorm") { try block.ln2(hState) }
+            let hiddenMLP = try ComputeProfile.measure("mlp.0+gelu") { try block.mlp1(normed2, activation: .gelu) }
+            let m = try ComputeProfile.measure("mlp.3") { try block.mlp2(hiddenMLP) }
+            hState = try ComputeProfile.measure("residual add") { try Ops.add(hState, m) }
             guard emit("\(p).add_1", hState) else { return result }
         }
         let normed = try finalNorm(hState)

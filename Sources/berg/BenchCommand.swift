@@ -14,7 +14,7 @@ struct Bench: ParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "Benchmarks to run: \(Bench.cases.map(\.name).joined(separator: ", ")) (default: all).")
     var network: [String] = []
 
-    @Option(name: .long, parsing: .upToNextOption, help: "Batch sizes (default: 1 64).")
+    @Option(name: .long, parsing: .upToNextOption, help: "Batch sizes.")
     var batch: [Int] = [1, 64]
 
     @Option(name: .long, parsing: .upToNextOption, help: "Thread counts (default: 1 and all cores).")
@@ -116,8 +116,9 @@ struct Bench: ParsableCommand {
                           + String(format: " %14.0f", Bench.peakRSSMegabytes()))
                     let stages = ComputeProfile.drain()
                     if ComputeProfile.enabled && !stages.isEmpty {
-                        let total = stages.reduce(0) { $0 + $1.seconds }
-                        for s in stages.sorted(by: { $0.seconds > $1.seconds }).prefix(12) {
+                        // Stages nested inside others (indented names) are shares of the same total.
+                        let total = stages.filter { !$0.stage.hasPrefix(" ") }.reduce(0) { $0 + $1.seconds }
+                        for s in stages.sorted(by: { $0.seconds > $1.seconds }).prefix(14) {
                             print("    " + s.stage.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%6.1f %%", 100 * s.seconds / total))
                         }
                     }
@@ -142,8 +143,15 @@ struct Bench: ParsableCommand {
         return 2 * pow(Double(n), 3) / best / 1e9
     }
 
-    /// The process's peak resident memory so far (getrusage; Linux reports KiB).
+    /// The process's peak resident memory so far, in MB: VmHWM from /proc/self/status on Linux
+    /// (getrusage's ru_maxrss keeps the parent's peak across fork + exec, so a bench started
+    /// from a large Python process would report Python's memory), else getrusage.
     static func peakRSSMegabytes() -> Double {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+           let kib = Double(line.split(separator: " ").dropFirst().first ?? "") {
+            return kib / 1024
+        }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Double(usage.ru_maxrss) / 1024

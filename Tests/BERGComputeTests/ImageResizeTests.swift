@@ -74,3 +74,29 @@ final class ImageResizeTests: XCTestCase {
         XCTAssertThrowsError(try ImageResize.centerCrop(x, height: 3, width: 3))
     }
 }
+
+final class FloatResizeAndThreadsTests: XCTestCase {
+    /// torchvision Resize on a float tensor keeps floats (1e-5 relative, see `relativeError`).
+    func testTorchvisionBilinearOnFloats() throws {
+        let x = try Fixtures.array("resize", "float_23x30_to_11x17_b2.x")
+        let expected = try Fixtures.array("resize", "float_23x30_to_11x17_b2.y")
+        let y = try ImageResize.torchvisionBilinear(x, height: 11, width: 17)
+        XCTAssertEqual(y.dtype, .float32)
+        assertClose(y, expected, tolerance: 1e-5, "float resize")
+    }
+
+    func testThreadCountFromArgumentAndEnvironment() {
+        let saved = ComputeThreads.count
+        defer { ComputeThreads.configure(saved); unsetenv("BERG_NUM_THREADS") }
+        ComputeThreads.configure(3)
+        XCTAssertEqual(ComputeThreads.count, 3)
+        ComputeThreads.configure(0)
+        XCTAssertEqual(ComputeThreads.count, 1, "clamped to at least one")
+        setenv("BERG_NUM_THREADS", "5", 1)
+        ComputeThreads.configure(nil)
+        XCTAssertEqual(ComputeThreads.count, 5)
+        unsetenv("BERG_NUM_THREADS")
+        ComputeThreads.configure(nil)
+        XCTAssertEqual(ComputeThreads.count, ProcessInfo.processInfo.activeProcessorCount)
+    }
+}

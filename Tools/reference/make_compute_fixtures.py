@@ -264,6 +264,12 @@ save_net("vit", vit, randn(3, 3, 48, 48),
 with open(os.path.join(OUT, "nets", "vit", "config.json"), "w") as fh:
     json.dump({"heads": 4}, fh)
 
+# torchvision Resize on a float tensor (no rounding), for the float output path; drawn last so
+# that adding it left the other fixtures unchanged.
+xf = torch.from_numpy(rng.random((2, 3, 23, 30)).astype(np.float32))
+save(resize_dir, "float_23x30_to_11x17_b2.x", f32(xf))
+save(resize_dir, "float_23x30_to_11x17_b2.y", f32(TF.resize(xf, [11, 17], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)))
+
 with open(os.path.join(OUT, "VERSIONS.txt"), "w") as fh:
     fh.write(f"command: python3 {' '.join(sys.argv)}\n")
     fh.write(f"python {sys.version.split()[0]}, torch {torch.__version__}, torchvision {torchvision.__version__}, "
