@@ -90,6 +90,20 @@ final class StimulusLoaderTests: XCTestCase {
         assertThrowsBERGError(try StimulusLoader.load(mixed, squareCrop: true))
     }
 
+    func testRunsKeepInputOrderAcrossSizes() throws {
+        let dir = try folder(["1.png": "crops/wide.png", "2.png": "images/rgb.png", "3.png": "images/gray.png",
+                              "4.png": "crops/tall.png"])
+        let runs = try StimulusLoader.loadRuns(dir)
+        XCTAssertEqual(runs.map(\.names), [["1.png"], ["2.png", "3.png"], ["4.png"]])
+        XCTAssertEqual(runs.map { [$0.width, $0.height] }, [[40, 24], [23, 17], [24, 37]])
+        XCTAssertEqual(Array(runs[1].image(1)), try expectedCHW("images/gray.png.rgb.npy"))
+        // Cropped, the wide and tall images are still of different sides.
+        let cropped = try StimulusLoader.loadRuns(dir, squareCrop: true)
+        XCTAssertEqual(cropped.map(\.count), [1, 2, 1])
+        XCTAssertEqual(Array(cropped[0].image(0)), try expectedCHW("crops/wide.png.square.npy"))
+        XCTAssertTrue(cropped[0].notes.first?.contains("1.png 40×24") ?? false)
+    }
+
     func testMissingAndCorruptFilesAreNamed() throws {
         let dir = try folder(["a.png": "images/rgb.png"])
         try "../missing.png\n".write(toFile: dir + "/list.txt", atomically: true, encoding: .utf8)

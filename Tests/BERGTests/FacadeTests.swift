@@ -29,6 +29,20 @@ final class FacadeTests: XCTestCase {
         }
     }
 
+    func testStimuliOfDifferentSizesEncodeInOrderAsOne() throws {
+        let berg = try BERG()
+        let model = try berg.getEncodingModel(id, subject: 1, selection: ["roi": "V1"])
+        func image(_ side: Int, _ value: (Int) -> UInt8, count: Int = 1) throws -> Stimulus {
+            let plane = side * side
+            return try Stimulus(images: (0..<count * 3 * plane).map { value(($0 % plane) % side) }, count: count, height: side, width: side)
+        }
+        let runs = [try image(32, { $0 < 16 ? 0 : 128 }, count: 2), try image(48, { $0 % 3 == 0 ? 255 : 128 })]
+        let joined = try berg.encode(model, runs, batchSize: 1)
+        let separate = try runs.map { try berg.encode(model, $0).responses["responses"]!.floats }
+        XCTAssertEqual(joined.responses["responses"]?.shape.first, 3)
+        XCTAssertEqual(joined.responses["responses"]?.floats, separate[0] + separate[1])
+    }
+
     func testCudaFailsClearlyAndAutoIsCPU() throws {
         let berg = try BERG()
         XCTAssertThrowsError(try berg.getEncodingModel(id, subject: 1, selection: ["roi": "V1"], device: .cuda)) { error in

@@ -84,7 +84,8 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try berg("list", "eeg-*").stdout.split(separator: "\n").count, 1, "header only")
         let catalog = try berg("catalog")
         XCTAssertEqual(catalog.status, 0)
-        XCTAssertTrue(catalog.stdout.contains("fmri: kay2013"))
+        let fmriLine = catalog.stdout.split(separator: "\n").first { $0.hasPrefix("fmri: ") }
+        XCTAssertTrue(fmriLine?.contains("kay2013") ?? false, catalog.stdout)
     }
 
     func testDescribeAndCard() throws {
