@@ -13,7 +13,7 @@ struct CacheCommand: ParsableCommand {
         @OptionGroup var registry: RegistryOptions
 
         func run() throws {
-            let berg = try BERG(registries: registry.registries.map { URL(fileURLWithPath: $0) }, storeOptions: StoreOptions())
+            let berg = try registry.makeBERG()
             let groups = berg.cachedModels()
             let total = groups.flatMap(\.files).map(\.size).reduce(0, +)
             var lines = ["\(berg.artifactStore.home.path): \(DownloadProgress.format(bytes: total))"]
@@ -33,7 +33,7 @@ struct CacheCommand: ParsableCommand {
         @Argument(help: "Only this model's files.") var modelID: String?
 
         func run() throws {
-            let berg = try BERG(registries: registry.registries.map { URL(fileURLWithPath: $0) }, storeOptions: StoreOptions())
+            let berg = try registry.makeBERG()
             let results = try berg.verifyCache(modelID)
             var bad = 0
             var lines: [String] = []
@@ -61,7 +61,7 @@ struct CacheCommand: ParsableCommand {
         @Argument(help: "Only this model's files.") var modelID: String?
 
         func run() throws {
-            let berg = try BERG(registries: registry.registries.map { URL(fileURLWithPath: $0) }, storeOptions: StoreOptions())
+            let berg = try registry.makeBERG()
             let removed = try berg.cleanCache(modelID)
             writeStdout("Removed \(removed.count) file(s) from \(berg.artifactStore.home.path)\n")
         }

@@ -22,6 +22,13 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "The subject number.")
     var subject: Int
 
+    @OptionGroup var choice: SelectionOptions
+
+    var selection: Selection { choice.selection }
+}
+
+/// `--roi R` and `--select KEY=VALUE ...`: which part of a model's output.
+struct SelectionOptions: ParsableArguments {
     @Option(help: "Shorthand for --select roi=R.")
     var roi: String?
 

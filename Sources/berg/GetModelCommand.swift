@@ -17,9 +17,7 @@ struct GetModelCommand: ParsableCommand {
     @Argument(help: "The model id (see `berg list`).") var modelID: String
     @Option(help: "The subject number.") var subject: Int?
     @Flag(name: .customLong("all-subjects"), help: "Every subject the model has.") var allSubjects = false
-    @Option(help: "Shorthand for --select roi=R.") var roi: String?
-    @Option(name: .customLong("select"), help: ArgumentHelp("A selection value (repeatable).", valueName: "key=value"))
-    var selections: [String] = []
+    @OptionGroup var choice: SelectionOptions
     @Flag(name: .customLong("dry-run"), help: "List the files, their sizes and where they would come from; fetch nothing.")
     var dryRun = false
     @OptionGroup var store: StoreFlags
@@ -28,23 +26,9 @@ struct GetModelCommand: ParsableCommand {
         guard (subject != nil) != allSubjects else {
             throw ValidationError("give --subject S or --all-subjects (one of them)")
         }
-        for item in selections where item.split(separator: "=", maxSplits: 1).count != 2 {
-            throw ValidationError("--select takes KEY=VALUE, got '\(item)'")
-        }
-        if roi != nil, selections.contains(where: { $0.hasPrefix("roi=") }) {
-            throw ValidationError("give the ROI once: --roi R or --select roi=R, not both")
-        }
     }
 
-    var selection: Selection {
-        var selection = Selection()
-        for item in selections {
-            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            if parts.count == 2 { selection[parts[0]] = parts[1] }
-        }
-        if let roi { selection["roi"] = roi }
-        return selection
-    }
+    var selection: Selection { choice.selection }
 
     func run() throws {
         let berg = try store.makeBERG(registries: registry.registries)
