@@ -80,9 +80,6 @@ public struct Conv2d: Sendable {
         let workers = Parallel.workers(for: groups)
         let colSize = direct ? 0 : group * k * outPlane
         let tmpSize = group > 1 ? group * outChannels * outPlane : 0
-        var scratch = [Float](unsafeUninitializedCapacity: workers * (colSize + tmpSize)) { _, count in
-            count = workers * (colSize + tmpSize)
-        }
         // Every output element is written by the GEMM (beta = 0) or the group copy.
         var out = [Float](unsafeUninitializedCapacity: n * outChannels * outPlane) { _, count in
             count = n * outChannels * outPlane
@@ -90,10 +87,10 @@ public struct Conv2d: Sendable {
         weight.withUnsafeBufferPointer { wp in
             input.withUnsafeBufferPointer { ip in
                 out.withUnsafeMutableBufferPointer { op in
-                    scratch.withUnsafeMutableBufferPointer { sp in
+                    ScratchPool.shared.withBuffer(count: workers * (colSize + tmpSize)) { sp in
                         let wPtr = wp.baseAddress!, iPtr = ip.baseAddress!
                         let oPtr = SendablePointer(op.baseAddress!)
-                        let sPtr = sp.baseAddress.map { SendablePointer($0) }
+                        let sPtr: SendablePointer<Float>? = SendablePointer(sp)
                         let biasValues = bias
                         let run: (Int, Int) -> Void = { g, slot in
                             let first = g * group, count = min(group, n - first)

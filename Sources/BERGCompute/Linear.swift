@@ -40,8 +40,17 @@ public struct Linear: Sendable {
     func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, activation: Activation) {
         guard rows > 0 else { return }
         weight.withUnsafeBufferPointer { wp in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outFeatures), Int32(inFeatures),
-                        1, x, Int32(inFeatures), wp.baseAddress!, Int32(inFeatures), 0, y, Int32(outFeatures))
+            if rows <= 4 {
+                // A few rows: matrix-vector products stream the weights once each, where sgemm
+                // would first copy (pack) the whole weight matrix.
+                for r in 0..<rows {
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(outFeatures), Int32(inFeatures),
+                                1, wp.baseAddress!, Int32(inFeatures), x + r * inFeatures, 1, 0, y + r * outFeatures, 1)
+                }
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outFeatures), Int32(inFeatures),
+                            1, x, Int32(inFeatures), wp.baseAddress!, Int32(inFeatures), 0, y, Int32(outFeatures))
+            }
         }
         let n = outFeatures
         let b = bias

@@ -1,3 +1,5 @@
+import BERGCore
+
 /// A (height, width) pair for kernels, strides, padding and dilation. An integer literal
 /// means the same value for both.
 public struct Size2: Sendable, Equatable, ExpressibleByIntegerLiteral, CustomStringConvertible {
@@ -16,5 +18,3 @@ extension Tensor {
         return (shape[0], shape[1], shape[2], shape[3])
     }
 }
-
-import BERGCore
