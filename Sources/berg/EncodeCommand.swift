@@ -4,7 +4,19 @@ import Foundation
 
 struct EncodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "encode", abstract: "Predict a model's responses to images and write them to .npy or .h5.")
+        commandName: "encode", abstract: "Predict a model's responses to images and write them to .npy or .h5.",
+        discussion: """
+        Examples:
+          berg encode fmri-kay2013-css_prf --subject 1 --roi V1 \\
+              --input images/ --output v1.npy
+          berg encode fmri-nsd-fwrf --subject 1 --roi V1 --berg-dir ~/berg \\
+              --input images/ --output v1.h5 --metadata --volume v1.nii.gz
+          berg encode img2fmri-bold5000 --subject 2 --roi all \\
+              --option center_crop=true --input photos/ --output csi2.h5
+
+        Files the model needs are fetched on first use (see `berg get-model`); BERG_OFFLINE=1 \
+        forbids that. `berg describe <id>` lists a model's subjects, selections and options.
+        """)
 
     @OptionGroup var registry: RegistryOptions
     @OptionGroup var model: ModelOptions
