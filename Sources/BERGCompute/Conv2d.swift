@@ -57,8 +57,9 @@ public struct Conv2d: Sendable {
     /// and AlexNet at batch 64, 2048 beat 512 (the weights are packed fewer times).
     static let groupColumns = 2048
 
-    /// Applies the convolution to x [N, inChannels, H, W], then ReLU when `relu` is true.
-    public func callAsFunction(_ x: Tensor, relu: Bool = false) throws -> Tensor {
+    /// Applies the convolution to x [N, inChannels, H, W], adds `residual` (same shape as the
+    /// output) when given, then ReLU when `relu` is true, all in the pass after the GEMM.
+    public func callAsFunction(_ x: Tensor, relu: Bool = false, adding residual: Tensor? = nil) throws -> Tensor {
         let (n, c, h, w) = try x.nchw("Conv2d")
         guard c == inChannels else {
             throw BERGError.shapeMismatch(what: "Conv2d input channels", expected: [n, inChannels, h, w], actual: x.shape)
@@ -67,7 +68,11 @@ public struct Conv2d: Sendable {
         guard o.h > 0, o.w > 0 else {
             throw BERGError.invalidInput("Conv2d: input \(h)×\(w) is smaller than the kernel \(kernel) with padding \(padding) and dilation \(dilation)")
         }
+        if let residual, residual.shape != [n, outChannels, o.h, o.w] {
+            throw BERGError.shapeMismatch(what: "Conv2d residual", expected: [n, outChannels, o.h, o.w], actual: residual.shape)
+        }
         let input = x.floats
+        let extra = residual?.floats ?? []
         let outPlane = o.h * o.w, inPlane = h * w
         let k = inChannels * kernel.h * kernel.w
         let direct = kernel == 1 && stride == 1 && padding == 0
@@ -86,9 +91,11 @@ public struct Conv2d: Sendable {
         }
         weight.withUnsafeBufferPointer { wp in
             input.withUnsafeBufferPointer { ip in
+              extra.withUnsafeBufferPointer { rp in
                 out.withUnsafeMutableBufferPointer { op in
                     ScratchPool.shared.withBuffer(count: workers * (colSize + tmpSize)) { sp in
                         let wPtr = wp.baseAddress!, iPtr = ip.baseAddress!
+                        let rPtr: UnsafePointer<Float>? = residual == nil ? nil : rp.baseAddress
                         let oPtr = SendablePointer(op.baseAddress!)
                         let sPtr: SendablePointer<Float>? = SendablePointer(sp)
                         let biasValues = bias
@@ -115,7 +122,8 @@ public struct Conv2d: Sendable {
                                                 Int32(outChannels), Int32(columns), Int32(k),
                                                 1, wPtr, Int32(k), a, Int32(columns), 0, dst, Int32(columns))
                                 }
-                                Conv2d.epilogue(dst, channels: outChannels, plane: outPlane, bias: biasValues, relu: relu)
+                                Conv2d.epilogue(dst, from: dst, residual: rPtr.map { $0 + first * outChannels * outPlane },
+                                                channels: outChannels, plane: outPlane, sourceStride: outPlane, bias: biasValues, relu: relu)
                             } else {
                                 // [outChannels, count·outPlane] → each image's [outChannels, outPlane].
                                 let tmp = sPtr!.p + slot * (colSize + tmpSize) + colSize
@@ -125,37 +133,40 @@ public struct Conv2d: Sendable {
                                                 1, wPtr, Int32(k), a, Int32(columns), 0, tmp, Int32(columns))
                                 }
                                 for j in 0..<count {
-                                    let dst = oPtr.p + (first + j) * outChannels * outPlane
-                                    for ch in 0..<outChannels {
-                                        let from = tmp + ch * columns + j * outPlane, to = dst + ch * outPlane
-                                        let bv = biasValues?[ch] ?? 0
-                                        if relu {
-                                            for i in 0..<outPlane { to[i] = max(from[i] + bv, 0) }
-                                        } else {
-                                            for i in 0..<outPlane { to[i] = from[i] + bv }
-                                        }
-                                    }
+                                    let image = (first + j) * outChannels * outPlane
+                                    Conv2d.epilogue(oPtr.p + image, from: tmp + j * outPlane, residual: rPtr.map { $0 + image },
+                                                    channels: outChannels, plane: outPlane, sourceStride: columns, bias: biasValues, relu: relu)
                                 }
                             }
                         }
                         Parallel.forEach(groups, run)
                     }
                 }
+              }
             }
         }
         return Tensor(shape: [n, outChannels, o.h, o.w], floats: out)
     }
 
-    /// Adds the bias and applies ReLU in one pass over [channels, plane].
-    static func epilogue(_ p: UnsafeMutablePointer<Float>, channels: Int, plane: Int, bias: [Float]?, relu: Bool) {
-        if bias == nil && !relu { return }
+    /// One pass over the GEMM result: dst[ch] = from[ch] + bias + residual[ch], then ReLU.
+    /// `from` rows are `sourceStride` apart (it may be `dst` itself); dst and residual are dense.
+    static func epilogue(_ dst: UnsafeMutablePointer<Float>, from: UnsafePointer<Float>, residual: UnsafePointer<Float>?,
+                         channels: Int, plane: Int, sourceStride: Int, bias: [Float]?, relu: Bool) {
+        if bias == nil && !relu && residual == nil && UnsafePointer(dst) == from { return }
         for ch in 0..<channels {
-            let row = p + ch * plane
+            let to = dst + ch * plane, src = from + ch * sourceStride
             let bv = bias?[ch] ?? 0
-            if relu {
-                for i in 0..<plane { row[i] = max(row[i] + bv, 0) }
+            if let residual {
+                let r = residual + ch * plane
+                if relu {
+                    for i in 0..<plane { to[i] = max(src[i] + bv + r[i], 0) }
+                } else {
+                    for i in 0..<plane { to[i] = src[i] + bv + r[i] }
+                }
+            } else if relu {
+                for i in 0..<plane { to[i] = max(src[i] + bv, 0) }
             } else {
-                for i in 0..<plane { row[i] += bv }
+                for i in 0..<plane { to[i] = src[i] + bv }
             }
         }
     }
@@ -177,19 +188,20 @@ public struct Conv2d: Sendable {
                     for oh in 0..<o.h {
                         let ih = oh * stride.h - padding.h + ki * dilation.h
                         let d = dst + oh * o.w
+                        // Plain loops: rows are short (7–56 floats), too short for memcpy calls.
                         if ih < 0 || ih >= h {
-                            d.update(repeating: 0, count: o.w)
+                            for ow in 0..<o.w { d[ow] = 0 }
                             continue
                         }
                         let srow = plane + ih * w + offW
-                        if owStart > 0 { d.update(repeating: 0, count: owStart) }
+                        for ow in 0..<owStart { d[ow] = 0 }
                         if stride.w == 1 {
-                            (d + owStart).update(from: srow + owStart, count: owEnd - owStart)
+                            for ow in owStart..<owEnd { d[ow] = srow[ow] }
                         } else {
-                            var ow = owStart
-                            while ow < owEnd { d[ow] = srow[ow * stride.w]; ow += 1 }
+                            let sw = stride.w
+                            for ow in owStart..<owEnd { d[ow] = srow[ow * sw] }
                         }
-                        if owEnd < o.w { (d + owEnd).update(repeating: 0, count: o.w - owEnd) }
+                        for ow in owEnd..<o.w { d[ow] = 0 }
                     }
                 }
             }

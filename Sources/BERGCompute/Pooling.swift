@@ -39,21 +39,36 @@ extension Ops {
                             colCount.withUnsafeBufferPointer { cc in
                                 let src = ip.baseAddress!, dst = SendablePointer(op.baseAddress!)
                                 let ri = ri.baseAddress!, ci = ci.baseAddress!, rc = rc.baseAddress!, cc = cc.baseAddress!
+                                // Separable: the max down each window's rows into one input-wide
+                                // row (contiguous, vectorisable), then across each window's columns.
+                                // NaN propagates, as in PyTorch, and does so in either order.
                                 Parallel.forEach(n * c) { plane, _ in
                                     let sp = src + plane * h * w, dp = dst.p + plane * oh * ow
-                                    for i in 0..<oh {
-                                        let rows = ri + i * maxTaps, nr = rc[i]
-                                        for j in 0..<ow {
-                                            let cols = ci + j * maxTaps, nc = cc[j]
-                                            var m = -Float.infinity
-                                            for a in 0..<nr {
+                                    withUnsafeTemporaryAllocation(of: Float.self, capacity: w) { rowMax in
+                                        let m = rowMax.baseAddress!
+                                        for i in 0..<oh {
+                                            let rows = ri + i * maxTaps, nr = rc[i]
+                                            if nr == 0 {
+                                                m.update(repeating: -Float.infinity, count: w)
+                                            } else {
+                                                m.update(from: sp + rows[0], count: w)
+                                            }
+                                            for a in 1..<max(nr, 1) {
                                                 let row = sp + rows[a]
-                                                for b in 0..<nc {
-                                                    let v = row[cols[b]]
-                                                    if v > m || v.isNaN { m = v }  // NaN propagates, as in PyTorch
+                                                for x in 0..<w {
+                                                    let v = row[x]
+                                                    m[x] = (v > m[x] || v.isNaN) ? v : m[x]
                                                 }
                                             }
-                                            dp[i * ow + j] = m
+                                            for j in 0..<ow {
+                                                let cols = ci + j * maxTaps, nc = cc[j]
+                                                var best = -Float.infinity
+                                                for b in 0..<nc {
+                                                    let v = m[cols[b]]
+                                                    if v > best || v.isNaN { best = v }
+                                                }
+                                                dp[i * ow + j] = best
+                                            }
                                         }
                                     }
                                 }

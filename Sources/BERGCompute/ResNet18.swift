@@ -95,8 +95,8 @@ public final class ResNet18: FeatureNetwork, @unchecked Sendable {
         for (i, block) in blocks.enumerated() {
             let mid = try ComputeProfile.measure("\(block.name).conv1") { try block.conv1(h, relu: true) }
             let residual = try ComputeProfile.measure("\(block.name).downsample") { try block.downsample.map { try $0(h) } ?? h }
-            h = try ComputeProfile.measure("\(block.name).conv2") { try block.conv2(mid) }
-            h = try ComputeProfile.measure("\(block.name).add+relu") { try Ops.addReLU(h, residual) }
+            // The residual add and ReLU ride along in conv2's pass over its GEMM output.
+            h = try ComputeProfile.measure("\(block.name).conv2+add+relu") { try block.conv2(mid, relu: true, adding: residual) }
             guard emit(block.name, h) else { return result }
             if i % 2 == 1 { guard emit("layer\(i / 2 + 1)", h) else { return result } }
         }
