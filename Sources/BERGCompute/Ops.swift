@@ -154,20 +154,3 @@ public enum Ops {
         return try x.reshaped([x.shape[0], x.count / max(x.shape[0], 1)])
     }
 }
-
-extension Ops {
-    /// max(a + b, 0) in one pass (a residual add followed by ReLU).
-    public static func addReLU(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-        guard a.shape == b.shape else { throw BERGError.shapeMismatch(what: "residual add", expected: a.shape, actual: b.shape) }
-        var out = a.floats
-        let bv = b.floats
-        let count = out.count
-        out.withUnsafeMutableBufferPointer { op in
-            bv.withUnsafeBufferPointer { bp in
-                let p = SendablePointer(op.baseAddress!), q = bp.baseAddress!
-                Parallel.chunks(count) { r in for i in r { p.p[i] = max(p.p[i] + q[i], 0) } }
-            }
-        }
-        return Tensor(shape: a.shape, floats: out)
-    }
-}
