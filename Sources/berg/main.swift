@@ -19,7 +19,6 @@ struct Berg: ParsableCommand {
             GetModelCommand.self,
             CacheCommand.self,
             Bench.self,
-            BenchFWRFCommand.self,
             InspectCommand.self,
         ])
 
