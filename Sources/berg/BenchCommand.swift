@@ -9,9 +9,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time the CPU compute engine: sgemm peak, operations, and whole networks at 224×224.",
-        discussion: "`berg bench fmri-nsd-fwrf --berg-dir DIR` times that model instead.",
-        subcommands: [BenchFWRFCommand.self])
+        abstract: "Time the CPU compute engine: sgemm peak, operations, and whole networks at 224×224.")
 
     @Option(name: .long, parsing: .upToNextOption, help: "Benchmarks to run: \(Bench.cases.map(\.name).joined(separator: ", ")) (default: all).")
     var network: [String] = []

@@ -3,12 +3,12 @@ import BERG
 import BERGCompute
 import Foundation
 
-/// `berg bench fmri-nsd-fwrf`: images/s of fmri-nsd-fwrf on a BERG directory (for the benchmark, the
+/// `berg bench-fwrf`: images/s of fmri-nsd-fwrf on a BERG directory (for the benchmark, the
 /// full-size random checkpoints of Tools/reference/make_fwrf_fixtures.py --full-dir).
 /// Tools/bench/fwrf_bench.sh runs it beside PyTorch (Tools/bench/torch_compare_fwrf.py).
 struct BenchFWRFCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "fmri-nsd-fwrf", abstract: "Measure fmri-nsd-fwrf's throughput (images/s) on a BERG directory.")
+        commandName: "bench-fwrf", abstract: "Measure fmri-nsd-fwrf's throughput (images/s) on a BERG directory.")
 
     @Option(help: "A BERG directory holding the model's files.") var bergDir: String
     @Option(help: "The subject.") var subject = 1

@@ -19,6 +19,7 @@ struct Berg: ParsableCommand {
             GetModelCommand.self,
             CacheCommand.self,
             Bench.self,
+            BenchFWRFCommand.self,
             InspectCommand.self,
         ])
 
