@@ -10,14 +10,7 @@ import Foundation
 ///   file's folder; blank lines and lines starting with `#` are skipped).
 public enum StimulusLoader {
     public static func load(_ path: String, squareCrop: Bool = false) throws -> Stimulus {
-        let runs = try loadRuns(path, squareCrop: squareCrop)
-        if runs.count > 1 {
-            let a = runs[0], b = runs[1]
-            throw BERGError.invalidInput(
-                "Images differ in size: \(a.names[0]) is \(a.width)×\(a.height) but \(b.names[0]) is \(b.width)×\(b.height). "
-                + "Resize them to one size first, or use a model that resizes its input")
-        }
-        return runs[0]
+        try oneSize(loadRuns(path, squareCrop: squareCrop))
     }
 
     /// Like `load`, but images of different sizes are allowed: they come back as runs of
@@ -72,11 +65,15 @@ public enum StimulusLoader {
     /// Decodes image files into one batch; with `squareCrop`, non-square images are centre-cropped
     /// to the largest square first. Sizes must then agree.
     public static func loadImages(_ paths: [String], squareCrop: Bool, source: String) throws -> Stimulus {
-        let runs = try loadImageRuns(paths, squareCrop: squareCrop, source: source)
+        try oneSize(loadImageRuns(paths, squareCrop: squareCrop, source: source))
+    }
+
+    /// The one run of same-size images, or an error naming the first two files that differ.
+    private static func oneSize(_ runs: [Stimulus]) throws -> Stimulus {
         if runs.count > 1 {
             let a = runs[0], b = runs[1]
             throw BERGError.invalidInput(
-                "Images differ in size: \(paths[0]) is \(a.width)×\(a.height) but \(paths[a.count]) is \(b.width)×\(b.height). "
+                "Images differ in size: \(a.names[0]) is \(a.width)×\(a.height) but \(b.names[0]) is \(b.width)×\(b.height). "
                 + "Resize them to one size first, or use a model that resizes its input")
         }
         return runs[0]

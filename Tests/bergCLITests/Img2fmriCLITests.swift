@@ -21,7 +21,7 @@ final class Img2fmriCLITests: XCTestCase {
 
     func berg(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
         let process = Process()
-        process.executableURL = try CLITestsBinary.find(root: Self.root)
+        process.executableURL = try CLITests.binary()
         process.arguments = arguments
         process.environment = ["BERG_HOME": work.appendingPathComponent("home").path, "BERG_OFFLINE": "1"]
         let err = Pipe()
@@ -79,20 +79,5 @@ final class Img2fmriCLITests: XCTestCase {
         ])
         XCTAssertEqual(run.status, 2, run.stderr)
         XCTAssertTrue(run.stderr.hasPrefix("error: ") && run.stderr.contains("false, true"), run.stderr)
-    }
-}
-
-/// Finds the built `berg` next to the test bundle, as CLITests does.
-enum CLITestsBinary {
-    static func find(root: URL) throws -> URL {
-        var candidates: [URL] = []
-        for bundle in [Bundle.main] + Bundle.allBundles {
-            candidates.append(bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("berg"))
-        }
-        candidates.append(root.appendingPathComponent(".build/debug/berg"))
-        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw XCTSkip("the berg binary is not built; run `swift build` first")
-        }
-        return found
     }
 }
