@@ -13,6 +13,8 @@ public struct Conv2d: Sendable {
     /// Weights as [outChannels, inChannels·kh·kw], row-major (PyTorch's layout flattened).
     public private(set) var weight: [Float]
     public private(set) var bias: [Float]?
+    /// The weights transformed for Winograd F(2×2, 3×3), where that path applies.
+    private(set) var winogradKernels: WinogradKernels?
 
     /// `weight` is [out, in, kh, kw]; `bias` is [out] or nil.
     public init(weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1, padding: Size2 = 0, dilation: Size2 = 1) throws {
@@ -30,6 +32,11 @@ public struct Conv2d: Sendable {
         self.stride = stride; self.padding = padding; self.dilation = dilation
         self.weight = weight.floats
         self.bias = bias?.floats
+        updateWinogradKernels()
+    }
+
+    private mutating func updateWinogradKernels() {
+        winogradKernels = winogradApplies ? WinogradKernels(weight: weight, outChannels: outChannels, inChannels: inChannels) : nil
     }
 
     /// Output spatial size for an input of h × w.
@@ -51,6 +58,7 @@ public struct Conv2d: Sendable {
             b[o] = b[o] * s + bn.shift[o]
         }
         bias = b
+        updateWinogradKernels()
     }
 
     /// Target GEMM width (N) when several small images share one GEMM: measured on ResNet-18
@@ -73,6 +81,22 @@ public struct Conv2d: Sendable {
         }
         let input = x.floats
         let extra = residual?.floats ?? []
+        if let kernels = winogradKernels {
+            var out = [Float](unsafeUninitializedCapacity: n * outChannels * o.h * o.w) { _, count in
+                count = n * outChannels * o.h * o.w
+            }
+            input.withUnsafeBufferPointer { ip in
+                extra.withUnsafeBufferPointer { rp in
+                    out.withUnsafeMutableBufferPointer { op in
+                        ComputeProfile.measure("  conv: winograd") {
+                            winograd(ip.baseAddress!, n: n, h: h, w: w, out: o, kernels: kernels,
+                                     residual: residual == nil ? nil : rp.baseAddress, relu: relu, into: op.baseAddress!)
+                        }
+                    }
+                }
+            }
+            return Tensor(shape: [n, outChannels, o.h, o.w], floats: out)
+        }
         let outPlane = o.h * o.w, inPlane = h * w
         let k = inChannels * kernel.h * kernel.w
         let direct = kernel == 1 && stride == 1 && padding == 0

@@ -20,36 +20,46 @@ public struct Linear: Sendable {
         self.bias = bias?.floats
     }
 
-    public func callAsFunction(_ x: Tensor, activation: Activation = .none) throws -> Tensor {
+    /// y = x Wᵀ + b, then the activation; with `residual` (y's shape), y = residual + x Wᵀ + b,
+    /// the sum accumulated by the GEMM itself rather than in another pass.
+    public func callAsFunction(_ x: Tensor, activation: Activation = .none, adding residual: Tensor? = nil) throws -> Tensor {
         guard x.rank >= 1, x.shape[x.rank - 1] == inFeatures else {
             throw BERGError.shapeMismatch(what: "Linear input (…, \(inFeatures))", expected: [-1, inFeatures], actual: x.shape)
         }
         let rows = x.count / inFeatures
-        var out = [Float](repeating: 0, count: rows * outFeatures)
-        x.floats.withUnsafeBufferPointer { ip in
-            out.withUnsafeMutableBufferPointer { op in
-                apply(ip.baseAddress!, rows: rows, into: op.baseAddress!, activation: activation)
-            }
-        }
         var shape = x.shape
         shape[shape.count - 1] = outFeatures
+        if let residual, residual.shape != shape {
+            throw BERGError.shapeMismatch(what: "Linear residual", expected: shape, actual: residual.shape)
+        }
+        // Without a residual every element is written by the GEMM (beta = 0).
+        var out = residual?.floats ?? [Float](unsafeUninitializedCapacity: rows * outFeatures) { _, count in
+            count = rows * outFeatures
+        }
+        x.floats.withUnsafeBufferPointer { ip in
+            out.withUnsafeMutableBufferPointer { op in
+                apply(ip.baseAddress!, rows: rows, into: op.baseAddress!, accumulate: residual != nil, activation: activation)
+            }
+        }
         return Tensor(shape: shape, floats: out)
     }
 
-    /// y[rows, out] = x[rows, in] · Wᵀ + b, then the activation.
-    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, activation: Activation) {
+    /// y[rows, out] = x[rows, in] · Wᵀ + b (+ y when `accumulate`), then the activation.
+    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, accumulate: Bool = false,
+               activation: Activation) {
         guard rows > 0 else { return }
+        let beta: Float = accumulate ? 1 : 0
         weight.withUnsafeBufferPointer { wp in
             if rows <= 4 {
                 // A few rows: matrix-vector products stream the weights once each, where sgemm
                 // would first copy (pack) the whole weight matrix.
                 for r in 0..<rows {
                     cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(outFeatures), Int32(inFeatures),
-                                1, wp.baseAddress!, Int32(inFeatures), x + r * inFeatures, 1, 0, y + r * outFeatures, 1)
+                                1, wp.baseAddress!, Int32(inFeatures), x + r * inFeatures, 1, beta, y + r * outFeatures, 1)
                 }
             } else {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outFeatures), Int32(inFeatures),
-                            1, x, Int32(inFeatures), wp.baseAddress!, Int32(inFeatures), 0, y, Int32(outFeatures))
+                            1, x, Int32(inFeatures), wp.baseAddress!, Int32(inFeatures), beta, y, Int32(outFeatures))
             }
         }
         let n = outFeatures
@@ -61,7 +71,7 @@ public struct Linear: Sendable {
                 switch activation {
                 case .none: break
                 case .relu: for j in 0..<n { p[j] = max(p[j], 0) }
-                case .gelu: for j in 0..<n { p[j] = Ops.geluScalar(p[j]) }
+                case .gelu: VectorMath.geluInPlace(p, count: n)
                 }
             }
         }
@@ -100,12 +110,8 @@ public struct LayerNorm: Sendable {
 
     func normalise(_ p: UnsafeMutablePointer<Float>) {
         let n = features
-        var mean: Float = 0
-        for j in 0..<n { mean += p[j] }
-        mean /= Float(n)
-        var variance: Float = 0
-        for j in 0..<n { let d = p[j] - mean; variance += d * d }
-        variance /= Float(n)
+        let mean = VectorMath.sum(p, count: n) / Float(n)
+        let variance = VectorMath.sumOfSquares(p, count: n, minus: mean) / Float(n)
         let inv = 1 / (variance + eps).squareRoot()
         for j in 0..<n { p[j] = (p[j] - mean) * inv * weight[j] + bias[j] }
     }

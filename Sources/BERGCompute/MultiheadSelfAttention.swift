@@ -24,8 +24,8 @@ public struct MultiheadSelfAttention: Sendable {
         outProjection = try Linear(weight: outProjWeight, bias: outProjBias)
     }
 
-    /// x [B, T, D] → [B, T, D].
-    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+    /// x [B, T, D] → [B, T, D]; with `residual` ([B, T, D]), residual + attention(x).
+    public func callAsFunction(_ x: Tensor, adding residual: Tensor? = nil) throws -> Tensor {
         guard x.rank == 3, x.shape[2] == embedDim else {
             throw BERGError.shapeMismatch(what: "MultiheadAttention input (B, T, \(embedDim))", expected: [-1, -1, embedDim], actual: x.shape)
         }
@@ -48,7 +48,7 @@ public struct MultiheadSelfAttention: Sendable {
                             // scores = (Q · scale) Kᵀ
                             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(t), Int32(hd),
                                         scale, q, Int32(3 * d), k, Int32(3 * d), 0, scores, Int32(t))
-                            for row in 0..<t { Ops.softmaxInPlace(scores + row * t, count: t, stride: 1) }
+                            for row in 0..<t { VectorMath.softmaxInPlace(scores + row * t, count: t) }
                             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(hd), Int32(t),
                                         1, scores, Int32(t), v, Int32(3 * d), 0, c0.p + item * t * d + h * hd, Int32(d))
                         }
@@ -56,6 +56,6 @@ public struct MultiheadSelfAttention: Sendable {
                 }
             }
         }
-        return try outProjection(Tensor(shape: [b, t, d], floats: context))
+        return try outProjection(Tensor(shape: [b, t, d], floats: context), adding: residual)
     }
 }

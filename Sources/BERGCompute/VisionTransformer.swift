@@ -111,13 +111,13 @@ public final class VisionTransformer: FeatureNetwork, @unchecked Sendable {
         for (i, block) in blocks.enumerated() {
             let p = "encoder.layers.encoder_layer_\(i)"
             let normed1 = try ComputeProfile.measure("layernorm") { try block.ln1(hState) }
-            let attended = try ComputeProfile.measure("attention") { try block.attention(normed1) }
-            hState = try ComputeProfile.measure("residual add") { try Ops.add(hState, attended) }
+            let residual = hState
+            hState = try ComputeProfile.measure("attention") { try block.attention(normed1, adding: residual) }
             guard emit("\(p).add", hState) else { return result }
             let normed2 = try ComputeProfile.measure("layernorm") { try block.ln2(hState) }
             let hiddenMLP = try ComputeProfile.measure("mlp.0+gelu") { try block.mlp1(normed2, activation: .gelu) }
-            let m = try ComputeProfile.measure("mlp.3") { try block.mlp2(hiddenMLP) }
-            hState = try ComputeProfile.measure("residual add") { try Ops.add(hState, m) }
+            let residual2 = hState
+            hState = try ComputeProfile.measure("mlp.3") { try block.mlp2(hiddenMLP, adding: residual2) }
             guard emit("\(p).add_1", hState) else { return result }
         }
         let normed = try finalNorm(hState)

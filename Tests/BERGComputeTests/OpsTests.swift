@@ -45,6 +45,30 @@ final class OpsTests: XCTestCase {
         }
     }
 
+    /// 3×3 stride-1 cases with 32 or more channels take the Winograd F(2×2, 3×3) path; the
+    /// BN-folded, residual-adding and ReLU epilogue is applied as its output tiles are formed.
+    func testWinogradConvolutions() throws {
+        try withThreadCounts {
+            var checked = 0
+            try forEachCase("conv2d") { name, p in
+                guard name.hasPrefix("conv_winograd") else { return }
+                let bias = Fixtures.exists("ops", "\(name).bias") ? try a(name, "bias") : nil
+                let conv = try Conv2d(weight: a(name, "weight"), bias: bias, padding: p.size2("padding"))
+                XCTAssertTrue(conv.usesWinograd, name)
+                assertClose(try conv(a(name, "x")), try a(name, "y"), tolerance: tolerance, name)
+                checked += 1
+            }
+            XCTAssertEqual(checked, 3)
+            try forEachCase("conv_bn_add_relu") { name, p in
+                var conv = try Conv2d(weight: a(name, "weight"), padding: p.size2("padding"))
+                try conv.foldBatchNorm(BatchNorm2d(weight: a(name, "bn_weight"), bias: a(name, "bn_bias"),
+                                                   runningMean: a(name, "bn_mean"), runningVar: a(name, "bn_var"), eps: p.float("eps")))
+                XCTAssertTrue(conv.usesWinograd, name)
+                assertClose(try conv(a(name, "x"), relu: true, adding: a(name, "residual")), try a(name, "y"), tolerance: tolerance, name)
+            }
+        }
+    }
+
     func testBatchNorm2d() throws {
         try forEachCase("batchnorm2d") { name, p in
             let bn = try BatchNorm2d(weight: a(name, "weight"), bias: a(name, "bias"), runningMean: a(name, "mean"),

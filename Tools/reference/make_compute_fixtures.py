@@ -270,6 +270,46 @@ xf = torch.from_numpy(rng.random((2, 3, 23, 30)).astype(np.float32))
 save(resize_dir, "float_23x30_to_11x17_b2.x", f32(xf))
 save(resize_dir, "float_23x30_to_11x17_b2.y", f32(TF.resize(xf, [11, 17], interpolation=TF.InterpolationMode.BILINEAR, antialias=True)))
 
+# 3×3 stride-1 convolutions with enough channels for the Winograd F(2×2, 3×3) path (odd and
+# even output sizes, padding 0, 1 and asymmetric, batch 1 and 3, with BN + ReLU and with a
+# residual), from their own generator so that adding them left the other fixtures unchanged.
+wrng = np.random.default_rng(23)
+
+
+def wrandn(*shape):
+    return torch.from_numpy(wrng.standard_normal(shape).astype(np.float32))
+
+
+winograd_cases = [
+    # (name, N, Cin, H, W, Cout, padding, bias)
+    ("conv_winograd_pad1_odd_b3", 3, 32, 13, 11, 40, (1, 1), True),
+    ("conv_winograd_pad0_b1", 1, 33, 9, 10, 32, (0, 0), False),
+    ("conv_winograd_pad2x1_b1", 1, 48, 6, 7, 36, (2, 1), True),
+]
+for name, n, cin, h, w, cout, p, bias in winograd_cases:
+    x = wrandn(n, cin, h, w)
+    wt = wrandn(cout, cin, 3, 3) * 0.1
+    b = wrandn(cout) if bias else None
+    y = F.conv2d(x, wt, b, stride=1, padding=p)
+    arrays = {"x": f32(x), "weight": f32(wt), "y": f32(y)}
+    if bias:
+        arrays["bias"] = f32(b)
+    case(name, "conv2d", {"stride": (1, 1), "padding": p, "dilation": (1, 1)}, **arrays)
+
+# conv → BN → + residual → ReLU, as in a ResNet basic block's second half.
+x = wrandn(2, 64, 10, 9)
+wt = wrandn(64, 64, 3, 3) * 0.05
+bn = nn.BatchNorm2d(64).eval()
+bn.weight.data = wrandn(64); bn.bias.data = wrandn(64)
+bn.running_mean.data = wrandn(64) * 0.5; bn.running_var.data = torch.from_numpy(wrng.random(64).astype(np.float32)) + 0.5
+r = wrandn(2, 64, 10, 9)
+case("conv_winograd_bn_residual_relu_b2", "conv_bn_add_relu", {"stride": (1, 1), "padding": (1, 1), "dilation": (1, 1), "eps": bn.eps},
+     x=f32(x), weight=f32(wt), bn_weight=f32(bn.weight), bn_bias=f32(bn.bias),
+     bn_mean=f32(bn.running_mean), bn_var=f32(bn.running_var), residual=f32(r),
+     y=f32(F.relu(bn(F.conv2d(x, wt, None, padding=1)) + r)))
+with open(os.path.join(ops_dir, "cases.json"), "w") as fh:
+    json.dump(cases, fh, indent=1, sort_keys=True)
+
 with open(os.path.join(OUT, "VERSIONS.txt"), "w") as fh:
     fh.write(f"command: python3 {' '.join(sys.argv)}\n")
     fh.write(f"python {sys.version.split()[0]}, torch {torch.__version__}, torchvision {torchvision.__version__}, "
