@@ -81,7 +81,7 @@ public struct Conv2d: Sendable {
         }
         let input = x.floats
         let extra = residual?.floats ?? []
-        if let kernels = winogradKernels {
+        if let kernels = winogradKernels, usesWinograd(h: h, w: w) {
             var out = [Float](unsafeUninitializedCapacity: n * outChannels * o.h * o.w) { _, count in
                 count = n * outChannels * o.h * o.w
             }
