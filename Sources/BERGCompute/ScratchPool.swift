@@ -1,8 +1,8 @@
 import Foundation
 
-/// Reused scratch memory for im2col and GEMM staging. Large buffers are mmapped (see
-/// `AllocatorTuning`), so a fresh one page-faults on first touch: for a single image that cost
-/// a third of a 3×3 convolution's time. A few buffers are kept between calls instead.
+/// Reused scratch memory for im2col, Winograd tiles and GEMM staging. A fresh buffer
+/// page-faults on first touch (for a single image that cost a third of a 3×3 convolution's
+/// time when large buffers were mmapped), so a few buffers are kept between calls.
 final class ScratchPool: @unchecked Sendable {
     static let shared = ScratchPool()
     private var free: [[Float]] = []
