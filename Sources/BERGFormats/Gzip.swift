@@ -169,8 +169,3 @@ private final class ChunkCounter: @unchecked Sendable {
         return next - 1
     }
 }
-
-private struct UncheckedSendableBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}
