@@ -53,7 +53,7 @@ enum Gzip {
     /// independently on `threads` workers, each raw deflate stream ending in a sync flush (an
     /// empty stored block, byte-aligned, not final) so that they concatenate into one stream;
     /// the last ends the stream. Each chunk's CRC-32 is joined with `crc32_combine`. Only
-    /// `threads × 4` chunks are in memory at a time, and `sink` gets them in file order.
+    /// max(8, 2 × threads) chunks are in memory at a time, and `sink` gets them in file order.
     ///
     /// `fill(range, buffer)` writes bytes `range` of the file into `buffer` (`range.count` bytes,
     /// 16-byte aligned); it runs concurrently for disjoint ranges, whose bounds are multiples
@@ -64,8 +64,9 @@ enum Gzip {
         precondition(count >= 0 && chunkBytes > 0)
         let chunks = max(1, (count + chunkBytes - 1) / chunkBytes)
         let workers = max(1, min(threads, chunks))
-        // More slots than workers, so that one slow chunk does not idle the others for a round.
-        let slots = (0..<min(chunks, workers * 4)).map { _ in ChunkSlot(capacity: chunkBytes) }
+        // More slots than workers, so that one slow chunk does not idle the others for a round;
+        // each holds about 2 × chunkBytes.
+        let slots = (0..<min(chunks, max(8, workers * 2))).map { _ in ChunkSlot(capacity: chunkBytes) }
         if level != nil {
             // ID1 ID2, deflate, no flags, no mtime, no extra flags, unknown OS.
             try [UInt8]([0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 255]).withUnsafeBytes { try sink($0) }
