@@ -1,3 +1,4 @@
+import BERGCompute
 import BERGCore
 import BERGFormats
 import BERGModels
@@ -13,9 +14,25 @@ extension BERG {
     /// `affine` (such as img2fmri-bold5000) go through `VoxelVolume`, where a voxel named by
     /// several outputs gets their mean.
     public static func responseVolume(_ result: EncodingResult) throws -> (volume: Tensor, affine: [[Double]]) {
+        let (volume, affine) = try volumePlacement(result)
+        return (volume.tensor, affine)
+    }
+
+    /// Writes `responseVolume(result)` as a 4-D NIfTI file (`.nii` or `.nii.gz`), streamed from
+    /// the occupied voxels: the mostly-NaN volume is never built whole in memory.
+    public static func writeResponseVolume(_ result: EncodingResult, to path: String) throws {
+        let (volume, affine) = try volumePlacement(result)
+        try NIfTIFile.write(shape: volume.fileOrderShape, affine: affine, to: path, threads: ComputeThreads.count) { range, out in
+            volume.fill(range, into: out)
+        }
+    }
+
+    /// Where a result's outputs lie on its voxel grid, from either kind of metadata.
+    static func volumePlacement(_ result: EncodingResult) throws -> (volume: VoxelVolume, affine: [[Double]]) {
+        func rows(_ a: [Double]) -> [[Double]] { (0..<4).map { r in (0..<4).map { c in a[r * 4 + c] } } }
         if result.metadata.tensor("voxel_ijk") != nil {
-            let (volume, a) = try VoxelVolume.volume(of: result)
-            return (volume, (0..<4).map { r in (0..<4).map { c in a[r * 4 + c] } })
+            let (volume, affine) = try VoxelVolume.placement(of: result)
+            return (volume, rows(affine))
         }
         guard let mask = result.metadata.tensor("fmri/roi_mask_volume"), mask.rank == 3,
               let affineTensor = result.metadata.tensor("fmri/fmri_affine"), affineTensor.shape == [4, 4] else {
@@ -24,26 +41,17 @@ extension BERG {
         guard result.responses.count == 1, let responses = result.responses.values.first, responses.rank == 2 else {
             throw BERGError.invalidInput("--volume needs a single [images, voxels] response array")
         }
-        let (images, voxels) = (responses.shape[0], responses.shape[1])
         let maskValues = mask.doubles
         let inside = maskValues.indices.filter { maskValues[$0] == 1 }
-        guard inside.count == voxels else {
-            throw BERGError.shapeMismatch(what: "responses against roi_mask_volume voxels", expected: [images, inside.count],
-                                          actual: responses.shape)
+        guard inside.count == responses.shape[1] else {
+            throw BERGError.shapeMismatch(what: "responses against roi_mask_volume voxels",
+                                          expected: [responses.shape[0], inside.count], actual: responses.shape)
         }
-        var volume = [Float](repeating: .nan, count: mask.count * images)
-        let values = responses.floats
-        for (v, flat) in inside.enumerated() {
-            for n in 0..<images { volume[flat * images + n] = values[n * voxels + v] }
-        }
-        let a = affineTensor.doubles
-        let affine = (0..<4).map { r in (0..<4).map { c in a[r * 4 + c] } }
-        return (Tensor(shape: mask.shape + [images], floats: volume), affine)
-    }
-
-    /// Writes `responseVolume(result)` as a 4-D NIfTI file (`.nii` or `.nii.gz`).
-    public static func writeResponseVolume(_ result: EncodingResult, to path: String) throws {
-        let (volume, affine) = try responseVolume(result)
-        try NIfTIFile.write(volume, affine: affine, to: path)
+        // Each voxel of the mask, in C order, holds one output.
+        let (y, z) = (mask.shape[1], mask.shape[2])
+        let ijk = inside.flatMap { flat in [flat / (y * z), flat / z % y, flat % z].map(Int64.init) }
+        let volume = try VoxelVolume(responses: responses, voxelIJK: Tensor(shape: [inside.count, 3], int64s: ijk),
+                                     shape: mask.shape)
+        return (volume, rows(affineTensor.doubles))
     }
 }

@@ -54,6 +54,9 @@ public final class BERG: Sendable {
         ComputeThreads.configure(count)
     }
 
+    /// How many threads compute uses; file work such as decoding images uses as many.
+    public static var threadCount: Int { ComputeThreads.count }
+
     // MARK: - The registry
 
     /// Model ids, sorted; with a pattern such as `fmri-*`, those it matches.

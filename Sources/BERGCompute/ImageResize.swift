@@ -233,15 +233,22 @@ public enum ImageResize {
         guard m.count == c, s.count == c, s.allSatisfy({ $0 != 0 }) else {
             throw BERGError.invalidInput("Normalize: mean and std need \(c) values (std non-zero), got \(m.count) and \(s.count)")
         }
-        let v = x.floats
-        var out = [Float](repeating: 0, count: v.count)
         let plane = h * w
-        for b in 0..<n {
-            for ch in 0..<c {
-                let base = (b * c + ch) * plane
-                for i in 0..<plane { out[base + i] = (v[base + i] / 255 - m[ch]) / s[ch] }
+        var out = [Float](repeating: 0, count: n * c * plane)
+        // One plane per task; uint8 input is read as it is, without a float copy.
+        func normalise<T>(_ v: [T], _ float: @escaping (T) -> Float) {
+            v.withUnsafeBufferPointer { src in
+                out.withUnsafeMutableBufferPointer { dst in
+                    let input = UncheckedSendable((src, float)), output = SendablePointer(dst.baseAddress!)
+                    Parallel.forEach(n * c) { p, _ in
+                        let (src, float) = input.value
+                        let (mean, std) = (m[p % c], s[p % c])
+                        for i in p * plane ..< (p + 1) * plane { output.p[i] = (float(src[i]) / 255 - mean) / std }
+                    }
+                }
             }
         }
+        if case .uint8(let bytes) = x.storage { normalise(bytes) { Float($0) } } else { normalise(x.floats) { $0 } }
         return Tensor(shape: x.shape, floats: out)
     }
 

@@ -283,9 +283,72 @@ public enum NIfTIFile {
     /// Writes a float32 volume (x, y, z[, t], C order) with a 4×4 affine as NIfTI-1 (`.nii`,
     /// or `.nii.gz` when the name ends in `.gz`). The affine goes in the sform (code 2,
     /// aligned); pixdim holds the voxel sizes (column norms). NaN values are kept.
-    public static func write(_ volume: Tensor, affine: [[Double]], to path: String) throws {
-        guard (3...4).contains(volume.rank), volume.shape.allSatisfy({ (1...32767).contains($0) }) else {
-            throw BERGError.invalidInput("NIfTI volumes to write must be 3-D or 4-D with sides 1–32767, got shape \(volume.shape)")
+    /// `threads` workers compress (all cores when nil).
+    public static func write(_ volume: Tensor, affine: [[Double]], to path: String, threads: Int? = nil) throws {
+        let shape = volume.shape
+        let values = volume.floats
+        // The file runs x fastest: gather each run along x from the C-order array.
+        let cStrides = shape.indices.map { d in shape[(d + 1)...].reduce(1, *) }
+        try write(shape: shape, affine: affine, to: path, threads: threads) { range, out in
+            values.withUnsafeBufferPointer { src in
+                var index = [Int](repeating: 0, count: shape.count)
+                var rest = range.lowerBound
+                for d in shape.indices { index[d] = rest % shape[d]; rest /= shape[d] }
+                var c = zip(index, cStrides).map { $0 * $1 }.reduce(0, +)
+                var f = range.lowerBound
+                while f < range.upperBound {
+                    let run = min(shape[0] - index[0], range.upperBound - f)
+                    for r in 0..<run { out[f - range.lowerBound + r] = src[c + r * cStrides[0]] }
+                    f += run
+                    index[0] += run; c += run * cStrides[0]
+                    var d = 0
+                    while d + 1 < shape.count, index[d] == shape[d] {
+                        index[d] = 0; c -= shape[d] * cStrides[d]
+                        d += 1
+                        index[d] += 1; c += cStrides[d]
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes a float32 NIfTI-1 like `write(_:affine:to:threads:)`, asking `values(range, out)`
+    /// for the voxel values at file positions `range` (x fastest, then y, z, t: position
+    /// i + X·(j + Y·(k + Z·t))). It is called from several threads at once for disjoint ranges,
+    /// about a million values at a time, so the whole volume never has to exist in memory;
+    /// `.nii.gz` is compressed as it goes (zlib level 1, nibabel's default) and the file appears
+    /// at `path` only once complete.
+    public static func write(shape: [Int], affine: [[Double]], to path: String, threads: Int? = nil,
+                             values: @escaping @Sendable (Range<Int>, UnsafeMutableBufferPointer<Float>) -> Void) throws {
+        let header = try header(shape: shape, affine: affine)
+        let count = Tensor.count(of: shape)
+        let littleEndianHost = 1.littleEndian == 1
+        let fill: @Sendable (Range<Int>, UnsafeMutableRawBufferPointer) -> Void = { range, out in
+            // Chunk bounds are multiples of 4 bytes and the header is 352 bytes, so each chunk's
+            // data part holds whole float32 values.
+            let headerPart = range.clamped(to: 0..<header.count)
+            for b in headerPart { out[b - range.lowerBound] = header[b] }
+            guard range.upperBound > header.count else { return }
+            let first = (max(range.lowerBound, header.count) - header.count) / 4
+            let last = (range.upperBound - header.count) / 4
+            let floats = UnsafeMutableRawBufferPointer(rebasing: out[headerPart.count...]).bindMemory(to: Float.self)
+            values(first..<last, UnsafeMutableBufferPointer(rebasing: floats[0..<(last - first)]))
+            if !littleEndianHost {
+                for i in 0..<(last - first) { floats[i] = Float(bitPattern: floats[i].bitPattern.littleEndian) }
+            }
+        }
+        let gzipped = path.lowercased().hasSuffix(".gz")
+        try AtomicFile.write(to: path) { sink in
+            try Gzip.stream(count: header.count + 4 * count, level: gzipped ? 1 : nil,
+                            threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, fill: fill, sink: sink)
+        }
+    }
+
+    /// The 352 bytes before the data of a float32 volume: the header with the affine in the
+    /// sform, and an empty extension flag.
+    static func header(shape: [Int], affine: [[Double]]) throws -> [UInt8] {
+        guard (3...4).contains(shape.count), shape.allSatisfy({ (1...32767).contains($0) }) else {
+            throw BERGError.invalidInput("NIfTI volumes to write must be 3-D or 4-D with sides 1–32767, got shape \(shape)")
         }
         guard affine.count == 4, affine.allSatisfy({ $0.count == 4 }), affine.joined().allSatisfy({ $0.isFinite }) else {
             throw BERGError.invalidInput("A NIfTI affine must be a finite 4×4 matrix")
@@ -295,9 +358,9 @@ public enum NIfTIFile {
         func put32(_ v: Int32, _ o: Int) { withUnsafeBytes(of: v.littleEndian) { header.replaceSubrange(o..<o + 4, with: $0) } }
         func putF(_ v: Float, _ o: Int) { put32(Int32(bitPattern: v.bitPattern), o) }
         put32(348, 0)
-        put16(volume.rank, 40)
-        for (d, n) in volume.shape.enumerated() { put16(n, 42 + 2 * d) }
-        for d in volume.rank..<7 { put16(1, 42 + 2 * d) }
+        put16(shape.count, 40)
+        for (d, n) in shape.enumerated() { put16(n, 42 + 2 * d) }
+        for d in shape.count..<7 { put16(1, 42 + 2 * d) }
         put16(16, 70) // float32
         put16(32, 72)
         putF(1, 76) // qfac
@@ -313,26 +376,6 @@ public enum NIfTIFile {
         put16(2, 254) // sform_code: aligned
         for r in 0..<3 { for c in 0..<4 { putF(Float(affine[r][c]), 280 + 16 * r + 4 * c) } }
         header.replaceSubrange(344..<348, with: [0x6E, 0x2B, 0x31, 0])
-        var data = Data(header)
-        data.append(RawArray.littleEndianBytes(of: cToFortran(volume.asFloat32)))
-        if path.lowercased().hasSuffix(".gz") { data = try Gzip.deflate(data) }
-        try AtomicFile.write(data, to: path)
-    }
-
-    /// Reorders a C-order tensor so that its first index runs fastest (the NIfTI file order).
-    static func cToFortran(_ tensor: Tensor) -> Tensor {
-        let shape = tensor.shape, values = tensor.floats
-        var cStrides = [Int](repeating: 1, count: shape.count)
-        for d in stride(from: shape.count - 2, through: 0, by: -1) { cStrides[d] = cStrides[d + 1] * shape[d + 1] }
-        var out = [Float](repeating: 0, count: values.count)
-        var index = [Int](repeating: 0, count: shape.count)
-        for f in 0..<values.count {
-            var c = 0
-            for d in 0..<shape.count { c += index[d] * cStrides[d] }
-            out[f] = values[c]
-            var d = 0
-            while d < shape.count { index[d] += 1; if index[d] < shape[d] { break }; index[d] = 0; d += 1 }
-        }
-        return Tensor(shape: shape, floats: out)
+        return header
     }
 }

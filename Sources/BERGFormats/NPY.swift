@@ -278,6 +278,13 @@ public enum RawArray {
 /// half-written file is ever left at the destination.
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws {
+        try write(to: path) { sink in try data.withUnsafeBytes { try sink($0) } }
+    }
+
+    /// Streams a file: `produce` hands its bytes, in order, to the `sink` it is given. If
+    /// `produce` or a write throws, the temporary file is removed and nothing appears at `path`.
+    public static func write(to path: String,
+                             _ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let url = URL(fileURLWithPath: path)
         let dir = url.deletingLastPathComponent()
         var isDir: ObjCBool = false
@@ -285,14 +292,31 @@ public enum AtomicFile {
             throw BERGError.writeFailed(path: path, message: "folder \(dir.path) does not exist")
         }
         let temp = dir.appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
+        func failure() -> BERGError { BERGError.writeFailed(path: path, message: String(cString: strerror(errno))) }
+        let fd = open(temp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
+        guard fd >= 0 else { throw failure() }
         do {
-            try data.write(to: temp)
-            guard rename(temp.path, url.path) == 0 else {
-                throw BERGError.writeFailed(path: path, message: String(cString: strerror(errno)))
+            try produce { bytes in
+                var rest = bytes
+                while let base = rest.baseAddress, !rest.isEmpty {
+                    let written = Foundation.write(fd, base, rest.count)
+                    if written < 0 {
+                        if errno == EINTR { continue }
+                        throw failure()
+                    }
+                    rest = UnsafeRawBufferPointer(rebasing: rest[written...])
+                }
             }
         } catch {
+            close(fd)
             try? FileManager.default.removeItem(at: temp)
-            throw BERGError.writeFailed(path: path, message: error.localizedDescription)
+            throw error as? BERGError ?? BERGError.writeFailed(path: path, message: error.localizedDescription)
+        }
+        // close can report a failed write-back (a full disk on some file systems).
+        guard close(fd) == 0, rename(temp.path, url.path) == 0 else {
+            let error = failure()
+            try? FileManager.default.removeItem(at: temp)
+            throw error
         }
     }
 }

@@ -9,25 +9,27 @@ import Foundation
 /// - a text file listing image paths, one per line (relative paths are relative to the list
 ///   file's folder; blank lines and lines starting with `#` are skipped).
 public enum StimulusLoader {
-    public static func load(_ path: String, squareCrop: Bool = false) throws -> Stimulus {
-        try oneSize(loadRuns(path, squareCrop: squareCrop))
+    /// The stimulus at `path`; image files are decoded on `threads` threads (all cores when nil).
+    public static func load(_ path: String, squareCrop: Bool = false, threads: Int? = nil) throws -> Stimulus {
+        try oneSize(loadRuns(path, squareCrop: squareCrop, threads: threads))
     }
 
     /// Like `load`, but images of different sizes are allowed: they come back as runs of
     /// consecutive same-size images, in input order, for models that resize their input.
-    public static func loadRuns(_ path: String, squareCrop: Bool = false) throws -> [Stimulus] {
+    public static func loadRuns(_ path: String, squareCrop: Bool = false, threads: Int? = nil) throws -> [Stimulus] {
+        let threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw BERGError.fileNotFound(path: path, hint: "The input must be an image, a folder of images, a .npy array or a text file listing images")
         }
-        if isDirectory.boolValue { return try loadImageRuns(imageFiles(inFolder: path), squareCrop: squareCrop, source: path) }
+        if isDirectory.boolValue { return try loadImageRuns(imageFiles(inFolder: path), squareCrop: squareCrop, source: path, threads: threads) }
         let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
         if ext == "npy" { return [try loadArray(path)] }
-        if ImageCodec.imageExtensions.contains(ext) { return try loadImageRuns([path], squareCrop: squareCrop, source: path) }
+        if ImageCodec.imageExtensions.contains(ext) { return try loadImageRuns([path], squareCrop: squareCrop, source: path, threads: threads) }
         // Anything else: an image by content, or a list of paths.
         let head = (try? FileHandle(forReadingFrom: URL(fileURLWithPath: path)).read(upToCount: 8)) ?? nil
-        if let head, ImageCodec.format(of: head) != nil { return try loadImageRuns([path], squareCrop: squareCrop, source: path) }
-        return try loadImageRuns(imageFiles(listedIn: path), squareCrop: squareCrop, source: path)
+        if let head, ImageCodec.format(of: head) != nil { return try loadImageRuns([path], squareCrop: squareCrop, source: path, threads: threads) }
+        return try loadImageRuns(imageFiles(listedIn: path), squareCrop: squareCrop, source: path, threads: threads)
     }
 
     /// The image files of a folder, sorted by file name.
@@ -64,8 +66,9 @@ public enum StimulusLoader {
 
     /// Decodes image files into one batch; with `squareCrop`, non-square images are centre-cropped
     /// to the largest square first. Sizes must then agree.
-    public static func loadImages(_ paths: [String], squareCrop: Bool, source: String) throws -> Stimulus {
-        try oneSize(loadImageRuns(paths, squareCrop: squareCrop, source: source))
+    public static func loadImages(_ paths: [String], squareCrop: Bool, source: String, threads: Int? = nil) throws -> Stimulus {
+        try oneSize(loadImageRuns(paths, squareCrop: squareCrop, source: source,
+                                  threads: threads ?? ProcessInfo.processInfo.activeProcessorCount))
     }
 
     /// The one run of same-size images, or an error naming the first two files that differ.
@@ -80,7 +83,9 @@ public enum StimulusLoader {
     }
 
     /// Decodes image files into runs of consecutive same-size images (one run when all agree).
-    static func loadImageRuns(_ paths: [String], squareCrop: Bool, source: String) throws -> [Stimulus] {
+    /// Files are decoded a few per thread at a time, in parallel, and appended in order, so
+    /// that memory stays near the stimulus itself.
+    static func loadImageRuns(_ paths: [String], squareCrop: Bool, source: String, threads: Int) throws -> [Stimulus] {
         guard !paths.isEmpty else { throw BERGError.invalidInput("No images in \(source)") }
         var runs: [Stimulus] = []
         var pixels: [UInt8] = []
@@ -94,26 +99,40 @@ public enum StimulusLoader {
                                      names: names, notes: notes))
             pixels = []; names = []; cropped = []
         }
-        for path in paths {
-            var (hwc, width, height) = try ImageCodec.decode(path)
-            var note: String? = nil
-            if squareCrop, width != height {
-                let side = min(width, height)
-                hwc = centreCrop(hwc, width: width, height: height, side: side)
-                note = "\(fileName(path)) \(width)×\(height)"
-                width = side; height = side
+        let block = max(1, threads) * 4
+        for blockStart in stride(from: 0, to: paths.count, by: block) {
+            let decoded = try concurrentMap(Array(paths[blockStart ..< min(blockStart + block, paths.count)]), threads: threads) {
+                try decodeCHW($0, squareCrop: squareCrop)
             }
-            if let current = size, current != (width, height) { try closeRun() }
-            if names.isEmpty {
-                size = (width, height)
-                pixels.reserveCapacity((paths.count - runs.reduce(0) { $0 + $1.count }) * width * height * 3)
+            for image in decoded {
+                if let current = size, current != (image.width, image.height) { try closeRun() }
+                if names.isEmpty {
+                    size = (image.width, image.height)
+                    pixels.reserveCapacity((paths.count - runs.reduce(0) { $0 + $1.count }) * image.width * image.height * 3)
+                }
+                if let note = image.note { cropped.append(note) }
+                pixels.append(contentsOf: image.chw)
+                names.append(fileName(image.path))
             }
-            if let note { cropped.append(note) }
-            appendCHW(hwc, width: width, height: height, to: &pixels)
-            names.append(fileName(path))
         }
         try closeRun()
         return runs
+    }
+
+    /// One image file as CHW planes, centre-cropped to the largest square when asked (with a note
+    /// saying so).
+    private static func decodeCHW(_ path: String, squareCrop: Bool) throws -> (path: String, chw: [UInt8], width: Int, height: Int, note: String?) {
+        var (hwc, width, height) = try ImageCodec.decode(path)
+        var note: String? = nil
+        if squareCrop, width != height {
+            let side = min(width, height)
+            hwc = centreCrop(hwc, width: width, height: height, side: side)
+            note = "\(fileName(path)) \(width)×\(height)"
+            width = side; height = side
+        }
+        var chw: [UInt8] = []
+        appendCHW(hwc, width: width, height: height, to: &chw)
+        return (path, chw, width, height, note)
     }
 
     /// The largest centred square, with Pillow's `crop((l, t, l + S, t + S))` offsets

@@ -1,13 +1,22 @@
 import BERGCore
 
-/// Responses placed back on a voxel grid, for `--volume OUT.nii.gz`: a model's metadata names
-/// each output's `voxel_ijk` [V, 3], the grid's `volume_shape` [3] and its `affine` [4, 4].
-public enum VoxelVolume {
-    /// Scatters responses [N, V] into a volume [X, Y, Z, N] (C order, so image n of voxel
-    /// (i, j, k) is at ((i·Y + j)·Z + k)·N + n). Voxels no output names are NaN. A voxel named by
-    /// several outputs (overlapping ROIs) gets the mean of their values, which does not depend
-    /// on the order of the outputs.
-    public static func scatter(_ responses: Tensor, voxelIJK: Tensor, shape: [Int]) throws -> Tensor {
+/// Responses placed back on a voxel grid, for `--volume OUT.nii.gz`: each output [N, V] names
+/// its voxel (i, j, k) on a grid of `shape` [X, Y, Z]. Voxels no output names are NaN. A voxel
+/// named by several outputs (overlapping ROIs) gets the mean of their values, which does not
+/// depend on the order of the outputs.
+///
+/// Only the occupied voxels are stored, so that a mostly empty 4-D volume can be streamed to a
+/// file (`fill`) without ever existing whole in memory.
+public struct VoxelVolume: Sendable {
+    /// [X, Y, Z].
+    public let shape: [Int]
+    public let images: Int
+    /// The occupied voxels' positions in NIfTI file order within one image (i + X·(j + Y·k)), ascending.
+    let cells: [Int]
+    /// `values[n · cells.count + c]`: image n's value at `cells[c]`.
+    let values: [Float]
+
+    public init(responses: Tensor, voxelIJK: Tensor, shape: [Int]) throws {
         guard responses.rank == 2 else {
             throw BERGError.shapeMismatch(what: "responses [images, voxels]", expected: [-1, -1], actual: responses.shape)
         }
@@ -19,33 +28,83 @@ public enum VoxelVolume {
             throw BERGError.invalidInput("volume_shape must be three positive sizes, got \(shape)")
         }
         let ijk = voxelIJK.int64s
-        // Which outputs land in each occupied cell, in output order.
-        var outputsByCell: [Int: [Int]] = [:]
+        var placed: [(cell: Int, output: Int)] = []
+        placed.reserveCapacity(voxels)
         for v in 0..<voxels {
             let (i, j, k) = (Int(ijk[3 * v]), Int(ijk[3 * v + 1]), Int(ijk[3 * v + 2]))
             guard (0..<shape[0]).contains(i), (0..<shape[1]).contains(j), (0..<shape[2]).contains(k) else {
                 throw BERGError.invalidInput("voxel \(v) at (\(i), \(j), \(k)) lies outside the volume \(shape)")
             }
-            outputsByCell[(i * shape[1] + j) * shape[2] + k, default: []].append(v)
+            placed.append((i + shape[0] * (j + shape[1] * k), v))
         }
-        let values = responses.floats
-        var out = [Float](repeating: .nan, count: shape[0] * shape[1] * shape[2] * images)
-        out.withUnsafeMutableBufferPointer { o in
-            values.withUnsafeBufferPointer { x in
-                for (cell, outputs) in outputsByCell {
-                    for n in 0..<images {
-                        var sum = 0.0
-                        for v in outputs { sum += Double(x[n * voxels + v]) }
-                        o[cell * images + n] = Float(sum / Double(outputs.count))
-                    }
-                }
+        // By cell, then output order: the outputs landing in one cell are summed in output order.
+        placed.sort { $0.cell != $1.cell ? $0.cell < $1.cell : $0.output < $1.output }
+        var cells: [Int] = [], groupStarts: [Int] = []
+        for (index, p) in placed.enumerated() where cells.last != p.cell {
+            cells.append(p.cell)
+            groupStarts.append(index)
+        }
+        groupStarts.append(placed.count)
+        let x = responses.floats
+        var values = [Float](repeating: 0, count: images * cells.count)
+        for n in 0..<images {
+            for c in cells.indices {
+                var sum = 0.0
+                for p in placed[groupStarts[c] ..< groupStarts[c + 1]] { sum += Double(x[n * voxels + p.output]) }
+                values[n * cells.count + c] = Float(sum / Double(groupStarts[c + 1] - groupStarts[c]))
             }
+        }
+        self.shape = shape
+        self.images = images
+        self.cells = cells
+        self.values = values
+    }
+
+    /// [X, Y, Z, N] in NIfTI file order: the file position of image n at (i, j, k) is
+    /// i + X·(j + Y·(k + Z·n)).
+    public var fileOrderShape: [Int] { shape + [images] }
+
+    /// Writes the values at file positions `range` (see `fileOrderShape`) into `out`.
+    public func fill(_ range: Range<Int>, into out: UnsafeMutableBufferPointer<Float>) {
+        precondition(out.count >= range.count)
+        _ = out.initialize(from: repeatElement(Float.nan, count: range.count))
+        let perImage = shape[0] * shape[1] * shape[2]
+        guard !range.isEmpty, !cells.isEmpty else { return }
+        for n in (range.lowerBound / perImage)...((range.upperBound - 1) / perImage) {
+            let base = n * perImage
+            let lo = max(range.lowerBound, base) - base, hi = min(range.upperBound, base + perImage) - base
+            // Binary search for the first occupied cell at or after lo.
+            var c = 0, end = cells.count
+            while c < end {
+                let mid = (c + end) / 2
+                if cells[mid] < lo { c = mid + 1 } else { end = mid }
+            }
+            while c < cells.count, cells[c] < hi {
+                out[base + cells[c] - range.lowerBound] = values[n * cells.count + c]
+                c += 1
+            }
+        }
+    }
+
+    /// The whole volume [X, Y, Z, N] in C order: image n of voxel (i, j, k) is at ((i·Y + j)·Z + k)·N + n.
+    public var tensor: Tensor {
+        var out = [Float](repeating: .nan, count: shape[0] * shape[1] * shape[2] * images)
+        for (c, cell) in cells.enumerated() {
+            let (i, j, k) = (cell % shape[0], cell / shape[0] % shape[1], cell / (shape[0] * shape[1]))
+            let flat = ((i * shape[1] + j) * shape[2] + k) * images
+            for n in 0..<images { out[flat + n] = values[n * cells.count + c] }
         }
         return Tensor(shape: shape + [images], floats: out)
     }
 
-    /// The volume a result's metadata describes (`voxel_ijk`, `volume_shape`), and its affine.
-    public static func volume(of result: EncodingResult, output: String = "responses") throws -> (volume: Tensor, affine: [Double]) {
+    /// Scatters responses [N, V] into a C-order volume [X, Y, Z, N] (see `tensor`).
+    public static func scatter(_ responses: Tensor, voxelIJK: Tensor, shape: [Int]) throws -> Tensor {
+        try VoxelVolume(responses: responses, voxelIJK: voxelIJK, shape: shape).tensor
+    }
+
+    /// The placement a result's metadata describes (`voxel_ijk`, `volume_shape`), and its
+    /// affine (`affine`, 16 values, row by row).
+    public static func placement(of result: EncodingResult, output: String = "responses") throws -> (volume: VoxelVolume, affine: [Double]) {
         guard let responses = result.responses[output] else {
             throw BERGError.invalidInput("the result has no output named '\(output)'")
         }
@@ -53,6 +112,12 @@ public enum VoxelVolume {
               let affine = result.metadata.tensor("affine"), affine.count == 16 else {
             throw BERGError.unsupported("this model's metadata places no outputs on a voxel grid (voxel_ijk, volume_shape, affine), so it cannot write a volume")
         }
-        return (try scatter(responses, voxelIJK: ijk, shape: shape.int64s.map { Int($0) }), affine.doubles)
+        return (try VoxelVolume(responses: responses, voxelIJK: ijk, shape: shape.int64s.map { Int($0) }), affine.doubles)
+    }
+
+    /// The volume a result's metadata describes, as a C-order tensor (see `tensor`), and its affine.
+    public static func volume(of result: EncodingResult, output: String = "responses") throws -> (volume: Tensor, affine: [Double]) {
+        let (volume, affine) = try placement(of: result, output: output)
+        return (volume.tensor, affine)
     }
 }

@@ -66,11 +66,15 @@ struct EncodeCommand: ParsableCommand {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             selection[parts[0]] = parts[1]
         }
+        // The images decode while the model loads: both are mostly file reading, and the
+        // model's loading runs on one thread. Images of different sizes are fine: the model
+        // resizes (or the loader crops) each one.
+        let (input, squareCrop) = (input, manifest.encoder.squareCrop)
+        let stimuliLoading = InBackground { try StimulusLoader.loadRuns(input, squareCrop: squareCrop, threads: BERG.threadCount) }
         let encoder = try berg.getEncodingModel(model.modelID, subject: Subject(model.subject),
                                                 selection: selection, device: compute.device)
         for path in [output] + [picture, volume].compactMap({ $0 }) { try checkWritable(path) }
-        // Images of different sizes are fine: the model resizes (or the loader crops) each one.
-        let stimuli = try StimulusLoader.loadRuns(input, squareCrop: manifest.encoder.squareCrop)
+        let stimuli = try stimuliLoading.result()
         let names = stimuli.flatMap(\.names), notes = stimuli.flatMap(\.notes)
         let progress: ProgressReporter? = isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil
         let result = try berg.encode(encoder, stimuli, batchSize: batchSize, progress: progress)
@@ -112,5 +116,25 @@ struct ProgressBar: ProgressReporter {
         let filled = total > 0 ? width * completed / total : width
         let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
         FileHandle.standardError.write(Data("\r\(message) [\(bar)] \(completed)/\(total)".utf8))
+    }
+}
+
+/// Work started on another thread now, whose result (or error) is collected later.
+final class InBackground<Value>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var outcome: Result<Value, any Error>?
+
+    init(_ work: @escaping @Sendable () throws -> Value) {
+        DispatchQueue.global(qos: .userInitiated).async {
+            self.outcome = Result { try work() }
+            self.done.signal()
+        }
+    }
+
+    /// Waits for the work, then returns its value or throws its error.
+    func result() throws -> Value {
+        done.wait()
+        done.signal()  // later calls return at once
+        return try outcome!.get()
     }
 }

@@ -90,6 +90,61 @@ final class NIfTIFileTests: XCTestCase {
         assertThrowsBERGError(try NIfTIFile.write(Tensor.zeros([2, 2, 2]), affine: rows, to: dir + "/missing/x.nii"))
     }
 
+    /// A volume of several compression chunks (1 MiB each), written by several threads, reads
+    /// back bit for bit, with special values, and with the header nibabel expects: float32,
+    /// vox_offset 352, sform code 2, qform code 0, scl_slope 1, mm and seconds.
+    func testMultiChunkVolumeRoundTripsOnSeveralThreads() throws {
+        let dir = try IOFixtures.scratchFolder(self)
+        let shape = [45, 50, 41, 7]  // 2.6 MB of data
+        let count = Tensor.count(of: shape)
+        let special: [Float] = [.nan, .infinity, -.infinity, -0.0, .leastNonzeroMagnitude, .greatestFiniteMagnitude]
+        let values = (0..<count).map { i -> Float in
+            if i % 9973 < special.count { return special[i % 9973] }
+            return i % 7 == 0 ? .nan : Float(i % 1000) * 0.125 - 40
+        }
+        let affine: [[Double]] = [[-1.5, 0, 0, 60], [0, 2, 0.5, -80], [0, 0, 2.5, -50], [0, 0, 0, 1]]
+        for (ext, threads) in [("nii.gz", 3), ("nii", 2), ("nii.gz", 1)] {
+            let path = "\(dir)/multi\(threads).\(ext)"
+            try NIfTIFile.write(Tensor(shape: shape, floats: values), affine: affine, to: path, threads: threads)
+            let back = try NIfTIFile.read(path)
+            XCTAssertEqual(back.shape, shape, path)
+            XCTAssertEqual(back.raw.floats.map(\.bitPattern), values.map(\.bitPattern), path)
+            let h = back.header
+            XCTAssertEqual([h.datatypeCode, h.voxOffset, h.sformCode, h.qformCode], [16, 352, 2, 0], path)
+            XCTAssertEqual(h.sclSlope, 1)
+            XCTAssertEqual(Array(h.pixdim[4...7]), [1, 1, 1, 1])
+            XCTAssertEqual(h.srow, affine.prefix(3).map { $0.map(Float.init) })
+            // pixdim[1...3] are the column norms of the affine's 3×3 part.
+            XCTAssertEqual(h.pixdim[3], Float((0.5 * 0.5 + 2.5 * 2.5).squareRoot()), accuracy: 1e-6)
+            let file = try Data(contentsOf: URL(fileURLWithPath: path))
+            let raw = ext == "nii" ? file : try Gzip.inflate(file, limit: 352 + 4 * count + 1, path: path)
+            XCTAssertEqual(raw.count, 352 + 4 * count, "header, then exactly the data: \(path)")
+            XCTAssertEqual(raw[raw.startIndex + 123], 2 | 8, "xyzt_units: mm and seconds")
+        }
+        // Thread count changes neither the compressed bytes nor the file.
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: dir + "/multi3.nii.gz")),
+                       try Data(contentsOf: URL(fileURLWithPath: dir + "/multi1.nii.gz")))
+    }
+
+    /// Values handed over in file order (x fastest) land where the reader puts them in C order.
+    func testWriteFromFileOrderValues() throws {
+        let dir = try IOFixtures.scratchFolder(self)
+        let shape = [300, 200, 3, 4]
+        let (x, y, z) = (shape[0], shape[1], shape[2])
+        try NIfTIFile.write(shape: shape, affine: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]],
+                            to: dir + "/f.nii.gz", threads: 4) { range, out in
+            for f in range { out[f - range.lowerBound] = Float(f) }
+        }
+        let back = try NIfTIFile.read(dir + "/f.nii.gz").raw.floats
+        for (i, j, k, t) in [(0, 0, 0, 0), (1, 0, 0, 0), (0, 1, 0, 0), (299, 199, 2, 3), (17, 150, 1, 2)] {
+            let c = ((i * y + j) * z + k) * shape[3] + t
+            XCTAssertEqual(back[c], Float(i + x * (j + y * (k + z * t))), "(\(i), \(j), \(k), \(t))")
+        }
+        assertThrowsBERGError(try NIfTIFile.write(shape: [2, 2, 2, 40000], affine: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]],
+                                                  to: dir + "/big.nii") { _, _ in })
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/big.nii"))
+    }
+
     /// Cut short anywhere, plain and gzipped files fail with a BERGError.
     func testTruncatedFilesThrowAtEveryOffset() throws {
         for name in ["mask_uint8.nii", "mask_uint8.nii.gz", "qform_int16.nii.gz"] {

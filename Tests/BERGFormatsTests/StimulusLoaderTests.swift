@@ -104,6 +104,31 @@ final class StimulusLoaderTests: XCTestCase {
         XCTAssertTrue(cropped[0].notes.first?.contains("1.png 40×24") ?? false)
     }
 
+    /// Decoded on several threads a block at a time, images keep their order, and runs of one
+    /// size carry across block boundaries; one thread gives the same stimuli.
+    func testParallelDecodingKeepsOrderAndRunsAcrossBlocks() throws {
+        var files: [String: String] = [:]
+        let sources = ["images/rgb.png", "images/gray.png", "crops/wide.png"]
+        // 25 files: 11 of 23×17, then 6 of 40×24, then 8 of 23×17, in name order.
+        for i in 0..<25 { files[String(format: "%02d.png", i)] = (11..<17).contains(i) ? sources[2] : sources[i % 2] }
+        let dir = try folder(files)
+        let parallel = try StimulusLoader.loadRuns(dir, threads: 3)
+        XCTAssertEqual(parallel.map(\.count), [11, 6, 8])
+        XCTAssertEqual(parallel.flatMap(\.names), (0..<25).map { String(format: "%02d.png", $0) })
+        XCTAssertEqual(Array(parallel[0].image(10)), try expectedCHW("images/rgb.png.rgb.npy"))
+        XCTAssertEqual(Array(parallel[2].image(0)), try expectedCHW("images/gray.png.rgb.npy"))  // file 17
+        XCTAssertEqual(Array(parallel[2].image(7)), try expectedCHW("images/rgb.png.rgb.npy"))  // file 24
+        let serial = try StimulusLoader.loadRuns(dir, threads: 1)
+        XCTAssertEqual(parallel.map(\.pixels), serial.map(\.pixels))
+        XCTAssertEqual(parallel.map(\.names), serial.map(\.names))
+
+        // With two corrupt files, the first in name order is the one named, as one thread would.
+        let truncated = Data(try IOFixtures.data("images/rgb.png").prefix(100))
+        for name in ["13.png", "21.png"] { try truncated.write(to: URL(fileURLWithPath: dir + "/" + name)) }
+        let error = assertThrowsBERGError(try StimulusLoader.loadRuns(dir, threads: 4))
+        XCTAssertTrue(error?.message.contains("13.png") ?? false, error?.message ?? "")
+    }
+
     func testMissingAndCorruptFilesAreNamed() throws {
         let dir = try folder(["a.png": "images/rgb.png"])
         try "../missing.png\n".write(toFile: dir + "/list.txt", atomically: true, encoding: .utf8)

@@ -1,0 +1,76 @@
+import BERG
+import Foundation
+import XCTest
+
+/// `BERG.writeResponseVolume` streams the volume in file order; what the file holds must equal
+/// `BERG.responseVolume`, and the responses must sit at their voxels.
+final class ResponseVolumeTests: XCTestCase {
+    private func scratch() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("berg-volume-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
+
+    private let affine: [Double] = [2, 0, 0, -70, 0, 2, 0, -90, 0, 0, 2, -60, 0, 0, 0, 1]
+
+    /// fmri-nsd-fwrf's kind of metadata: voxel v is the v-th `roi_mask_volume == 1` voxel in C order.
+    func testMaskMetadataVolumeHoldsEachResponseAtItsMaskVoxel() throws {
+        let shape = [30, 20, 25]
+        var mask = [Double](repeating: 0, count: 30 * 20 * 25)
+        let inside = [7, 1234, 1235, 9000, 14_999]
+        for flat in inside { mask[flat] = 1 }
+        mask[50] = 2  // only label 1 is the ROI
+        let images = 40
+        let responses = (0..<(images * inside.count)).map { Float($0) * 0.5 - 7 }
+        var group = Metadata()
+        group["roi_mask_volume"] = .tensor(Tensor(shape: shape, doubles: mask))
+        group["fmri_affine"] = .tensor(Tensor(shape: [4, 4], doubles: affine))
+        let result = EncodingResult(responses: ["responses": Tensor(shape: [images, inside.count], floats: responses)],
+                                    metadata: Metadata([("fmri", .group(group))]))
+        let path = try scratch().appendingPathComponent("v.nii.gz").path
+        try BERG.writeResponseVolume(result, to: path)
+        let image = try NIfTIFile.read(path)
+        XCTAssertEqual(image.shape, shape + [images])
+        XCTAssertEqual(image.affine.flatMap { $0 }, affine)
+        let values = image.raw.floats
+        XCTAssertEqual(values.map(\.bitPattern), try BERG.responseVolume(result).volume.floats.map(\.bitPattern))
+        for (v, flat) in inside.enumerated() {
+            for n in 0..<images { XCTAssertEqual(values[flat * images + n], responses[n * inside.count + v]) }
+        }
+        XCTAssertEqual(values.filter { !$0.isNaN }.count, images * inside.count)
+
+        group["roi_mask_volume"] = .tensor(Tensor(shape: shape, doubles: [Double](repeating: 0, count: mask.count)))
+        let mismatched = EncodingResult(responses: result.responses, metadata: Metadata([("fmri", .group(group))]))
+        XCTAssertThrowsError(try BERG.writeResponseVolume(mismatched, to: path + "2.nii.gz"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + "2.nii.gz"))
+    }
+
+    /// img2fmri's kind of metadata (`voxel_ijk`, `volume_shape`, `affine`), large enough for
+    /// several compression chunks, written as plain `.nii` and as `.nii.gz`.
+    func testVoxelListMetadataVolumeEqualsResponseVolume() throws {
+        let ijk: [Int64] = [0, 0, 0, 5, 6, 7, 5, 6, 7, 39, 29, 19, 12, 0, 19]
+        let images = 120  // 40·30·20·120 float32: 1.2 MB, two compression chunks
+        let responses = (0..<(images * 5)).map { Float(($0 * 37) % 101) - 50 }
+        let result = EncodingResult(
+            responses: ["responses": Tensor(shape: [images, 5], floats: responses)],
+            metadata: Metadata([("voxel_ijk", .tensor(Tensor(shape: [5, 3], int64s: ijk))),
+                                ("volume_shape", .tensor(Tensor(shape: [3], int64s: [40, 30, 20]))),
+                                ("affine", .tensor(Tensor(shape: [4, 4], doubles: affine)))]))
+        let expected = try BERG.responseVolume(result).volume
+        let folder = try scratch()
+        for name in ["v.nii", "v.nii.gz"] {
+            let path = folder.appendingPathComponent(name).path
+            try BERG.writeResponseVolume(result, to: path)
+            let image = try NIfTIFile.read(path)
+            XCTAssertEqual(image.shape, [40, 30, 20, images])
+            XCTAssertEqual(image.raw.floats.map(\.bitPattern), expected.floats.map(\.bitPattern), name)
+            let values = image.raw.floats
+            // (5, 6, 7) holds the mean of outputs 1 and 2; (39, 29, 19) output 3.
+            for n in [0, 60, 119] {
+                XCTAssertEqual(values[((5 * 30 + 6) * 20 + 7) * images + n], (responses[n * 5 + 1] + responses[n * 5 + 2]) / 2)
+                XCTAssertEqual(values[((39 * 30 + 29) * 20 + 19) * images + n], responses[n * 5 + 3])
+            }
+        }
+    }
+}
