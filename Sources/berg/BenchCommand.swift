@@ -6,16 +6,37 @@ import Foundation
 
 /// `berg bench`: times the compute engine on realistic sizes (random weights) and prints
 /// images/s, GFLOP/s, the share of this machine's measured sgemm peak, and peak memory.
+/// `berg bench fmri-nsd-fwrf --berg-dir DIR` times that model end to end instead (as `bench-fwrf`).
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time the CPU compute engine: sgemm peak, operations, and whole networks at 224×224.")
+        abstract: "Time the CPU compute engine: sgemm peak, operations, and whole networks at 224×224.",
+        discussion: """
+        Examples:
+          berg bench --network resnet18 --batch 64 --threads 2
+          BERG_PROFILE=1 berg bench --network alexnet     (where the time goes)
+          berg bench fmri-nsd-fwrf --berg-dir /tmp/fwrf-full --roi V1 --batch 100
+        """)
+
+    @Argument(help: "A model to time end to end instead of the engine's benchmarks: \(Bench.models.joined(separator: ", ")) (needs --berg-dir).")
+    var model: String?
+
+    @Option(help: "With a model: a BERG directory holding its files.")
+    var bergDir: String?
+
+    @Option(help: "With a model: the subject.")
+    var subject = 1
+
+    @Option(help: "With a model: ROIs to measure (repeatable; default V1 and lateral).")
+    var roi: [String] = []
+
+    static let models = ["fmri-nsd-fwrf"]
 
     @Option(name: .long, parsing: .upToNextOption, help: "Benchmarks to run: \(Bench.cases.map(\.name).joined(separator: ", ")) (default: all).")
     var network: [String] = []
 
-    @Option(name: .long, parsing: .upToNextOption, help: "Batch sizes.")
-    var batch: [Int] = [1, 64]
+    @Option(name: .long, parsing: .upToNextOption, help: "Batch sizes (default: 1 and 64; 100 with a model).")
+    var batch: [Int] = []
 
     @Option(name: .long, parsing: .upToNextOption, help: "Thread counts (default: 1 and all cores).")
     var threads: [Int] = []
@@ -24,6 +45,15 @@ struct Bench: ParsableCommand {
     var repeats: Int = 3
 
     func validate() throws {
+        if let model {
+            guard Bench.models.contains(model) else {
+                throw ValidationError("No end-to-end benchmark for '\(model)'. Models: \(Bench.models.joined(separator: ", ")); engine benchmarks take --network")
+            }
+            guard bergDir != nil else {
+                throw ValidationError("berg bench \(model) needs --berg-dir DIR, a BERG directory with the model's files (Tools/reference/make_fwrf_fixtures.py --full-dir makes random full-size ones)")
+            }
+            guard batch.count <= 1 else { throw ValidationError("berg bench \(model) takes one --batch size") }
+        }
         let known = Set(Bench.cases.map(\.name))
         for n in network where !known.contains(n) {
             throw ValidationError("Unknown benchmark '\(n)'. Known: \(Bench.cases.map(\.name).joined(separator: ", "))")
@@ -86,6 +116,13 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        if model != nil, let bergDir {
+            ComputeThreads.configure(threads.first)
+            try BenchFWRFCommand.measure(bergDir: bergDir, subject: subject, rois: roi.isEmpty ? ["V1", "lateral"] : roi,
+                                         batch: batch.first ?? 100, repeats: repeats)
+            return
+        }
+        let batch = self.batch.isEmpty ? [1, 64] : self.batch
         let all = ProcessInfo.processInfo.activeProcessorCount
         let threadCounts = threads.isEmpty ? Array(Set([1, all])).sorted() : threads
         let selected = network.isEmpty ? Bench.cases : Bench.cases.filter { network.contains($0.name) }

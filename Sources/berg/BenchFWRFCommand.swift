@@ -19,6 +19,12 @@ struct BenchFWRFCommand: ParsableCommand {
 
     func run() throws {
         compute.apply()
+        try BenchFWRFCommand.measure(bergDir: bergDir, subject: subject, rois: roi, batch: batch, repeats: repeats)
+    }
+
+    /// Times `repeats` encodes of `batch` noise images per ROI and prints the best (shared
+    /// with `berg bench fmri-nsd-fwrf`).
+    static func measure(bergDir: String, subject: Int, rois: [String], batch: Int, repeats: Int) throws {
         let berg = try BERG(storeOptions: StoreOptions(bergDir: URL(fileURLWithPath: bergDir), offline: true))
         // Noise images from a fixed xorshift sequence (cheap, and the same every run).
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
@@ -27,7 +33,7 @@ struct BenchFWRFCommand: ParsableCommand {
             return UInt8(truncatingIfNeeded: state >> 32)
         }
         let stimulus = try Stimulus(images: pixels, count: batch, height: 227, width: 227)
-        for name in roi {
+        for name in rois {
             let model = try berg.getEncodingModel("fmri-nsd-fwrf", subject: Subject(subject), selection: ["roi": name])
             _ = try model.encode(stimulus.batch(0..<min(2, batch)))  // warm-up
             var times: [Double] = []

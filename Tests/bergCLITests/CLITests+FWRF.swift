@@ -34,6 +34,21 @@ extension CLITests {
         XCTAssertEqual(image.data().floats.filter { !$0.isNaN }.count, 15)
     }
 
+    /// `berg bench fmri-nsd-fwrf` (the spelling) times the model on a BERG directory;
+    /// without one it says what it needs.
+    func testBenchFWRFOnABergDirectory() throws {
+        let fixtures = CLITests.root.appendingPathComponent("Tests/BERGModelsTests/Fixtures/fwrf")
+        try ArchiveExtractor.extract(fixtures.appendingPathComponent("berg_dir.tar.xz"), into: work)
+        let environment = ["BERG_HOME": work.appendingPathComponent("home").path, "BERG_OFFLINE": "1"]
+        let run = try berg("bench", "fmri-nsd-fwrf", "--berg-dir", work.appendingPathComponent("berg_dir").path,
+                           "--roi", "V1", "--batch", "2", "--repeats", "1", "--threads", "1", environment: environment)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("berg fwrf roi=V1 voxels=5 batch=2"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("images/s"), run.stdout)
+        assertFails(try berg("bench", "fmri-nsd-fwrf"), status: 2, mentioning: "needs --berg-dir")
+        assertFails(try berg("bench", "fmri-nope", "--berg-dir", work.path), status: 2, mentioning: "Models: fmri-nsd-fwrf")
+    }
+
     func testFWRFMissingBergDirFileOfflineNamesIt() throws {
         let environment = ["BERG_HOME": work.appendingPathComponent("home").path, "BERG_OFFLINE": "1"]
         let run = try berg("encode", "fmri-nsd-fwrf", "--subject", "1", "--roi", "V2", "--berg-dir", work.path,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# fmri-nsd-fwrf throughput: BERG for Swift (`berg bench-fwrf`) beside PyTorch
+# fmri-nsd-fwrf throughput: BERG for Swift (`berg bench fmri-nsd-fwrf`) beside PyTorch
 # (Tools/bench/torch_compare_fwrf.py), batch 100, all threads, on random full-size
 # checkpoints in BERG's layout (V1 1,350 voxels; lateral 7,799 in two splits).
 #
@@ -16,7 +16,7 @@ if [ ! -f "$scratch/encoding_models/modality-fmri/train_dataset-nsd/model-fwrf/e
 fi
 swift build -c release --product berg
 for roi in V1 lateral; do
-    .build/release/berg bench-fwrf --berg-dir "$scratch" --roi "$roi" --batch 100 --repeats 3
+    .build/release/berg bench fmri-nsd-fwrf --berg-dir "$scratch" --roi "$roi" --batch 100 --repeats 3
     python3 Tools/bench/torch_compare_fwrf.py --berg-dir "$scratch" --roi "$roi" --batch 100 --repeats 3
 done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch's CPU throughput on BERG's fwRF network, for comparison with `berg bench-fwrf`.
+"""PyTorch's CPU throughput on BERG's fwRF network, for comparison with `berg bench fmri-nsd-fwrf`.
 
 Made with / run as:
     python3 Tools/bench/torch_compare_fwrf.py --berg-dir /tmp/fwrf-full --roi V1 --batch 100 --repeats 3
