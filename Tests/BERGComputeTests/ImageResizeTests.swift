@@ -2,8 +2,9 @@ import BERGCompute
 import BERGCore
 import XCTest
 
-/// Resizers against torchvision and Pillow: at most one grey level off, with the share of
-/// pixels off by one printed; the Pillow path must be exact.
+/// Resizers against torchvision and Pillow. Pillow's path must be exact; torchvision's float32
+/// path is exact on these fixtures, and within one grey level on at most 0.01 % of pixels in
+/// general (on random shapes about one pixel in ten images still differs, see ImageResize).
 final class ImageResizeTests: XCTestCase {
     /// (largest difference, share of pixels that differ)
     func compare(_ a: Tensor, _ b: Tensor) -> (Int, Double) {
@@ -17,21 +18,20 @@ final class ImageResizeTests: XCTestCase {
         return (worst, Double(off) / Double(max(x.count, 1)))
     }
 
-    func testTorchvisionBilinearWithinOneGreyLevel() throws {
-        var total = 0.0, cases = 0
+    func testTorchvisionBilinearMatches() throws {
+        var cases = 0
         for (name, p) in try Fixtures.cases("resize") where p["height"] != nil {
             let x = try Fixtures.array("resize", "\(name).x")
             let expected = try Fixtures.array("resize", "\(name).torchvision_bilinear")
             let y = try ImageResize.torchvisionBilinear(x, height: p.int("height"), width: p.int("width"))
             XCTAssertEqual(y.shape, expected.shape, name)
             let (worst, share) = compare(y, expected)
-            print("torchvision bilinear \(name): max diff \(worst), \(String(format: "%.3f", share * 100)) % of pixels off by one")
+            print("torchvision bilinear \(name): max diff \(worst), \(String(format: "%.4f", share * 100)) % of pixels differ")
             XCTAssertLessThanOrEqual(worst, 1, name)
-            XCTAssertLessThan(share, 0.01, name)
-            total += share; cases += 1
+            XCTAssertLessThanOrEqual(share, 1e-4, name)
+            cases += 1
         }
         XCTAssertEqual(cases, 4)
-        print("torchvision bilinear: mean share off by one \(String(format: "%.3f", total / Double(max(cases, 1)) * 100)) %")
     }
 
     func testPillowResizeIsExact() throws {
