@@ -81,10 +81,13 @@ public struct Conv2d: Sendable {
         }
         let input = x.floats
         let extra = residual?.floats ?? []
+        let outPlane = o.h * o.w, inPlane = h * w
+        // Every output element is written by the GEMM (beta = 0), the group copy or the
+        // Winograd output transform.
+        var out = [Float](unsafeUninitializedCapacity: n * outChannels * outPlane) { _, count in
+            count = n * outChannels * outPlane
+        }
         if let kernels = winogradKernels, usesWinograd(h: h, w: w) {
-            var out = [Float](unsafeUninitializedCapacity: n * outChannels * o.h * o.w) { _, count in
-                count = n * outChannels * o.h * o.w
-            }
             input.withUnsafeBufferPointer { ip in
                 extra.withUnsafeBufferPointer { rp in
                     out.withUnsafeMutableBufferPointer { op in
@@ -97,7 +100,6 @@ public struct Conv2d: Sendable {
             }
             return Tensor(shape: [n, outChannels, o.h, o.w], floats: out)
         }
-        let outPlane = o.h * o.w, inPlane = h * w
         let k = inChannels * kernel.h * kernel.w
         let direct = kernel == 1 && stride == 1 && padding == 0
         // Small outputs (late layers) fold several images into one GEMM's N so that the weights
@@ -109,10 +111,6 @@ public struct Conv2d: Sendable {
         let workers = Parallel.workers(for: groups)
         let colSize = direct ? 0 : group * k * outPlane
         let tmpSize = group > 1 ? group * outChannels * outPlane : 0
-        // Every output element is written by the GEMM (beta = 0) or the group copy.
-        var out = [Float](unsafeUninitializedCapacity: n * outChannels * outPlane) { _, count in
-            count = n * outChannels * outPlane
-        }
         weight.withUnsafeBufferPointer { wp in
             input.withUnsafeBufferPointer { ip in
               extra.withUnsafeBufferPointer { rp in

@@ -111,13 +111,11 @@ public final class VisionTransformer: FeatureNetwork, @unchecked Sendable {
         for (i, block) in blocks.enumerated() {
             let p = "encoder.layers.encoder_layer_\(i)"
             let normed1 = try ComputeProfile.measure("layernorm") { try block.ln1(hState) }
-            let residual = hState
-            hState = try ComputeProfile.measure("attention") { try block.attention(normed1, adding: residual) }
+            hState = try ComputeProfile.measure("attention") { try block.attention(normed1, adding: hState) }
             guard emit("\(p).add", hState) else { return result }
             let normed2 = try ComputeProfile.measure("layernorm") { try block.ln2(hState) }
             let hiddenMLP = try ComputeProfile.measure("mlp.0+gelu") { try block.mlp1(normed2, activation: .gelu) }
-            let residual2 = hState
-            hState = try ComputeProfile.measure("mlp.3") { try block.mlp2(hiddenMLP, adding: residual2) }
+            hState = try ComputeProfile.measure("mlp.3") { try block.mlp2(hiddenMLP, adding: hState) }
             guard emit("\(p).add_1", hState) else { return result }
         }
         let normed = try finalNorm(hState)
