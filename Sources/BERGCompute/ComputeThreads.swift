@@ -1,3 +1,4 @@
+import BERGCore
 import CBLAS
 import Foundation
 
@@ -47,10 +48,6 @@ struct SendablePointer<T>: @unchecked Sendable {
     init(_ p: UnsafeMutablePointer<T>) { self.p = p }
 }
 
-struct UncheckedSendable<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}
 
 enum Parallel {
     /// How many workers a loop over `n` items uses: one per thread, at most one per item.

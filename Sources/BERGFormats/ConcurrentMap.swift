@@ -1,10 +1,5 @@
+import BERGCore
 import Foundation
-
-/// Work that crosses into `concurrentPerform`, where each worker touches its own items.
-struct UncheckedSendableBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
-}
 
 /// `transform` of each item on up to `threads` threads, results in item order. If any throw,
 /// the error of the first failing item (in item order) is thrown, as a plain loop would.
@@ -14,7 +9,7 @@ func concurrentMap<T, R>(_ items: [T], threads: Int, _ transform: (T) throws -> 
     var results = [Result<R, any Error>?](repeating: nil, count: items.count)
     results.withUnsafeMutableBufferPointer { slots in
         withoutActuallyEscaping(transform) { transform in
-            let box = UncheckedSendableBox((transform, slots, items))
+            let box = UncheckedSendable((transform, slots, items))
             DispatchQueue.concurrentPerform(iterations: workers) { w in
                 let (transform, slots, items) = box.value
                 for i in stride(from: w, to: items.count, by: workers) {

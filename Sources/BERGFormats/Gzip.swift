@@ -78,7 +78,7 @@ enum Gzip {
             let next = ChunkCounter()
             let roundStart = first
             withoutActuallyEscaping(fill) { fill in
-                let box = UncheckedSendableBox((fill, slots))
+                let box = UncheckedSendable((fill, slots))
                 DispatchQueue.concurrentPerform(iterations: min(workers, round)) { _ in
                     while let s = next.take(below: round) {
                         let k = roundStart + s
