@@ -39,23 +39,16 @@ struct WinogradKernels: Sendable {
 
 extension Conv2d {
     /// Winograd pays off for 3×3, stride 1, undilated convolutions with enough channels that
-    /// the GEMMs outweigh the transforms (and small enough outputs, `usesWinograd(h:w:)`).
+    /// the GEMMs outweigh the transforms.
     var winogradApplies: Bool {
         kernel == 3 && stride == 1 && dilation == 1 && inChannels >= 32 && outChannels >= 32
     }
 
-    /// Whether this convolution runs as Winograd F(2×2, 3×3) rather than im2col + sgemm on
-    /// inputs of h × w.
-    public func usesWinograd(h: Int, w: Int) -> Bool {
-        let o = outputSize(h: h, w: w)
-        return winogradKernels != nil && o.h * o.w <= Conv2d.winogradMaxPlane
-    }
-
-    /// Largest output plane for Winograd. Measured at batch 64 on 2 threads: 1.4–2× faster
-    /// than im2col + sgemm for 7×7 to 27×27 outputs with 64–512 channels, even at 28×28,
-    /// and 0.7× at 56×56, where im2col copies long rows and the scalar tile transforms cost
-    /// more than the multiplies they save.
-    static let winogradMaxPlane = 27 * 27
+    /// Whether this convolution runs as Winograd F(2×2, 3×3) rather than im2col + sgemm.
+    /// Measured at batch 64 on 2 threads: 1.4–2× faster per layer for 7×7 to 27×27 outputs
+    /// with 64–512 channels; at 56×56 about even per layer, yet ResNet-18 as a whole ran at
+    /// 46–48 img/s with it there against 38–43 without.
+    public var usesWinograd: Bool { winogradKernels != nil }
 
     /// Tiles per GEMM when several images share one: enough columns for an efficient GEMM,
     /// few enough that a worker's transformed tiles stay within the last-level cache.
@@ -67,14 +60,20 @@ extension Conv2d {
                   residual: UnsafePointer<Float>?, relu: Bool, into output: UnsafeMutablePointer<Float>) {
         let cin = inChannels, cout = outChannels
         let tilesH = (o.h + 1) / 2, tilesW = (o.w + 1) / 2, tilesPerImage = tilesH * tilesW
-        // Input planes copied into zero-padded planes that cover every tile's 4×4 window.
-        let planeH = 2 * tilesH + 2, planeW = 2 * tilesW + 2
+        // Each input plane is copied into a zero-padded plane that covers every tile's 4×4
+        // window, its even and odd columns apart: then the same window position of eight
+        // neighbouring tiles is eight consecutive floats. Rows have 8 floats of slack for the
+        // vector loads of the last full group of tiles.
+        let planeH = 2 * tilesH + 2, planeW = 2 * tilesW + 2, halfW = tilesW + 9
         let group = max(1, min(Conv2d.winogradGroupTiles / tilesPerImage,
                                (n + Parallel.workers(for: n) - 1) / Parallel.workers(for: n)))
         let groups = (n + group - 1) / group
         let workers = Parallel.workers(for: groups)
         let maxTiles = group * tilesPerImage
-        let slotSize = 16 * maxTiles * (cin + cout)
+        // Rows of V and M have 8 floats of slack, so that the transforms always move whole
+        // vectors of eight tiles: the extra lanes land in slack or in tiles written later.
+        let maxRow = maxTiles + 8
+        let slotSize = 16 * maxRow * (cin + cout)
         let outPlane = o.h * o.w
         let biasValues = bias ?? [Float](repeating: 0, count: cout)
         let out = SendablePointer(output)
@@ -86,34 +85,37 @@ extension Conv2d {
                     let slots = SendablePointer(scratch)
                     Parallel.forEach(groups) { g, slot in
                         let first = g * group, count = min(group, n - first)
-                        let tiles = count * tilesPerImage
-                        let v = slots.p + slot * slotSize            // V[ξ][c][tile]
-                        let m = v + 16 * maxTiles * cin               // M[ξ][o][tile]
+                        let tiles = count * tilesPerImage, row = tiles + 8
+                        let v = slots.p + slot * slotSize            // V[ξ][c][tile], rows of `row`
+                        let m = v + 16 * maxRow * cin                 // M[ξ][o][tile], rows of `row`
                         // With one group, the channels are split across the threads instead.
                         let channelsInParallel = workers == 1
                         Conv2d.forChannels(cin, parallel: channelsInParallel) { channels in
-                            var plane = [Float](repeating: 0, count: planeH * planeW)
+                            var plane = [Float](repeating: 0, count: 2 * planeH * halfW)  // evens, then odds
                             for j in 0..<count {
                                 for c in channels {
                                     let src = input + ((first + j) * cin + c) * h * w
                                     for y in 0..<h where y + padH < planeH {
-                                        for x in 0..<min(w, planeW - padW) { plane[(y + padH) * planeW + x + padW] = src[y * w + x] }
+                                        for x in 0..<min(w, planeW - padW) {
+                                            let px = x + padW
+                                            plane[(px & 1) * planeH * halfW + (y + padH) * halfW + px >> 1] = src[y * w + x]
+                                        }
                                     }
-                                    Conv2d.transformInputTiles(plane, planeW: planeW, tilesH: tilesH, tilesW: tilesW,
-                                                               into: v + c * tiles + j * tilesPerImage, positionStride: cin * tiles)
+                                    Conv2d.transformInputTiles(plane, planeH: planeH, halfW: halfW, tilesH: tilesH, tilesW: tilesW,
+                                                               into: v + c * row + j * tilesPerImage, positionStride: cin * row)
                                 }
                             }
                         }
                         for xi in 0..<16 {
                             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(cout), Int32(tiles), Int32(cin),
-                                        1, u + xi * cout * cin, Int32(cin), v + xi * cin * tiles, Int32(tiles),
-                                        0, m + xi * cout * tiles, Int32(tiles))
+                                        1, u + xi * cout * cin, Int32(cin), v + xi * cin * row, Int32(row),
+                                        0, m + xi * cout * row, Int32(row))
                         }
                         Conv2d.forChannels(cout, parallel: channelsInParallel) { channels in
                             for j in 0..<count {
                                 for ch in channels {
                                     let image = ((first + j) * cout + ch) * outPlane
-                                    Conv2d.transformOutputTiles(m + ch * tiles + j * tilesPerImage, positionStride: cout * tiles,
+                                    Conv2d.transformOutputTiles(m + ch * row + j * tilesPerImage, positionStride: cout * row,
                                                                 tilesW: tilesW, out: o, bias: biasPtr[ch],
                                                                 residual: residual.map { $0 + image }, relu: relu, into: out.p + image)
                                 }
@@ -129,59 +131,76 @@ extension Conv2d {
         if parallel { Parallel.chunks(count, minChunk: 1, body) } else { body(0..<count) }
     }
 
-    /// V = Bᵀ d B for every 4×4 window d (stride 2) of a padded plane; position ξ of tile t
-    /// goes to v[ξ · positionStride + t]. Bᵀ's rows are (1,0,−1,0), (0,1,1,0), (0,−1,1,0), (0,1,0,−1).
-    static func transformInputTiles(_ plane: [Float], planeW: Int, tilesH: Int, tilesW: Int,
+    typealias Lanes = SIMD8<Float>
+
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> Lanes { UnsafeRawPointer(p).loadUnaligned(as: Lanes.self) }
+
+    @inline(__always)
+    static func store(_ v: Lanes, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self) }
+
+    /// V = Bᵀ d B for every 4×4 window d (stride 2) of a padded plane (even columns, then odd,
+    /// each `planeH` rows of `halfW`), eight neighbouring tiles at a time; position ξ of tile t
+    /// goes to v[ξ · positionStride + t]. A row's last vector may write up to 7 floats past its
+    /// tiles: into the next row's or image's tiles (written after it) or the row's slack. Bᵀ's rows are (1,0,−1,0), (0,1,1,0), (0,−1,1,0), (0,1,0,−1).
+    static func transformInputTiles(_ plane: [Float], planeH: Int, halfW: Int, tilesH: Int, tilesW: Int,
                                     into v: UnsafeMutablePointer<Float>, positionStride: Int) {
         plane.withUnsafeBufferPointer { pp in
-            let p = pp.baseAddress!
+            let even = pp.baseAddress!, odd = even + planeH * halfW
             for ty in 0..<tilesH {
-                for tx in 0..<tilesW {
-                    let d = UnsafeRawPointer(p + 2 * ty * planeW + 2 * tx)
-                    let d0 = d.loadUnaligned(as: SIMD4<Float>.self)
-                    let d1 = d.loadUnaligned(fromByteOffset: 4 * planeW, as: SIMD4<Float>.self)
-                    let d2 = d.loadUnaligned(fromByteOffset: 8 * planeW, as: SIMD4<Float>.self)
-                    let d3 = d.loadUnaligned(fromByteOffset: 12 * planeW, as: SIMD4<Float>.self)
-                    // Rows first (r = Bᵀ d, a row per vector), then each row times B.
-                    let rows = (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
-                    let t = ty * tilesW + tx
-                    func put(_ i: Int, _ r: SIMD4<Float>) {
-                        v[(4 * i) * positionStride + t] = r[0] - r[2]
-                        v[(4 * i + 1) * positionStride + t] = r[1] + r[2]
-                        v[(4 * i + 2) * positionStride + t] = r[2] - r[1]
-                        v[(4 * i + 3) * positionStride + t] = r[1] - r[3]
+                for tx in Swift.stride(from: 0, to: tilesW, by: 8) {
+                    // d[i][j] of the eight tiles: columns 0 and 2 are even, 1 and 3 odd.
+                    func row(_ i: Int) -> (Lanes, Lanes, Lanes, Lanes) {
+                        let r = (2 * ty + i) * halfW + tx
+                        return (load(even + r), load(odd + r), load(even + r + 1), load(odd + r + 1))
                     }
-                    put(0, rows.0); put(1, rows.1); put(2, rows.2); put(3, rows.3)
+                    let d0 = row(0), d1 = row(1), d2 = row(2), d3 = row(3)
+                    // Rows first (r = Bᵀ d), then each row times B.
+                    let t = ty * tilesW + tx
+                    func put(_ i: Int, _ r: (Lanes, Lanes, Lanes, Lanes)) {
+                        store(r.0 - r.2, v + (4 * i) * positionStride + t)
+                        store(r.1 + r.2, v + (4 * i + 1) * positionStride + t)
+                        store(r.2 - r.1, v + (4 * i + 2) * positionStride + t)
+                        store(r.1 - r.3, v + (4 * i + 3) * positionStride + t)
+                    }
+                    put(0, (d0.0 - d2.0, d0.1 - d2.1, d0.2 - d2.2, d0.3 - d2.3))
+                    put(1, (d1.0 + d2.0, d1.1 + d2.1, d1.2 + d2.2, d1.3 + d2.3))
+                    put(2, (d2.0 - d1.0, d2.1 - d1.1, d2.2 - d1.2, d2.3 - d1.3))
+                    put(3, (d1.0 - d3.0, d1.1 - d3.1, d1.2 - d3.2, d1.3 - d3.3))
                 }
             }
         }
     }
 
-    /// Y = Aᵀ m A for each tile's 16 products (m[ξ · positionStride + t]), plus bias, residual
-    /// and ReLU, into one output channel's plane; Aᵀ's rows are (1,1,1,0) and (0,1,−1,−1).
+    /// Y = Aᵀ m A for each tile's 16 products (m[ξ · positionStride + t]), eight tiles at a
+    /// time, plus bias, residual and ReLU, into one output channel's plane; Aᵀ's rows are
+    /// (1,1,1,0) and (0,1,−1,−1).
     static func transformOutputTiles(_ m: UnsafePointer<Float>, positionStride: Int, tilesW: Int, out o: Size2,
                                      bias: Float, residual: UnsafePointer<Float>?, relu: Bool,
                                      into dst: UnsafeMutablePointer<Float>) {
         let tilesH = (o.h + 1) / 2
         for ty in 0..<tilesH {
-            for tx in 0..<tilesW {
+            for tx in Swift.stride(from: 0, to: tilesW, by: 8) {
+                let count = min(8, tilesW - tx)
                 let t = ty * tilesW + tx
+                func at(_ xi: Int) -> Lanes { load(m + xi * positionStride + t) }
                 // s = Aᵀ m (2×4), then Y = s A (2×2).
-                var s0 = SIMD4<Float>(), s1 = SIMD4<Float>()
-                for j in 0..<4 {
-                    let m0 = m[j * positionStride + t], m1 = m[(4 + j) * positionStride + t]
-                    let m2 = m[(8 + j) * positionStride + t], m3 = m[(12 + j) * positionStride + t]
-                    s0[j] = m0 + m1 + m2
-                    s1[j] = m1 - m2 - m3
+                func column(_ j: Int) -> (Lanes, Lanes) {
+                    let m1 = at(4 + j), m2 = at(8 + j)
+                    return (at(j) + m1 + m2, m1 - m2 - at(12 + j))
                 }
-                let y = SIMD4<Float>(s0[0] + s0[1] + s0[2], s0[1] - s0[2] - s0[3],
-                                     s1[0] + s1[1] + s1[2], s1[1] - s1[2] - s1[3])
-                for dy in 0..<2 where 2 * ty + dy < o.h {
-                    for dx in 0..<2 where 2 * tx + dx < o.w {
-                        let at = (2 * ty + dy) * o.w + 2 * tx + dx
-                        var value = y[2 * dy + dx] + bias
-                        if let residual { value += residual[at] }
-                        dst[at] = relu ? max(value, 0) : value
+                let c0 = column(0), c1 = column(1), c2 = column(2), c3 = column(3)
+                let y = (c0.0 + c1.0 + c2.0, c1.0 - c2.0 - c3.0, c0.1 + c1.1 + c2.1, c1.1 - c2.1 - c3.1)
+                for k in 0..<count {
+                    let ox = 2 * (tx + k)
+                    for dy in 0..<2 where 2 * ty + dy < o.h {
+                        for dx in 0..<2 where ox + dx < o.w {
+                            let index = (2 * ty + dy) * o.w + ox + dx
+                            let lanes = dy == 0 ? (dx == 0 ? y.0 : y.1) : (dx == 0 ? y.2 : y.3)
+                            var value = lanes[k] + bias
+                            if let residual { value += residual[index] }
+                            dst[index] = relu ? max(value, 0) : value
+                        }
                     }
                 }
             }

@@ -87,7 +87,7 @@ public struct Conv2d: Sendable {
         var out = [Float](unsafeUninitializedCapacity: n * outChannels * outPlane) { _, count in
             count = n * outChannels * outPlane
         }
-        if let kernels = winogradKernels, usesWinograd(h: h, w: w) {
+        if let kernels = winogradKernels {
             input.withUnsafeBufferPointer { ip in
                 extra.withUnsafeBufferPointer { rp in
                     out.withUnsafeMutableBufferPointer { op in
