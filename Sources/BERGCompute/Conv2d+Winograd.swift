@@ -15,21 +15,21 @@ struct WinogradKernels: Sendable {
     /// `weight` is [out, in, 3, 3] flattened.
     init(weight: [Float], outChannels: Int, inChannels: Int) {
         var u = [Float](repeating: 0, count: 16 * outChannels * inChannels)
-        for o in 0..<outChannels {
-            for c in 0..<inChannels {
-                let g = (0..<9).map { Double(weight[(o * inChannels + c) * 9 + $0]) }
-                // t = G g (4×3), with G's rows (1,0,0), (½,½,½), (½,−½,½), (0,0,1); then U = t Gᵀ.
-                var t = [Double](repeating: 0, count: 12)
-                for j in 0..<3 {
-                    t[j] = g[j]
-                    t[3 + j] = (g[j] + g[3 + j] + g[6 + j]) / 2
-                    t[6 + j] = (g[j] - g[3 + j] + g[6 + j]) / 2
-                    t[9 + j] = g[6 + j]
-                }
-                for i in 0..<4 {
-                    let row = [t[3 * i], (t[3 * i] + t[3 * i + 1] + t[3 * i + 2]) / 2,
-                               (t[3 * i] - t[3 * i + 1] + t[3 * i + 2]) / 2, t[3 * i + 2]]
-                    for j in 0..<4 { u[((4 * i + j) * outChannels + o) * inChannels + c] = Float(row[j]) }
+        weight.withUnsafeBufferPointer { wp in
+            for o in 0..<outChannels {
+                for c in 0..<inChannels {
+                    let g = wp.baseAddress! + (o * inChannels + c) * 9
+                    // t = G g (4×3), with G's rows (1,0,0), (½,½,½), (½,−½,½), (0,0,1); then U = t Gᵀ.
+                    var t = (SIMD4<Double>(), SIMD4<Double>(), SIMD4<Double>(), SIMD4<Double>())  // t's rows, 3 used
+                    for j in 0..<3 {
+                        let g0 = Double(g[j]), g1 = Double(g[3 + j]), g2 = Double(g[6 + j])
+                        t.0[j] = g0; t.1[j] = (g0 + g1 + g2) / 2; t.2[j] = (g0 - g1 + g2) / 2; t.3[j] = g2
+                    }
+                    func put(_ i: Int, _ r: SIMD4<Double>) {
+                        let row = SIMD4<Double>(r[0], (r[0] + r[1] + r[2]) / 2, (r[0] - r[1] + r[2]) / 2, r[2])
+                        for j in 0..<4 { u[((4 * i + j) * outChannels + o) * inChannels + c] = Float(row[j]) }
+                    }
+                    put(0, t.0); put(1, t.1); put(2, t.2); put(3, t.3)
                 }
             }
         }
