@@ -222,15 +222,7 @@ public struct LinearModel: Sendable {
         var y = [Float](repeating: 0, count: rows * targets)
         for r in 0..<rows { y.replaceSubrange(r * targets ..< (r + 1) * targets, with: intercept) }
         guard rows > 0, targets > 0, features > 0 else { return y }
-        let w = coef.floats
-        x.withUnsafeBufferPointer { xp in
-            w.withUnsafeBufferPointer { wp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(targets), Int32(features),
-                                1, xp.baseAddress, Int32(features), wp.baseAddress, Int32(features), 1, yp.baseAddress, Int32(targets))
-                }
-            }
-        }
+        multiplyTransposed(x, rows: rows, by: coef.floats, outputs: targets, features: features, adding: true, into: &y)
         return y
     }
 }
@@ -273,15 +265,8 @@ public struct PCAModel: Sendable {
         }
         var y = [Float](repeating: 0, count: rows * components)
         if rows > 0, components > 0, features > 0 {
-            let w = componentsMatrix.floats
-            centred.withUnsafeBufferPointer { xp in
-                w.withUnsafeBufferPointer { wp in
-                    y.withUnsafeMutableBufferPointer { yp in
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(components), Int32(features),
-                                    1, xp.baseAddress, Int32(features), wp.baseAddress, Int32(features), 0, yp.baseAddress, Int32(components))
-                    }
-                }
-            }
+            multiplyTransposed(centred, rows: rows, by: componentsMatrix.floats, outputs: components, features: features,
+                               adding: false, into: &y)
         }
         if whiten, let variance = explainedVariance {
             let scale = variance.map { $0 > 0 ? 1 / $0.squareRoot() : 0 }
@@ -322,5 +307,20 @@ public struct StandardScalerModel: Sendable {
             }
         }
         return y
+    }
+}
+
+/// y[rows × outputs] = x[rows × features] · wᵀ (w is [outputs × features]), added to y's
+/// contents when `adding` (the intercepts a linear model starts from).
+private func multiplyTransposed(_ x: [Float], rows: Int, by w: [Float], outputs: Int, features: Int, adding: Bool,
+                        into y: inout [Float]) {
+    x.withUnsafeBufferPointer { xp in
+        w.withUnsafeBufferPointer { wp in
+            y.withUnsafeMutableBufferPointer { yp in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outputs), Int32(features),
+                            1, xp.baseAddress, Int32(features), wp.baseAddress, Int32(features), adding ? 1 : 0,
+                            yp.baseAddress, Int32(outputs))
+            }
+        }
     }
 }
