@@ -15,7 +15,7 @@ extension BERG {
     /// several outputs gets their mean.
     public static func responseVolume(_ result: EncodingResult) throws -> (volume: Tensor, affine: [[Double]]) {
         let (volume, affine) = try volumePlacement(result)
-        return (volume.tensor, affine)
+        return (try volume.tensor(), affine)
     }
 
     /// Writes `responseVolume(result)` as a 4-D NIfTI file (`.nii` or `.nii.gz`), streamed from
@@ -50,7 +50,7 @@ extension BERG {
         // Each voxel of the mask, in C order, holds one output.
         let (y, z) = (mask.shape[1], mask.shape[2])
         let ijk = inside.flatMap { flat in [flat / (y * z), flat / z % y, flat % z].map(Int64.init) }
-        let volume = try VoxelVolume(responses: responses, voxelIJK: Tensor(shape: [inside.count, 3], int64s: ijk),
+        let volume = try VoxelVolume(responses: responses, voxelIJK: try Tensor(shape: [inside.count, 3], int64s: ijk),
                                      shape: mask.shape)
         return (volume, rows(affineTensor.doubles))
     }

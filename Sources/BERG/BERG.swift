@@ -172,7 +172,7 @@ public final class BERG: Sendable {
                 }
                 floats += t.floats
             }
-            first.responses[name] = Tensor(shape: [tensors.reduce(0) { $0 + $1.shape[0] }] + shape.dropFirst(), floats: floats)
+            first.responses[name] = try Tensor(shape: [tensors.reduce(0) { $0 + $1.shape[0] }] + shape.dropFirst(), floats: floats)
         }
         return first
     }

@@ -60,7 +60,7 @@ public final class AlexNet: FeatureNetwork, @unchecked Sendable {
                 switch layer {
                 case .conv(let conv): return try conv(h, relu: fuse)
                 case .linear(let linear): return try linear(h, activation: fuse ? .relu : .none)
-                case .relu: return Ops.relu(h)
+                case .relu: return try Ops.relu(h)
                 case .maxPool: return try Ops.maxPool2d(h, kernel: 3, stride: 2)
                 case .dropout: return h
                 case .adaptiveAvgPool: return try Ops.adaptiveAvgPool2d(h, output: 6)

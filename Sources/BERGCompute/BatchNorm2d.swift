@@ -49,6 +49,6 @@ public struct BatchNorm2d: Sendable {
                 }
             }
         }
-        return Tensor(shape: x.shape, floats: out)
+        return try Tensor(shape: x.shape, floats: out)
     }
 }

@@ -98,7 +98,7 @@ public struct Conv2d: Sendable {
                     }
                 }
             }
-            return Tensor(shape: [n, outChannels, o.h, o.w], floats: out)
+            return try Tensor(shape: [n, outChannels, o.h, o.w], floats: out)
         }
         let k = inChannels * kernel.h * kernel.w
         let direct = kernel == 1 && stride == 1 && padding == 0
@@ -167,7 +167,7 @@ public struct Conv2d: Sendable {
               }
             }
         }
-        return Tensor(shape: [n, outChannels, o.h, o.w], floats: out)
+        return try Tensor(shape: [n, outChannels, o.h, o.w], floats: out)
     }
 
     /// One pass over the GEMM result: dst[ch] = from[ch] + bias + residual[ch], then ReLU.

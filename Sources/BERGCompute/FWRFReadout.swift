@@ -128,7 +128,7 @@ public struct FWRFReadout: Sendable {
             maps.append(values)
         }
         var out = [Float](repeating: 0, count: batch * voxelCount)
-        guard batch > 0 else { return Tensor(shape: [0, voxelCount], floats: []) }
+        guard batch > 0 else { return try Tensor(shape: [0, voxelCount], floats: []) }
         let maxChannels = channelCounts.max() ?? 1
         let imageBlock = max(1, min(batch, FWRFReadout.targetColumns / max(1, maxChannels)))
         let featureCount = weights.count / max(1, voxelCount)
@@ -205,7 +205,7 @@ public struct FWRFReadout: Sendable {
         for b in 0..<batch {
             for v in 0..<voxelCount { out[b * voxelCount + v] += bias[v] }
         }
-        return Tensor(shape: [batch, voxelCount], floats: out)
+        return try Tensor(shape: [batch, voxelCount], floats: out)
     }
 }
 

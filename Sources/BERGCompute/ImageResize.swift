@@ -155,9 +155,9 @@ public enum ImageResize {
         let shape = [n, c, height, width]
         if isBytes {
             // torch.round (half to even), then the clamp torchvision applies before casting back.
-            return Tensor(shape: shape, bytes: result.map { UInt8(min(max($0.rounded(.toNearestOrEven), 0), 255)) })
+            return try Tensor(shape: shape, bytes: result.map { UInt8(min(max($0.rounded(.toNearestOrEven), 0), 255)) })
         }
-        return Tensor(shape: shape, floats: result)
+        return try Tensor(shape: shape, floats: result)
     }
 
     /// Pillow `Image.resize((width, height), filter)` on uint8 images, bit-exact: 22-bit fixed
@@ -195,7 +195,7 @@ public enum ImageResize {
                 }
             }
         }
-        return Tensor(shape: [n, c, height, width], bytes: out)
+        return try Tensor(shape: [n, c, height, width], bytes: out)
     }
 
     /// Pillow's 8-bit coefficients: weights × 2²², rounded half away from zero.
@@ -273,8 +273,8 @@ public enum ImageResize {
         }
         let shape = [n, c, height, width]
         switch x.storage {
-        case .uint8(let v): return Tensor(shape: shape, bytes: crop(v))
-        default: return Tensor(shape: shape, floats: crop(x.floats))
+        case .uint8(let v): return try Tensor(shape: shape, bytes: crop(v))
+        default: return try Tensor(shape: shape, floats: crop(x.floats))
         }
     }
 
@@ -301,7 +301,7 @@ public enum ImageResize {
             }
         }
         if case .uint8(let bytes) = x.storage { normalise(bytes) { Float($0) } } else { normalise(x.floats) { $0 } }
-        return Tensor(shape: x.shape, floats: out)
+        return try Tensor(shape: x.shape, floats: out)
     }
 
     private static func dims(_ x: Tensor, height: Int, width: Int) throws -> (Int, Int, Int, Int) {

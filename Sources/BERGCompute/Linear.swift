@@ -41,7 +41,7 @@ public struct Linear: Sendable {
                 apply(ip.baseAddress!, rows: rows, into: op.baseAddress!, accumulate: residual != nil, activation: activation)
             }
         }
-        return Tensor(shape: shape, floats: out)
+        return try Tensor(shape: shape, floats: out)
     }
 
     /// y[rows, out] = x[rows, in] · Wᵀ + b (+ y when `accumulate`), then the activation.
@@ -105,7 +105,7 @@ public struct LayerNorm: Sendable {
                 for row in r { self.normalise(p.p + row * self.features) }
             }
         }
-        return Tensor(shape: x.shape, floats: out)
+        return try Tensor(shape: x.shape, floats: out)
     }
 
     func normalise(_ p: UnsafeMutablePointer<Float>) {

@@ -56,6 +56,6 @@ public struct MultiheadSelfAttention: Sendable {
                 }
             }
         }
-        return try outProjection(Tensor(shape: [b, t, d], floats: context), adding: residual)
+        return try outProjection(try Tensor(shape: [b, t, d], floats: context), adding: residual)
     }
 }

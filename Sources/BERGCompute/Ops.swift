@@ -5,34 +5,34 @@ import Foundation
 /// `BatchNorm2d`, `Linear`, `LayerNorm`, `MultiheadSelfAttention`.
 public enum Ops {
     /// max(x, 0) element-wise.
-    public static func relu(_ x: Tensor) -> Tensor { map(x) { max($0, 0) } }
+    public static func relu(_ x: Tensor) throws -> Tensor { try map(x) { max($0, 0) } }
 
     /// GELU in PyTorch's default exact form, x · ½ · (1 + erf(x / √2)) (see `VectorMath.gelu`).
-    public static func gelu(_ x: Tensor) -> Tensor {
+    public static func gelu(_ x: Tensor) throws -> Tensor {
         var out = x.floats
         let count = out.count
         out.withUnsafeMutableBufferPointer { op in
             let p = SendablePointer(op.baseAddress!)
             Parallel.chunks(count) { r in VectorMath.geluInPlace(p.p + r.lowerBound, count: r.count) }
         }
-        return Tensor(shape: x.shape, floats: out)
+        return try Tensor(shape: x.shape, floats: out)
     }
 
     /// log1p(|x|) · tanh(x), the signed log compression some readouts apply to features.
-    public static func signedLog1pTanh(_ x: Tensor) -> Tensor { map(x) { log1pf(abs($0)) * tanhf($0) } }
+    public static func signedLog1pTanh(_ x: Tensor) throws -> Tensor { try map(x) { log1pf(abs($0)) * tanhf($0) } }
 
     /// Dropout at inference is the identity.
     public static func dropout(_ x: Tensor) -> Tensor { x }
 
     /// Applies `f` to each element (as Float32), in parallel chunks for large tensors.
-    public static func map(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
+    public static func map(_ x: Tensor, _ f: (Float) -> Float) throws -> Tensor {
         var out = x.floats
         let count = out.count
         out.withUnsafeMutableBufferPointer { op in
             let p = SendablePointer(op.baseAddress!)
             Parallel.chunks(count) { r in for i in r { p.p[i] = f(p.p[i]) } }
         }
-        return Tensor(shape: x.shape, floats: out)
+        return try Tensor(shape: x.shape, floats: out)
     }
 
     /// a + b element-wise, for tensors of the same shape.
@@ -46,7 +46,7 @@ public enum Ops {
                 Parallel.chunks(op.count) { r in for i in r { p.p[i] += q[i] } }
             }
         }
-        return Tensor(shape: a.shape, floats: out)
+        return try Tensor(shape: a.shape, floats: out)
     }
 
     /// Concatenates tensors along `axis` (default 1, channels); all other dimensions must agree.
@@ -73,7 +73,7 @@ public enum Ops {
                 out.append(contentsOf: p[(o * len)..<((o + 1) * len)])
             }
         }
-        return Tensor(shape: shape, floats: out)
+        return try Tensor(shape: shape, floats: out)
     }
 
     /// Elements `range` along `axis` (default 1, channels).
@@ -94,7 +94,7 @@ public enum Ops {
         }
         var shape = x.shape
         shape[ax] = range.count
-        return Tensor(shape: shape, floats: out)
+        return try Tensor(shape: shape, floats: out)
     }
 
     /// Softmax along `axis`, max-subtracted for stability.
@@ -109,7 +109,7 @@ public enum Ops {
                 for i in 0..<inner { softmaxInPlace(p.p + o * len * inner + i, count: len, stride: inner) }
             }
         }
-        return Tensor(shape: x.shape, floats: out)
+        return try Tensor(shape: x.shape, floats: out)
     }
 
     static func softmaxInPlace(_ p: UnsafeMutablePointer<Float>, count: Int, stride: Int) {
@@ -147,7 +147,7 @@ public enum Ops {
         }
         var shape = x.shape
         shape.remove(at: ax)
-        return Tensor(shape: shape, floats: out)
+        return try Tensor(shape: shape, floats: out)
     }
 
     /// [N, C, H, W] → [N, C·H·W] (torch.flatten(x, 1)).

@@ -78,7 +78,7 @@ extension Ops {
                 }
             }
         }
-        return Tensor(shape: [n, c, oh, ow], floats: out)
+        return try Tensor(shape: [n, c, oh, ow], floats: out)
     }
 
     /// PyTorch `avg_pool2d` (count_include_pad counts the zero padding but never the part of a
@@ -119,7 +119,7 @@ extension Ops {
                 }
             }
         }
-        return Tensor(shape: [n, c, oh, ow], floats: out)
+        return try Tensor(shape: [n, c, oh, ow], floats: out)
     }
 
     /// PyTorch `adaptive_avg_pool2d`: window i spans [⌊i·H/out⌋, ⌈(i+1)·H/out⌉).
@@ -146,7 +146,7 @@ extension Ops {
                 }
             }
         }
-        return Tensor(shape: [n, c, oh, ow], floats: out)
+        return try Tensor(shape: [n, c, oh, ow], floats: out)
     }
 
     private static func checkPool(_ what: String, kernel: Size2, stride: Size2, padding: Size2) throws {

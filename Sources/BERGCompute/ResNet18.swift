@@ -84,7 +84,7 @@ public final class ResNet18: FeatureNetwork, @unchecked Sendable {
             guard emit("conv1", c) else { return result }
             let b = try stemBN(c)
             guard emit("bn1", b) else { return result }
-            h = Ops.relu(b)
+            h = try Ops.relu(b)
         } else {
             h = try ComputeProfile.measure("conv1+bn1+relu") { try stemFolded(x, relu: true) }
             step = 2

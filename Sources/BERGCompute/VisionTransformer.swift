@@ -107,7 +107,7 @@ public final class VisionTransformer: FeatureNetwork, @unchecked Sendable {
                 for k in 0..<s { tokens[b * t * d + (k + 1) * d + c] = pv[src + k] + posEmbedding[(k + 1) * d + c] }
             }
         }
-        var hState = Tensor(shape: [n, t, d], floats: tokens)
+        var hState = try Tensor(shape: [n, t, d], floats: tokens)
         for (i, block) in blocks.enumerated() {
             let p = "encoder.layers.encoder_layer_\(i)"
             let normed1 = try ComputeProfile.measure("layernorm") { try block.ln1(hState) }

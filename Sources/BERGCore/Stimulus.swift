@@ -47,5 +47,5 @@ public struct Stimulus: Sendable {
     }
 
     /// The stimulus as a uint8 tensor [N, 3, H, W].
-    public var tensor: Tensor { Tensor(shape: [count, 3, height, width], bytes: pixels) }
+    public var tensor: Tensor { Tensor(checked: [count, 3, height, width], storage: .uint8(pixels)) }
 }

@@ -30,20 +30,34 @@ public struct Tensor: Sendable, Equatable {
     public var shape: [Int]
     public var storage: Storage
 
-    public init(shape: [Int], storage: Storage) {
+    /// Fails with `shapeMismatch` when the shape's element count differs from the storage's,
+    /// or when a dimension is negative.
+    public init(shape: [Int], storage: Storage) throws {
         self.shape = shape
         self.storage = storage
-        precondition(Tensor.count(of: shape) == storageCount, "Tensor shape \(shape) does not match \(storageCount) elements")
+        guard shape.allSatisfy({ $0 >= 0 }), Tensor.count(of: shape) == storageCount else {
+            throw BERGError.shapeMismatch(what: "tensor elements", expected: shape, actual: [storageCount])
+        }
     }
 
-    public init(shape: [Int], floats: [Float]) { self.init(shape: shape, storage: .float32(floats)) }
-    public init(shape: [Int], doubles: [Double]) { self.init(shape: shape, storage: .float64(doubles)) }
-    public init(shape: [Int], bytes: [UInt8]) { self.init(shape: shape, storage: .uint8(bytes)) }
-    public init(shape: [Int], int64s: [Int64]) { self.init(shape: shape, storage: .int64(int64s)) }
+    public init(shape: [Int], floats: [Float]) throws { try self.init(shape: shape, storage: .float32(floats)) }
+    public init(shape: [Int], doubles: [Double]) throws { try self.init(shape: shape, storage: .float64(doubles)) }
+    public init(shape: [Int], bytes: [UInt8]) throws { try self.init(shape: shape, storage: .uint8(bytes)) }
+    public init(shape: [Int], int64s: [Int64]) throws { try self.init(shape: shape, storage: .int64(int64s)) }
 
     /// A float32 tensor of zeros.
-    public static func zeros(_ shape: [Int]) -> Tensor {
-        Tensor(shape: shape, floats: [Float](repeating: 0, count: count(of: shape)))
+    public static func zeros(_ shape: [Int]) throws -> Tensor {
+        guard shape.allSatisfy({ $0 >= 0 }) else {
+            throw BERGError.shapeMismatch(what: "tensor of zeros (negative dimension)", expected: shape.map { max($0, 0) }, actual: shape)
+        }
+        return Tensor(checked: shape, storage: .float32([Float](repeating: 0, count: count(of: shape))))
+    }
+
+    /// For conversions that keep the element count (and a `Stimulus`, checked when made), so the
+    /// shape is valid by construction.
+    init(checked shape: [Int], storage: Storage) {
+        self.shape = shape
+        self.storage = storage
     }
 
     public static func count(of shape: [Int]) -> Int { shape.reduce(1, *) }
@@ -115,14 +129,14 @@ public struct Tensor: Sendable, Equatable {
     }
 
     /// The same tensor converted to float32 storage.
-    public var asFloat32: Tensor { Tensor(shape: shape, floats: floats) }
+    public var asFloat32: Tensor { Tensor(checked: shape, storage: .float32(floats)) }
 
     /// The same elements under another shape with the same count.
     public func reshaped(_ newShape: [Int]) throws -> Tensor {
         guard Tensor.count(of: newShape) == count else {
             throw BERGError.shapeMismatch(what: "reshape", expected: newShape, actual: shape)
         }
-        return Tensor(shape: newShape, storage: storage)
+        return try Tensor(shape: newShape, storage: storage)
     }
 
     /// A scalar's value, for 0-d or one-element tensors.

@@ -38,12 +38,12 @@ public struct NIfTIImage: Sendable {
 
     /// The scaled values as float64, equal to nibabel's `img.get_fdata()` (C-order indexing of
     /// this tensor equals NumPy indexing of that array).
-    public func data() -> Tensor {
+    public func data() throws -> Tensor {
         let values = raw.doubles
         if let (slope, inter) = NIfTIFile.scaling(header) {
-            return Tensor(shape: raw.shape, doubles: values.map { $0 * slope + inter })
+            return try Tensor(shape: raw.shape, doubles: values.map { $0 * slope + inter })
         }
-        return Tensor(shape: raw.shape, doubles: values)
+        return try Tensor(shape: raw.shape, doubles: values)
     }
 }
 
@@ -81,7 +81,7 @@ public enum NIfTIFile {
         let rawBytes = body[start ..< start + dataBytes]
         let stored = try decode(rawBytes, datatypeCode: header.datatypeCode, dtype: dtype, bigEndian: header.bigEndian,
                                 shape: header.shape)
-        let raw = header.shape.count > 1 ? RawArray.fortranToC(stored) : stored
+        let raw = header.shape.count > 1 ? try RawArray.fortranToC(stored) : stored
         return NIfTIImage(header: header, affine: try affine(header, path: path), raw: raw)
     }
 
@@ -158,11 +158,11 @@ public enum NIfTIFile {
         case 512:
             let t = try RawArray.tensor(from: raw, dtype: .int16, bigEndian: bigEndian, shape: shape)
             guard case .int16(let v) = t.storage else { return t }
-            return Tensor(shape: shape, storage: .int32(v.map { Int32(UInt16(bitPattern: $0)) }))
+            return try Tensor(shape: shape, storage: .int32(v.map { Int32(UInt16(bitPattern: $0)) }))
         case 768:
             let t = try RawArray.tensor(from: raw, dtype: .int32, bigEndian: bigEndian, shape: shape)
             guard case .int32(let v) = t.storage else { return t }
-            return Tensor(shape: shape, storage: .int64(v.map { Int64(UInt32(bitPattern: $0)) }))
+            return try Tensor(shape: shape, storage: .int64(v.map { Int64(UInt32(bitPattern: $0)) }))
         default:
             return try RawArray.tensor(from: raw, dtype: dtype, bigEndian: bigEndian, shape: shape)
         }
@@ -275,7 +275,7 @@ public enum NIfTIFile {
             out.append(contentsOf: values[flat * inner ..< (flat + 1) * inner])
             count += 1
         }
-        return Tensor(shape: [count] + volume.shape.dropFirst(mask.shape.count), floats: out)
+        return try Tensor(shape: [count] + volume.shape.dropFirst(mask.shape.count), floats: out)
     }
 
     // MARK: Writing

@@ -210,21 +210,21 @@ public enum RawArray {
         }
         switch dtype {
         case .float32:
-            if !bigEndian { return Tensor(shape: shape, floats: copy(Float.self, zero: 0)) }
-            return Tensor(shape: shape, floats: load(UInt32.self).map { Float(bitPattern: $0) })
+            if !bigEndian { return try Tensor(shape: shape, floats: copy(Float.self, zero: 0)) }
+            return try Tensor(shape: shape, floats: load(UInt32.self).map { Float(bitPattern: $0) })
         case .float64:
-            if !bigEndian { return Tensor(shape: shape, doubles: copy(Double.self, zero: 0)) }
-            return Tensor(shape: shape, doubles: load(UInt64.self).map { Double(bitPattern: $0) })
+            if !bigEndian { return try Tensor(shape: shape, doubles: copy(Double.self, zero: 0)) }
+            return try Tensor(shape: shape, doubles: load(UInt64.self).map { Double(bitPattern: $0) })
         case .float16:
-            return Tensor(shape: shape, floats: load(UInt16.self).map { Float(Float16(bitPattern: $0)) })
+            return try Tensor(shape: shape, floats: load(UInt16.self).map { Float(Float16(bitPattern: $0)) })
         case .bfloat16:
-            return Tensor(shape: shape, floats: load(UInt16.self).map { Float(bitPattern: UInt32($0) << 16) })
-        case .int64: return Tensor(shape: shape, storage: .int64(load(Int64.self)))
-        case .int32: return Tensor(shape: shape, storage: .int32(load(Int32.self)))
-        case .int16: return Tensor(shape: shape, storage: .int16(load(Int16.self)))
-        case .int8: return Tensor(shape: shape, storage: .int8(load(Int8.self)))
-        case .uint8: return Tensor(shape: shape, storage: .uint8(load(UInt8.self)))
-        case .bool: return Tensor(shape: shape, storage: .bool(load(UInt8.self).map { $0 != 0 }))
+            return try Tensor(shape: shape, floats: load(UInt16.self).map { Float(bitPattern: UInt32($0) << 16) })
+        case .int64: return try Tensor(shape: shape, storage: .int64(load(Int64.self)))
+        case .int32: return try Tensor(shape: shape, storage: .int32(load(Int32.self)))
+        case .int16: return try Tensor(shape: shape, storage: .int16(load(Int16.self)))
+        case .int8: return try Tensor(shape: shape, storage: .int8(load(Int8.self)))
+        case .uint8: return try Tensor(shape: shape, storage: .uint8(load(UInt8.self)))
+        case .bool: return try Tensor(shape: shape, storage: .bool(load(UInt8.self).map { $0 != 0 }))
         }
     }
 
@@ -243,7 +243,7 @@ public enum RawArray {
     }
 
     /// Reorders a tensor whose elements are in Fortran (first index fastest) order into C order.
-    public static func fortranToC(_ tensor: Tensor) -> Tensor {
+    public static func fortranToC(_ tensor: Tensor) throws -> Tensor {
         let shape = tensor.shape
         let n = tensor.count
         var fStrides = [Int](repeating: 1, count: shape.count)
@@ -262,14 +262,14 @@ public enum RawArray {
             return out
         }
         switch tensor.storage {
-        case .float32(let a): return Tensor(shape: shape, storage: .float32(permute(a)))
-        case .float64(let a): return Tensor(shape: shape, storage: .float64(permute(a)))
-        case .int64(let a): return Tensor(shape: shape, storage: .int64(permute(a)))
-        case .int32(let a): return Tensor(shape: shape, storage: .int32(permute(a)))
-        case .int16(let a): return Tensor(shape: shape, storage: .int16(permute(a)))
-        case .int8(let a): return Tensor(shape: shape, storage: .int8(permute(a)))
-        case .uint8(let a): return Tensor(shape: shape, storage: .uint8(permute(a)))
-        case .bool(let a): return Tensor(shape: shape, storage: .bool(permute(a)))
+        case .float32(let a): return try Tensor(shape: shape, storage: .float32(permute(a)))
+        case .float64(let a): return try Tensor(shape: shape, storage: .float64(permute(a)))
+        case .int64(let a): return try Tensor(shape: shape, storage: .int64(permute(a)))
+        case .int32(let a): return try Tensor(shape: shape, storage: .int32(permute(a)))
+        case .int16(let a): return try Tensor(shape: shape, storage: .int16(permute(a)))
+        case .int8(let a): return try Tensor(shape: shape, storage: .int8(permute(a)))
+        case .uint8(let a): return try Tensor(shape: shape, storage: .uint8(permute(a)))
+        case .bool(let a): return try Tensor(shape: shape, storage: .bool(permute(a)))
         }
     }
 }

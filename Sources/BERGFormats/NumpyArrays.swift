@@ -69,7 +69,7 @@ enum NumpyArrays {
                     values[i] = Int64(bitPattern: v)
                 }
             }
-            return .tensor(arranged(Tensor(shape: shape, storage: .int64(values)), fortran: fortran))
+            return .tensor(try arranged(try Tensor(shape: shape, storage: .int64(values)), fortran: fortran))
         case ("U", _):
             try checkBytes(size * 4)
             var strings: [PickleValue] = []
@@ -87,7 +87,7 @@ enum NumpyArrays {
                     strings.append(.string(String(scalars)))
                 }
             }
-            return .objectArray(shape: shape, elements: orderElements(strings, shape: shape, fortran: fortran))
+            return .objectArray(shape: shape, elements: try orderElements(strings, shape: shape, fortran: fortran))
         case ("S", _):
             try checkBytes(size)
             var items: [PickleValue] = []
@@ -97,24 +97,24 @@ enum NumpyArrays {
                 while let last = item.last, last == 0 { item = item.dropLast() }
                 items.append(.bytes(Data(item)))
             }
-            return .objectArray(shape: shape, elements: orderElements(items, shape: shape, fortran: fortran))
+            return .objectArray(shape: shape, elements: try orderElements(items, shape: shape, fortran: fortran))
         default:
             numeric = nil
         }
         guard let dtype = numeric else { return nil }
         try checkBytes(dtype.byteWidth)
         let tensor = try RawArray.tensor(from: raw, dtype: dtype, bigEndian: bigEndian, shape: shape)
-        return .tensor(arranged(tensor, fortran: fortran))
+        return .tensor(try arranged(tensor, fortran: fortran))
     }
 
-    private static func arranged(_ t: Tensor, fortran: Bool) -> Tensor {
-        fortran && t.shape.count > 1 ? RawArray.fortranToC(t) : t
+    private static func arranged(_ t: Tensor, fortran: Bool) throws -> Tensor {
+        fortran && t.shape.count > 1 ? try RawArray.fortranToC(t) : t
     }
 
-    private static func orderElements(_ items: [PickleValue], shape: [Int], fortran: Bool) -> [PickleValue] {
+    private static func orderElements(_ items: [PickleValue], shape: [Int], fortran: Bool) throws -> [PickleValue] {
         guard fortran, shape.count > 1 else { return items }
         // Permute indices with the same routine numeric arrays use.
-        let index = Tensor(shape: shape, storage: .int64((0..<Int64(items.count)).map { $0 }))
-        return RawArray.fortranToC(index).int64s.map { items[Int($0)] }
+        let index = try Tensor(shape: shape, storage: .int64((0..<Int64(items.count)).map { $0 }))
+        return try RawArray.fortranToC(index).int64s.map { items[Int($0)] }
     }
 }

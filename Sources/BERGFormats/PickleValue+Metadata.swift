@@ -55,10 +55,10 @@ extension PickleValue {
         let strings = items.compactMap(\.string)
         if !items.isEmpty, strings.count == items.count { return .strings(strings) }
         if !items.isEmpty, items.allSatisfy({ if case .int = $0 { return true } else { return false } }) {
-            return .tensor(Tensor(shape: [items.count], int64s: items.map { Int64($0.int ?? 0) }))
+            if let t = try? Tensor(shape: [items.count], int64s: items.map { Int64($0.int ?? 0) }) { return .tensor(t) }
         }
         if !items.isEmpty, items.allSatisfy({ if case .float = $0 { return true }; if case .int = $0 { return true }; return false }) {
-            return .tensor(Tensor(shape: [items.count], doubles: items.map { $0.double ?? .nan }))
+            if let t = try? Tensor(shape: [items.count], doubles: items.map { $0.double ?? .nan }) { return .tensor(t) }
         }
         var group = Metadata()
         for (i, item) in items.enumerated() { group[String(i)] = item.metadataValue() }

@@ -162,7 +162,7 @@ struct Parameters {
         guard let v = value[name] else { return nil }
         if case .none = v { return nil }
         if case .tensor(let t) = v { return t }
-        if let d = v.double { return Tensor(shape: [], doubles: [d]) }
+        if let d = v.double { return try Tensor(shape: [], doubles: [d]) }
         throw BERGError.unexpectedContent(path: path, message: "\(kind.rawValue).\(name) is \(v.kindName), not a number or array")
     }
 

@@ -32,10 +32,10 @@ enum TorchTensors {
     }
 
     /// Signed storage reinterpreted as unsigned, widened to int64 (uint64 above 2^63 wraps).
-    static func widenedUnsigned(_ t: Tensor) -> Tensor {
+    static func widenedUnsigned(_ t: Tensor) throws -> Tensor {
         switch t.storage {
-        case .int16(let a): return Tensor(shape: t.shape, storage: .int64(a.map { Int64(UInt16(bitPattern: $0)) }))
-        case .int32(let a): return Tensor(shape: t.shape, storage: .int64(a.map { Int64(UInt32(bitPattern: $0)) }))
+        case .int16(let a): return try Tensor(shape: t.shape, storage: .int64(a.map { Int64(UInt16(bitPattern: $0)) }))
+        case .int32(let a): return try Tensor(shape: t.shape, storage: .int64(a.map { Int64(UInt32(bitPattern: $0)) }))
         default: return t
         }
     }

@@ -19,7 +19,7 @@ public struct CSSPRFEncoder: EncodingModel {
         metadata: { context in
             let settings = try Settings(EncoderSettings(context.manifest))
             let area = try settings.area(context.selection["roi"], model: context.manifest.modelID)
-            return CSSPRFEncoder.metadata(voxels: CSSPRFEncoder.voxels(settings: settings, area: area), settings: settings)
+            return try CSSPRFEncoder.metadata(voxels: CSSPRFEncoder.voxels(settings: settings, area: area), settings: settings)
         })
 
     /// One visual area's pRF parameters.
@@ -128,7 +128,7 @@ public struct CSSPRFEncoder: EncodingModel {
         self.device = try device.resolved()
         self.settings = settings
         self.voxels = CSSPRFEncoder.voxels(settings: settings, area: area)
-        self.metadata = CSSPRFEncoder.metadata(voxels: voxels, settings: settings)
+        self.metadata = try CSSPRFEncoder.metadata(voxels: voxels, settings: settings)
         self.weights = CSSPRFEncoder.weights(voxels: voxels, settings: settings)
     }
 
@@ -151,16 +151,16 @@ public struct CSSPRFEncoder: EncodingModel {
         return voxels
     }
 
-    static func metadata(voxels: [Voxel], settings: Settings) -> Metadata {
-        func column(_ f: (Voxel) -> Double) -> MetadataValue {
-            .tensor(Tensor(shape: [voxels.count], floats: voxels.map { Float(f($0)) }))
+    static func metadata(voxels: [Voxel], settings: Settings) throws -> Metadata {
+        func column(_ f: (Voxel) -> Double) throws -> MetadataValue {
+            .tensor(try Tensor(shape: [voxels.count], floats: voxels.map { Float(f($0)) }))
         }
         return Metadata([
-            ("prf_x_deg", column(\.x)),
-            ("prf_y_deg", column(\.y)),
-            ("prf_sigma_deg", column(\.sigma)),
-            ("prf_exponent", column(\.exponent)),
-            ("prf_gain", column(\.gain)),
+            ("prf_x_deg", try column(\.x)),
+            ("prf_y_deg", try column(\.y)),
+            ("prf_sigma_deg", try column(\.sigma)),
+            ("prf_exponent", try column(\.exponent)),
+            ("prf_gain", try column(\.gain)),
             ("field_radius_deg", .double(settings.fieldRadius)),
         ])
     }
@@ -256,7 +256,7 @@ public struct CSSPRFEncoder: EncodingModel {
         if !stimulus.isSquare {
             metadata["stimulus_crop"] = .string("centre square of each \(stimulus.width)×\(stimulus.height) image")
         }
-        return EncodingResult(responses: ["responses": Tensor(shape: [stimulus.count, voxels.count], floats: responses)],
+        return EncodingResult(responses: ["responses": try Tensor(shape: [stimulus.count, voxels.count], floats: responses)],
                               metadata: metadata)
     }
 }

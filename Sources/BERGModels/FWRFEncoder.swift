@@ -126,7 +126,7 @@ public struct FWRFEncoder: EncodingModel {
             done = range.upperBound
             progress?.report(completed: done, total: stimulus.count, message: "Encoding")
         }
-        let responses = Tensor(shape: [stimulus.count, voxelCount], floats: rows.flatMap { $0 })
+        let responses = try Tensor(shape: [stimulus.count, voxelCount], floats: rows.flatMap { $0 })
         return EncodingResult(responses: ["responses": responses], metadata: metadata)
     }
 }

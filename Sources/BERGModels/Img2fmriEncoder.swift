@@ -79,7 +79,7 @@ public struct Img2fmriEncoder: EncodingModel {
         var metadata = readout.metadata
         metadata["center_crop"] = .bool(centerCrop)
         if !stimulus.notes.isEmpty { metadata["stimulus_notes"] = .strings(stimulus.notes) }
-        return EncodingResult(responses: ["responses": Tensor(shape: [stimulus.count, voxels], floats: responses)],
+        return EncodingResult(responses: ["responses": try Tensor(shape: [stimulus.count, voxels], floats: responses)],
                               metadata: metadata)
     }
 
@@ -216,8 +216,8 @@ struct Img2fmriReadout: Sendable {
             alphas.append(ridge.alpha)
         }
         let voxels = intercepts.count
-        linear = try Linear(weight: Tensor(shape: [voxels, features ?? 0], floats: weights),
-                            bias: Tensor(shape: [voxels], floats: intercepts))
+        linear = try Linear(weight: try Tensor(shape: [voxels, features ?? 0], floats: weights),
+                            bias: try Tensor(shape: [voxels], floats: intercepts))
 
         var metadata = Metadata()
         metadata["roi_names"] = .strings(rois)
@@ -226,15 +226,15 @@ struct Img2fmriReadout: Sendable {
             metadata["rh_count"] = .int(rhCounts[0])
             metadata["ridge_alpha"] = .double(alphas[0])
         } else {
-            metadata["lh_count"] = .tensor(Tensor(shape: [rois.count], int64s: lhCounts.map(Int64.init)))
-            metadata["rh_count"] = .tensor(Tensor(shape: [rois.count], int64s: rhCounts.map(Int64.init)))
-            metadata["ridge_alpha"] = .tensor(Tensor(shape: [rois.count], doubles: alphas))
+            metadata["lh_count"] = .tensor(try Tensor(shape: [rois.count], int64s: lhCounts.map(Int64.init)))
+            metadata["rh_count"] = .tensor(try Tensor(shape: [rois.count], int64s: rhCounts.map(Int64.init)))
+            metadata["ridge_alpha"] = .tensor(try Tensor(shape: [rois.count], doubles: alphas))
         }
-        metadata["voxel_ijk"] = .tensor(Tensor(shape: [voxels, 3], int64s: ijk))
-        metadata["hemisphere"] = .tensor(Tensor(shape: [voxels], bytes: hemisphere))
-        metadata["roi_index"] = .tensor(Tensor(shape: [voxels], int64s: roiIndex))
-        metadata["volume_shape"] = .tensor(Tensor(shape: [3], int64s: (grid?.shape ?? []).map(Int64.init)))
-        metadata["affine"] = .tensor(Tensor(shape: [4, 4], doubles: grid?.affine ?? []))
+        metadata["voxel_ijk"] = .tensor(try Tensor(shape: [voxels, 3], int64s: ijk))
+        metadata["hemisphere"] = .tensor(try Tensor(shape: [voxels], bytes: hemisphere))
+        metadata["roi_index"] = .tensor(try Tensor(shape: [voxels], int64s: roiIndex))
+        metadata["volume_shape"] = .tensor(try Tensor(shape: [3], int64s: (grid?.shape ?? []).map(Int64.init)))
+        metadata["affine"] = .tensor(try Tensor(shape: [4, 4], doubles: grid?.affine ?? []))
         self.metadata = metadata
     }
 
@@ -280,7 +280,7 @@ struct Img2fmriReadout: Sendable {
         guard case .ridge(let ridge) = try SklearnEstimator.load(path), ridge.coef.rank == 2 else {
             throw BERGError.unexpectedContent(path: path, message: "expected a fitted scikit-learn Ridge with one output per voxel")
         }
-        return (ridge.coef, Tensor(shape: [ridge.targets], floats: ridge.intercept), ridge.alpha ?? .nan)
+        return (ridge.coef, try Tensor(shape: [ridge.targets], floats: ridge.intercept), ridge.alpha ?? .nan)
     }
 }
 
@@ -298,8 +298,8 @@ struct NIfTIMask: Sendable {
         guard image.shape.count == 3 || (image.shape.count == 4 && image.shape[3] == 1) else {
             throw BERGError.unexpectedContent(path: path, message: "an ROI mask must be a 3-D volume, got shape \(image.shape)")
         }
-        let data = image.data()
-        let volume = Tensor(shape: Array(image.shape.prefix(3)), storage: data.storage)
+        let data = try image.data()
+        let volume = try Tensor(shape: Array(image.shape.prefix(3)), storage: data.storage)
         self.path = path
         shape = volume.shape
         affine = image.affine.flatMap { $0 }

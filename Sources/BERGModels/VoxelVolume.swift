@@ -87,19 +87,19 @@ public struct VoxelVolume: Sendable {
     }
 
     /// The whole volume [X, Y, Z, N] in C order: image n of voxel (i, j, k) is at ((i·Y + j)·Z + k)·N + n.
-    public var tensor: Tensor {
+    public func tensor() throws -> Tensor {
         var out = [Float](repeating: .nan, count: shape[0] * shape[1] * shape[2] * images)
         for (c, cell) in cells.enumerated() {
             let (i, j, k) = (cell % shape[0], cell / shape[0] % shape[1], cell / (shape[0] * shape[1]))
             let flat = ((i * shape[1] + j) * shape[2] + k) * images
             for n in 0..<images { out[flat + n] = values[n * cells.count + c] }
         }
-        return Tensor(shape: shape + [images], floats: out)
+        return try Tensor(shape: shape + [images], floats: out)
     }
 
     /// Scatters responses [N, V] into a C-order volume [X, Y, Z, N] (see `tensor`).
     public static func scatter(_ responses: Tensor, voxelIJK: Tensor, shape: [Int]) throws -> Tensor {
-        try VoxelVolume(responses: responses, voxelIJK: voxelIJK, shape: shape).tensor
+        try VoxelVolume(responses: responses, voxelIJK: voxelIJK, shape: shape).tensor()
     }
 
     /// The placement a result's metadata describes (`voxel_ijk`, `volume_shape`), and its
@@ -118,6 +118,6 @@ public struct VoxelVolume: Sendable {
     /// The volume a result's metadata describes, as a C-order tensor (see `tensor`), and its affine.
     public static func volume(of result: EncodingResult, output: String = "responses") throws -> (volume: Tensor, affine: [Double]) {
         let (volume, affine) = try placement(of: result, output: output)
-        return (volume.tensor, affine)
+        return (try volume.tensor(), affine)
     }
 }

@@ -76,23 +76,23 @@ struct Bench: ParsableCommand {
         Case(name: "conv3x3", gflopPerImage: 2 * 64 * 64 * 9 * 56 * 56 / 1e9) { batch in
             var g = RandomStateDict.Generator(seed: 9)
             let conv = try Conv2d(weight: g.weights([64, 64, 3, 3]), bias: g.uniform([64]), padding: 1)
-            let x = g.uniform([batch, 64, 56, 56])
+            let x = try g.uniform([batch, 64, 56, 56])
             return { _ = try conv(x, relu: true) }
         },
         Case(name: "maxpool", gflopPerImage: 0) { batch in
             var g = RandomStateDict.Generator(seed: 13)
-            let x = g.uniform([batch, 64, 112, 112])
+            let x = try g.uniform([batch, 64, 112, 112])
             return { _ = try Ops.maxPool2d(x, kernel: 3, stride: 2, padding: 1) }
         },
         Case(name: "linear", gflopPerImage: 2 * 50 * 768 * 3072 / 1e9) { batch in
             var g = RandomStateDict.Generator(seed: 14)
             let layer = try Linear(weight: g.weights([3072, 768]), bias: g.uniform([3072]))
-            let x = g.uniform([batch, 50, 768])
+            let x = try g.uniform([batch, 50, 768])
             return { _ = try layer(x, activation: .gelu) }
         },
         Case(name: "resize", gflopPerImage: 0) { batch in
             var g = RandomStateDict.Generator(seed: 10)
-            let img = Tensor(shape: [batch, 3, 375, 500], bytes: g.uniform([batch * 3 * 375 * 500]).floats.map { UInt8(($0 + 1) * 127.5) })
+            let img = try Tensor(shape: [batch, 3, 375, 500], bytes: g.uniform([batch * 3 * 375 * 500]).floats.map { UInt8(($0 + 1) * 127.5) })
             return {
                 _ = try ImageResize.torchvisionBilinear(img, height: 227, width: 227)
                 _ = try ImageResize.resizeShorterSideCenterCrop(img, shorterSide: 256, crop: 224)
@@ -110,7 +110,7 @@ struct Bench: ParsableCommand {
         Case(name: name, gflopPerImage: gflop) { batch in
             let model = try build()
             var g = RandomStateDict.Generator(seed: 11)
-            let x = g.uniform([batch, 3, 224, 224])
+            let x = try g.uniform([batch, 3, 224, 224])
             return { _ = try model.forward(x, outputs: [output]) }
         }
     }
@@ -130,7 +130,7 @@ struct Bench: ParsableCommand {
         var peak: [Int: Double] = [:]
         for t in threadCounts {
             ComputeThreads.configure(t)
-            peak[t] = Bench.sgemmPeak()
+            peak[t] = try Bench.sgemmPeak()
             print(String(format: "sgemm 2048³, %d thread(s): %.1f GFLOP/s", t, peak[t]!))
         }
         print("benchmark      batch threads   images/s    GFLOP/s  % of sgemm peak  peak RSS (MB)")
@@ -166,10 +166,10 @@ struct Bench: ParsableCommand {
     }
 
     /// Best of three 2048³ sgemm runs, in GFLOP/s, with the current thread count.
-    static func sgemmPeak() -> Double {
+    static func sgemmPeak() throws -> Double {
         let n = 2048
         var g = RandomStateDict.Generator(seed: 12)
-        let a = g.uniform([n * n]).floats, b = g.uniform([n * n]).floats
+        let a = try g.uniform([n * n]).floats, b = try g.uniform([n * n]).floats
         var c = [Float](repeating: 0, count: n * n)
         var best = Double.infinity
         for _ in 0..<3 {

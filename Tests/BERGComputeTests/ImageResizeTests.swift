@@ -65,14 +65,14 @@ final class ImageResizeTests: XCTestCase {
     }
 
     func testToFloatNormalises() throws {
-        let x = Tensor(shape: [1, 2, 1, 2], bytes: [0, 255, 51, 102])
+        let x = try Tensor(shape: [1, 2, 1, 2], bytes: [0, 255, 51, 102])
         let y = try ImageResize.toFloat(x, mean: [0.5, 0.2], std: [0.5, 0.1])
         let expected: [Float] = [-1, 1, 0, 2]
         for (a, b) in zip(y.floats, expected) { XCTAssertEqual(a, b, accuracy: 1e-6) }
         XCTAssertThrowsError(try ImageResize.toFloat(x, mean: [0.5], std: [0.5]))
         // Several images: each plane takes its own channel's mean and std; float input agrees.
         let bytes: [UInt8] = (0..<180).map { (i: Int) -> UInt8 in UInt8(i * 37 % 256) }
-        let images = Tensor(shape: [3, 3, 5, 4], bytes: bytes)
+        let images = try Tensor(shape: [3, 3, 5, 4], bytes: bytes)
         let (mean, std): ([Float], [Float]) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
         let normalised = try ImageResize.toFloat(images, mean: mean, std: std).floats
         for (i, b) in bytes.enumerated() {
@@ -81,9 +81,9 @@ final class ImageResizeTests: XCTestCase {
             XCTAssertEqual(normalised[i], expected, "value \(i)")
         }
         let asFloats: [Float] = bytes.map { Float($0) }
-        let fromFloats = try ImageResize.toFloat(Tensor(shape: [3, 3, 5, 4], floats: asFloats), mean: mean, std: std)
+        let fromFloats = try ImageResize.toFloat(try Tensor(shape: [3, 3, 5, 4], floats: asFloats), mean: mean, std: std)
         XCTAssertEqual(fromFloats.floats, normalised)
-        XCTAssertThrowsError(try ImageResize.pil(Tensor.zeros([1, 3, 4, 4]), height: 2, width: 2, filter: .bilinear))
+        XCTAssertThrowsError(try ImageResize.pil(try Tensor.zeros([1, 3, 4, 4]), height: 2, width: 2, filter: .bilinear))
         XCTAssertThrowsError(try ImageResize.centerCrop(x, height: 3, width: 3))
     }
 }

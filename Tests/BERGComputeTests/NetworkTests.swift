@@ -75,14 +75,14 @@ final class NetworkTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("layer2.0.bn1.running_var"), "\(error)")
         }
         sd = try stateDict("resnet18")
-        sd["layer1.0.conv2.weight"] = Tensor.zeros([6, 5, 3, 3])
+        sd["layer1.0.conv2.weight"] = try Tensor.zeros([6, 5, 3, 3])
         XCTAssertThrowsError(try ResNet18(stateDict: sd)) { error in
             let text = "\(error)"
             XCTAssertTrue(text.contains("layer1.0.conv2.weight") && text.contains("[6, 5, 3, 3]") && text.contains("[-1, 6, -1, -1]"), text)
         }
         let vit = try VisionTransformer(stateDict: stateDict("vit"), heads: 4)
-        XCTAssertThrowsError(try vit.forward(Tensor.zeros([1, 3, 32, 32]), outputs: ["encoder.ln"]))
-        XCTAssertThrowsError(try vit.forward(Tensor.zeros([1, 3, 48, 48]), outputs: ["layer4"])) { error in
+        XCTAssertThrowsError(try vit.forward(try Tensor.zeros([1, 3, 32, 32]), outputs: ["encoder.ln"]))
+        XCTAssertThrowsError(try vit.forward(try Tensor.zeros([1, 3, 48, 48]), outputs: ["layer4"])) { error in
             XCTAssertTrue("\(error)".contains("encoder.layers.encoder_layer_1.add_1"), "lists the valid nodes: \(error)")
         }
     }

@@ -6,21 +6,21 @@ import XCTest
 final class ResultWriterTests: XCTestCase {
     private let attributes = ["model_id": "fmri-test", "subject": "1", "selection": "roi=V1", "berg_version": "0.1.0"]
 
-    private func result(_ responses: [String: Tensor]) -> EncodingResult {
+    private func result(_ responses: [String: Tensor]) throws -> EncodingResult {
         var metadata = Metadata()
-        metadata["voxel_indices"] = .tensor(Tensor(shape: [3], int64s: [4, 8, 15]))
+        metadata["voxel_indices"] = .tensor(try Tensor(shape: [3], int64s: [4, 8, 15]))
         metadata["roi"] = .string("V1")
         return EncodingResult(responses: responses, metadata: metadata)
     }
 
-    private let single = Tensor(shape: [2, 3], doubles: [1, 2, 3, 4, 5, 6])
+    private var single: Tensor { get throws { try Tensor(shape: [2, 3], doubles: [1, 2, 3, 4, 5, 6]) } }
 
     func testNPYHoldsFloat32Responses() throws {
         let path = try IOFixtures.scratchFolder(self) + "/out.npy"
         try ResultWriter.write(result(["responses": single]), to: path, stimulusNames: ["a", "b"],
                                attributes: attributes, includeMetadata: true)
         let back = try NPYFile.read(path)
-        XCTAssertEqual(back, Tensor(shape: [2, 3], floats: [1, 2, 3, 4, 5, 6]))
+        XCTAssertEqual(back, try Tensor(shape: [2, 3], floats: [1, 2, 3, 4, 5, 6]))
     }
 
     func testNPYRefusesSeveralOutputsAndPointsToH5() throws {
@@ -34,10 +34,10 @@ final class ResultWriterTests: XCTestCase {
 
     func testH5LayoutWithMetadata() throws {
         let path = try IOFixtures.scratchFolder(self) + "/out.h5"
-        let input = result(["responses": single])
+        let input = try result(["responses": single])
         try ResultWriter.write(input, to: path, stimulusNames: ["a.png", "b.png"], attributes: attributes, includeMetadata: true)
         let file = try HDF5File(path: path, mode: .read)
-        XCTAssertEqual(try file.read("responses"), single.asFloat32)
+        XCTAssertEqual(try file.read("responses"), try single.asFloat32)
         XCTAssertEqual(try file.readStrings("stimulus_names"), ["a.png", "b.png"])
         for (key, value) in attributes { XCTAssertEqual(try file.attribute(key), .string(value)) }
         XCTAssertEqual(try file.readMetadata(at: "metadata"), input.metadata)
@@ -46,12 +46,12 @@ final class ResultWriterTests: XCTestCase {
 
     func testH5NamedOutputsWithoutMetadata() throws {
         let path = try IOFixtures.scratchFolder(self) + "/out.hdf5"
-        let rh = Tensor(shape: [2, 1], floats: [7, 8])
+        let rh = try Tensor(shape: [2, 1], floats: [7, 8])
         try ResultWriter.write(result(["rh": rh, "lh": single]), to: path, stimulusNames: [], attributes: attributes,
                                includeMetadata: false)
         let file = try HDF5File(path: path, mode: .read)
         XCTAssertEqual(try file.children(of: "responses"), ["lh", "rh"])
-        XCTAssertEqual(try file.read("responses/lh"), single.asFloat32)
+        XCTAssertEqual(try file.read("responses/lh"), try single.asFloat32)
         XCTAssertEqual(try file.read("responses/rh"), rh)
         XCTAssertFalse(try file.exists("metadata"))
         XCTAssertFalse(try file.exists("stimulus_names"))
@@ -64,7 +64,7 @@ final class ResultWriterTests: XCTestCase {
         try ResultWriter.write(result(["responses": single]), to: dir + "/out.h5", stimulusNames: [], attributes: [:],
                                includeMetadata: false)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["out.h5"])
-        XCTAssertEqual(try HDF5File(path: dir + "/out.h5", mode: .read).read("responses"), single.asFloat32)
+        XCTAssertEqual(try HDF5File(path: dir + "/out.h5", mode: .read).read("responses"), try single.asFloat32)
     }
 
     func testUnwritableOutputsAreCleanErrors() throws {

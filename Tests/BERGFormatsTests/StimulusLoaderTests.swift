@@ -52,8 +52,8 @@ final class StimulusLoaderTests: XCTestCase {
         let dir = try IOFixtures.scratchFolder(self)
         let hwc = try IOFixtures.rgb("images/rgb.png.rgb.npy")
         let chw = IOFixtures.chw(hwc.pixels, height: hwc.height, width: hwc.width)
-        try NPYFile.write(Tensor(shape: [2, hwc.height, hwc.width, 3], bytes: hwc.pixels + hwc.pixels.reversed()), to: dir + "/nhwc.npy")
-        try NPYFile.write(Tensor(shape: [1, 3, hwc.height, hwc.width], bytes: chw), to: dir + "/nchw.npy")
+        try NPYFile.write(try Tensor(shape: [2, hwc.height, hwc.width, 3], bytes: hwc.pixels + hwc.pixels.reversed()), to: dir + "/nhwc.npy")
+        try NPYFile.write(try Tensor(shape: [1, 3, hwc.height, hwc.width], bytes: chw), to: dir + "/nchw.npy")
         let fromNHWC = try StimulusLoader.load(dir + "/nhwc.npy")
         XCTAssertEqual([fromNHWC.count, fromNHWC.height, fromNHWC.width], [2, hwc.height, hwc.width])
         XCTAssertEqual(Array(fromNHWC.image(0)), chw)
@@ -62,7 +62,7 @@ final class StimulusLoaderTests: XCTestCase {
         XCTAssertEqual(fromNCHW.pixels, chw)
         XCTAssertEqual(fromNCHW.names, ["nchw[0]"])
 
-        try NPYFile.write(Tensor(shape: [1, 2, 2, 3], floats: [Float](repeating: 0.5, count: 12)), to: dir + "/float.npy")
+        try NPYFile.write(try Tensor(shape: [1, 2, 2, 3], floats: [Float](repeating: 0.5, count: 12)), to: dir + "/float.npy")
         let error = assertThrowsBERGError(try StimulusLoader.load(dir + "/float.npy"))
         XCTAssertTrue(error?.message.contains("uint8") ?? false)
     }

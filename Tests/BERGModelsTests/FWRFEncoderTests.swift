@@ -107,7 +107,7 @@ final class FWRFEncoderTests: XCTestCase {
         let path = FWRFEncoderTests.bergDir.appendingPathComponent(FWRFEncoderTests.weightsFolder + "/weights_sub-01_roi-V1.pt").path
         var enc = try TorchCheckpoint(path: path).stateDict(at: ["best_params", "enc"])
         XCTAssertNoThrow(try FWRFNetwork.checked(enc, FWRFNetwork.encoderKeys, what: path))
-        enc["enc.conv5b.conv1.weight"] = Tensor.zeros([128, 128, 5, 5])
+        enc["enc.conv5b.conv1.weight"] = try Tensor.zeros([128, 128, 5, 5])
         XCTAssertThrowsError(try FWRFNetwork.checked(enc, FWRFNetwork.encoderKeys, what: path)) { error in
             let message = "\(error)"
             XCTAssertTrue(message.contains("enc.conv5b.conv1.weight"), message)
@@ -161,7 +161,7 @@ final class FWRFEncoderTests: XCTestCase {
         try BERG.writeResponseVolume(result, to: out)
         let image = try NIfTIFile.read(out)
         XCTAssertEqual(image.shape, [81, 104, 83, 2])
-        let volume = image.data()
+        let volume = try image.data()
         let mask = try XCTUnwrap(result.metadata.tensor("fmri/roi_mask_volume"))
         // NumPy's volume[mask] on the written file gives back the responses, voxel by voxel.
         let selected = try NIfTIFile.select(volume, mask: mask, above: 0.5)

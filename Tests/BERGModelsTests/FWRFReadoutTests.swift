@@ -30,7 +30,7 @@ final class FWRFReadoutTests: XCTestCase {
         let readout = try FWRFReadout(receptiveFields: fields, weights: try fixture("readout_w"),
                                       bias: try fixture("readout_b"), channelCounts: maps.map { $0.shape[1] })
         var wrong = maps
-        wrong[1] = Tensor.zeros([3, 5, 4, 4])
+        wrong[1] = try Tensor.zeros([3, 5, 4, 4])
         XCTAssertThrowsError(try readout(wrong))
     }
 

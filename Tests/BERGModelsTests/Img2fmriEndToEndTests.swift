@@ -93,7 +93,7 @@ final class Img2fmriEndToEndTests: XCTestCase {
         let countsPath = copy.appendingPathComponent("img2fmri/derivatives/shape_array.npy").path
         var counts = try NPYFile.read(countsPath).doubles
         counts[2] += 1  // subject 1, OPA, LH
-        try NPYFile.write(Tensor(shape: [3, 5, 2], doubles: counts), to: countsPath)
+        try NPYFile.write(try Tensor(shape: [3, 5, 2], doubles: counts), to: countsPath)
         let context = EncoderContext(
             manifest: try Img2fmriFixtures.manifest(), subject: 1, selection: ["roi": "OPA", "center_crop": "false"],
             device: .cpu,

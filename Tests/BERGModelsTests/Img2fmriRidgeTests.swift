@@ -120,7 +120,7 @@ final class Img2fmriRidgeTests: XCTestCase {
         let expected = try NIfTIFile.read(Img2fmriFixtures.path("ridge/volume_subj3_all.nii.gz"))
         XCTAssertEqual(volume.shape, expected.shape)
         XCTAssertEqual(affine, expected.affine.flatMap { $0 })
-        let ours = volume.floats, theirs = expected.data().floats
+        let ours = volume.floats, theirs = try expected.data().floats
         XCTAssertEqual(ours.count, theirs.count)
         var inside = 0
         for index in ours.indices {

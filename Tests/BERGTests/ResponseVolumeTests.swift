@@ -24,9 +24,9 @@ final class ResponseVolumeTests: XCTestCase {
         let images = 40
         let responses = (0..<(images * inside.count)).map { Float($0) * 0.5 - 7 }
         var group = Metadata()
-        group["roi_mask_volume"] = .tensor(Tensor(shape: shape, doubles: mask))
-        group["fmri_affine"] = .tensor(Tensor(shape: [4, 4], doubles: affine))
-        let result = EncodingResult(responses: ["responses": Tensor(shape: [images, inside.count], floats: responses)],
+        group["roi_mask_volume"] = .tensor(try Tensor(shape: shape, doubles: mask))
+        group["fmri_affine"] = .tensor(try Tensor(shape: [4, 4], doubles: affine))
+        let result = EncodingResult(responses: ["responses": try Tensor(shape: [images, inside.count], floats: responses)],
                                     metadata: Metadata([("fmri", .group(group))]))
         let path = try scratch().appendingPathComponent("v.nii.gz").path
         try BERG.writeResponseVolume(result, to: path)
@@ -40,7 +40,7 @@ final class ResponseVolumeTests: XCTestCase {
         }
         XCTAssertEqual(values.filter { !$0.isNaN }.count, images * inside.count)
 
-        group["roi_mask_volume"] = .tensor(Tensor(shape: shape, doubles: [Double](repeating: 0, count: mask.count)))
+        group["roi_mask_volume"] = .tensor(try Tensor(shape: shape, doubles: [Double](repeating: 0, count: mask.count)))
         let mismatched = EncodingResult(responses: result.responses, metadata: Metadata([("fmri", .group(group))]))
         XCTAssertThrowsError(try BERG.writeResponseVolume(mismatched, to: path + "2.nii.gz"))
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + "2.nii.gz"))
@@ -53,10 +53,10 @@ final class ResponseVolumeTests: XCTestCase {
         let images = 120  // 40·30·20·120 float32: 1.2 MB, two compression chunks
         let responses = (0..<(images * 5)).map { Float(($0 * 37) % 101) - 50 }
         let result = EncodingResult(
-            responses: ["responses": Tensor(shape: [images, 5], floats: responses)],
-            metadata: Metadata([("voxel_ijk", .tensor(Tensor(shape: [5, 3], int64s: ijk))),
-                                ("volume_shape", .tensor(Tensor(shape: [3], int64s: [40, 30, 20]))),
-                                ("affine", .tensor(Tensor(shape: [4, 4], doubles: affine)))]))
+            responses: ["responses": try Tensor(shape: [images, 5], floats: responses)],
+            metadata: Metadata([("voxel_ijk", .tensor(try Tensor(shape: [5, 3], int64s: ijk))),
+                                ("volume_shape", .tensor(try Tensor(shape: [3], int64s: [40, 30, 20]))),
+                                ("affine", .tensor(try Tensor(shape: [4, 4], doubles: affine)))]))
         let expected = try BERG.responseVolume(result).volume
         let folder = try scratch()
         for name in ["v.nii", "v.nii.gz"] {

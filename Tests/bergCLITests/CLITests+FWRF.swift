@@ -31,7 +31,7 @@ extension CLITests {
 
         let image = try NIfTIFile.read(volume)
         XCTAssertEqual(image.shape, [81, 104, 83, 3])
-        XCTAssertEqual(image.data().floats.filter { !$0.isNaN }.count, 15)
+        XCTAssertEqual(try image.data().floats.filter { !$0.isNaN }.count, 15)
     }
 
     /// `berg bench fmri-nsd-fwrf` (the spelling) times the model on a BERG directory;

@@ -66,7 +66,7 @@ final class Img2fmriCLITests: XCTestCase {
 
         let image = try NIfTIFile.read(volume.path)
         XCTAssertEqual(image.shape, [7, 6, 5, 1])
-        let values = image.data().floats
+        let values = try image.data().floats
         XCTAssertEqual(values.filter { !$0.isNaN }.count, voxels)
         XCTAssertEqual(values.filter { !$0.isNaN }.sorted(), responses.floats.sorted())
     }
