@@ -2,7 +2,7 @@ SWIFT ?= swift
 BERG_DEBUG = .build/debug/berg
 BERG_RELEASE = .build/release/berg
 
-.PHONY: deps build release test test-network demo registry cards readme clean
+.PHONY: deps build release test test-network test-external-kind demo registry cards readme clean
 
 # System libraries (apt-get; does nothing when they are present).
 deps:
@@ -19,6 +19,12 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(BERG_DEBUG) registry check registry
 	$(SWIFT) test --skip-build --skip BERGNetworkTests
+	$(MAKE) test-external-kind
+
+# A separate package that registers its own encoder kind and runs it through the facade
+# (Tests/ExternalKindPackage); it builds BERG again in its own folder.
+test-external-kind:
+	$(SWIFT) run --package-path Tests/ExternalKindPackage --scratch-path .build-external external-kind-check
 
 # The tests that fetch from PyPI (the img2fmri wheel, with pip).
 test-network: deps
@@ -49,4 +55,4 @@ readme:
 	bash Tools/update-readme.sh $(BERG_DEBUG)
 
 clean:
-	rm -rf .build out
+	rm -rf .build .build-external out
