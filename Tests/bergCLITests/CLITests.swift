@@ -38,11 +38,16 @@ final class CLITests: XCTestCase {
     struct Run { var status: Int32; var stdout: String; var stderr: String }
 
     func berg(_ arguments: String..., environment: [String: String]? = nil) throws -> Run {
+        try berg(environment: environment, arguments)
+    }
+
+    func berg(environment: [String: String]? = nil, _ arguments: [String]) throws -> Run {
         let process = Process()
         process.executableURL = try Self.binary()
         process.arguments = arguments
         process.currentDirectoryURL = Self.root
-        if let environment { process.environment = environment }
+        // The given variables on top of this process's (which keep OPENBLAS_CORETYPE and the like).
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, given in given } }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
