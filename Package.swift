@@ -38,9 +38,10 @@ let package = Package(
             "BERGCore", "BERGRegistry", "CCurl", "CArchive",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        .target(name: "BERGPlot", dependencies: ["BERGCore", "BERGFormats"]),
         .target(name: "BERGModels", dependencies: ["BERGCore", "BERGCompute", "BERGFormats", "BERGRegistry"]),
         .target(name: "BERG", dependencies: [
-            "BERGCore", "BERGCompute", "BERGFormats", "BERGRegistry", "BERGStore", "BERGModels",
+            "BERGCore", "BERGCompute", "BERGFormats", "BERGRegistry", "BERGStore", "BERGModels", "BERGPlot",
         ]),
         .executableTarget(name: "berg", dependencies: [
             "BERG", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -51,6 +52,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BERGFormatsTests", dependencies: ["BERGFormats"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "BERGPlotTests", dependencies: ["BERGPlot", "BERGFormats"]),
         .testTarget(name: "BERGRegistryTests", dependencies: ["BERGRegistry"]),
         .testTarget(name: "BERGStoreTests", dependencies: ["BERGStore"]),
         .testTarget(name: "BERGModelsTests", dependencies: ["BERGModels", "BERG"],
