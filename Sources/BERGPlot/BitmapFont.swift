@@ -70,6 +70,23 @@ public struct BitmapFont: Sendable {
         return String(characters) + "…"
     }
 
+    /// `text` broken at spaces into lines no wider than `width` pixels (a single word wider than
+    /// that gets a line of its own).
+    public func wrapped(_ text: String, toWidth width: Int) -> [String] {
+        var lines: [String] = [], line = ""
+        for word in text.split(separator: " ") {
+            let candidate = line.isEmpty ? String(word) : line + " " + word
+            if self.width(of: candidate) > width, !line.isEmpty {
+                lines.append(line)
+                line = String(word)
+            } else {
+                line = candidate
+            }
+        }
+        if !line.isEmpty { lines.append(line) }
+        return lines
+    }
+
     /// The coverage mask of one line of `text`, `width(of:)` × `lineHeight` pixels, the baseline at row `ascent`.
     func mask(_ text: String) -> TextMask {
         let width = max(width(of: text), 1), height = lineHeight

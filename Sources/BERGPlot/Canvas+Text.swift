@@ -7,8 +7,8 @@ public enum TextAnchor: Sendable {
 }
 
 extension Canvas {
-    /// Draws `text` (one line, or several separated by "\n") with `anchor`'s point of its box at
-    /// `position`. `vertical` turns it a quarter turn counter-clockwise (reading bottom to top,
+    /// Draws `text` (one line, or several separated by "\n", aligned to the anchor's side) with
+    /// `anchor`'s point of its box at `position`. `vertical` turns it a quarter turn counter-clockwise (reading bottom to top,
     /// as a y-axis label); the anchor then refers to the turned box.
     /// Returns the box the text covers.
     @discardableResult
@@ -21,7 +21,12 @@ extension Canvas {
         mask.coverage = [UInt8](repeating: 0, count: mask.width * mask.height)
         for (index, line) in lines.enumerated() {
             let lineMask = font.mask(line)
-            let offset = (mask.width - lineMask.width) / 2   // lines centred on each other
+            let offset: Int
+            switch anchor {
+            case .topLeft, .left, .bottomLeft: offset = 0
+            case .top, .centre, .bottom: offset = (mask.width - lineMask.width) / 2
+            case .topRight, .right, .bottomRight: offset = mask.width - lineMask.width
+            }
             for y in 0..<lineMask.height {
                 for x in 0..<lineMask.width {
                     mask.coverage[(index * font.lineHeight + y) * mask.width + offset + x] = lineMask.coverage[y * lineMask.width + x]
