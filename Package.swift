@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "BERGStoreTests", dependencies: ["BERGStore"]),
         .testTarget(name: "BERGModelsTests", dependencies: ["BERGModels", "BERG"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "BERGTests", dependencies: ["BERG"]),
+        .testTarget(name: "BERGTests", dependencies: ["BERG", "BERGPlot"]),
         .testTarget(name: "bergCLITests", dependencies: ["BERG"]),
     ]
 )

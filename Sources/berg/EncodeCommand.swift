@@ -89,7 +89,7 @@ struct EncodeCommand: ParsableCommand {
         try ResultWriter.write(result, to: output, stimulusNames: names, attributes: attributes,
                                includeMetadata: metadata)
         if let picture {
-            try ResponsePicture.write(result, stimulusNames: names, to: picture)
+            try BERG.writeResponsePicture(result, stimulusNames: names, to: picture)
         }
         if let volume { try BERG.writeResponseVolume(result, to: volume) }
         let shapes = result.responses.keys.sorted().map { "\($0) \(result.responses[$0]!.shape)" }.joined(separator: ", ")
