@@ -17,38 +17,26 @@ enum ResponsePicture {
     static let fieldSize = 280
     static let maxResponsePanels = 12
 
-    /// Where each voxel's pRF lies on the visual field.
-    struct FieldPlacement {
-        var x: [Float]
-        var y: [Float]
-        var sigma: [Float]
-        var radius: Double
-    }
-
-    /// The pRF placement of a result. It reads the pRF models' metadata entries (degrees).
-    static func fieldPlacement(_ result: EncodingResult) throws -> FieldPlacement {
-        guard let x = result.metadata.tensor("prf_x_deg")?.floats, let y = result.metadata.tensor("prf_y_deg")?.floats,
-              let sigma = result.metadata.tensor("prf_sigma_deg")?.floats,
-              case .double(let radius)? = result.metadata["field_radius_deg"], radius > 0,
-              x.count == y.count, x.count == sigma.count else {
-            throw BERGError.invalidInput("A response picture needs a model whose metadata places each voxel on the visual field (prf_x_deg, prf_y_deg, prf_sigma_deg, field_radius_deg), such as fmri-kay2013-css_prf")
+    /// Where each voxel's pRF lies on the visual field: the result's placement.
+    static func fieldPlacement(_ result: EncodingResult) throws -> VisualFieldPlacement {
+        guard case .visualField(let field)? = result.placement else {
+            throw BERGError.unsupported("a response picture needs a model whose outputs lie in the visual field (pRF models such as fmri-kay2013-css_prf)")
         }
-        return FieldPlacement(x: x, y: y, sigma: sigma, radius: radius)
+        return field
     }
 
-    static func write(_ result: EncodingResult, stimulusNames: [String], to path: String) throws {
-        try draw(result, stimulusNames: stimulusNames).writePNG(to: path)
+    static func write(_ result: EncodingResult, to path: String) throws {
+        try draw(result).writePNG(to: path)
     }
 
-    static func draw(_ result: EncodingResult, stimulusNames: [String]) throws -> Canvas {
+    static func draw(_ result: EncodingResult) throws -> Canvas {
         let field = try fieldPlacement(result)
         guard let responses = result.responses["responses"], responses.rank == 2, responses.shape[1] == field.x.count else {
             throw BERGError.invalidInput("A response picture needs one response array [images, voxels] with one voxel per pRF in the metadata (\(field.x.count))")
         }
-        guard responses.shape[0] == stimulusNames.count else {
-            throw BERGError.shapeMismatch(what: "stimulus names for the response picture", expected: [responses.shape[0]],
-                                          actual: [stimulusNames.count])
-        }
+        // Results built by hand may carry no names: the images are then numbered.
+        let stimulusNames = result.stimulusNames.count == responses.shape[0]
+            ? result.stimulusNames : (0..<responses.shape[0]).map { "image-\($0)" }
         let values = responses.floats, voxels = responses.shape[1]
         // Retinotopy families with at least two steps become maps; every other image a response panel.
         var families: [RetinotopyStimuli.Family: [(image: Int, step: Int)]] = [:]
@@ -63,7 +51,7 @@ enum ResponsePicture {
         for family in RetinotopyStimuli.Family.allCases {
             guard let images = families[family] else { continue }
             let preferred = RetinotopyStimuli.preferredPositions(family, responses: values, voxels: voxels, images: images,
-                                                                 fieldRadius: field.radius)
+                                                                 fieldRadius: field.fieldRadius)
             panels.append(mapPanel(family, preferred: preferred, field: field))
         }
         let shown = Array(others.prefix(maxResponsePanels))
@@ -77,15 +65,15 @@ enum ResponsePicture {
             }
         }
         let grid = Canvas.grid(panels, columns: panels.count <= 4 ? 2 : 3, spacing: 24, margin: 12)
-        let top = header(for: result, voxels: voxels, hiddenImages: others.count - shown.count, width: grid.width)
+        let top = header(for: result, field: field, hiddenImages: others.count - shown.count, width: grid.width)
         return Canvas.grid([top, grid], columns: 1, spacing: 0, margin: 0)
     }
 
     // MARK: Panels
 
     /// One retinotopic map: voxels coloured by their preferred position, with its legend.
-    static func mapPanel(_ family: RetinotopyStimuli.Family, preferred: [Double], field: FieldPlacement) -> Canvas {
-        let r = field.radius
+    static func mapPanel(_ family: RetinotopyStimuli.Family, preferred: [Double], field: VisualFieldPlacement) -> Canvas {
+        let r = field.fieldRadius
         let title: String, legend: Canvas, colour: (Double) -> Colour
         switch family {
         case .ring:
@@ -111,7 +99,7 @@ enum ResponsePicture {
     }
 
     /// One image's responses over the visual field.
-    static func responsePanel(title: String, response: [Double], scale: ColourScale, field: FieldPlacement) -> Canvas {
+    static func responsePanel(title: String, response: [Double], scale: ColourScale, field: VisualFieldPlacement) -> Canvas {
         let colours = response.map(scale.colour(for:))
         let legend = ColourBar(scale: scale, label: "response").render(length: fieldSize - 40)
         return panel(field: fieldCanvas(colours: colours, field: field), legend: legend).titled(BitmapFont.bold.truncated(title, toWidth: 360))
@@ -127,15 +115,15 @@ enum ResponsePicture {
 
     /// The visual field: a grey disc with eccentricity circles and meridians, the voxels' discs
     /// (largest first, so small foveal pRFs stay visible), a fixation cross, and a degree scale below.
-    static func fieldCanvas(colours: [Colour], field: FieldPlacement) -> Canvas {
+    static func fieldCanvas(colours: [Colour], field: VisualFieldPlacement) -> Canvas {
         let margin = 6, size = fieldSize
         let scaleHeight = 30
         var canvas = Canvas(width: size + 2 * margin, height: size + 2 * margin + scaleHeight)
         let centre = Point(Double(margin) + Double(size) / 2, Double(margin) + Double(size) / 2)
-        let pixelsPerDegree = Double(size) / 2 / field.radius
+        let pixelsPerDegree = Double(size) / 2 / field.fieldRadius
         canvas.fillDisc(centre: centre, radius: Double(size) / 2, Colour(grey: 228))
         let guide = Colour(grey: 190)
-        for eccentricity in guideEccentricities(field.radius) {
+        for eccentricity in guideEccentricities(field.fieldRadius) {
             canvas.strokeCircle(centre: centre, radius: eccentricity * pixelsPerDegree, guide)
         }
         canvas.drawLine(from: Point(centre.x - Double(size) / 2, centre.y), to: Point(centre.x + Double(size) / 2, centre.y), guide)
@@ -154,7 +142,7 @@ enum ResponsePicture {
         // Degree scale along the horizontal meridian, below the field.
         let axisY = Double(margin + size + 6)
         canvas.drawLine(from: Point(centre.x - Double(size) / 2, axisY), to: Point(centre.x + Double(size) / 2, axisY), .ink)
-        let ticks = Ticks.nice(in: -field.radius...field.radius, count: 4)
+        let ticks = Ticks.nice(in: -field.fieldRadius...field.fieldRadius, count: 4)
         for (tick, label) in zip(ticks, Ticks.labels(for: ticks)) {
             let px = centre.x + tick * pixelsPerDegree
             canvas.drawLine(from: Point(px, axisY), to: Point(px, axisY + 4), .ink)
@@ -171,15 +159,17 @@ enum ResponsePicture {
     }
 
     /// The model, subject and selection, and how to read the discs.
-    static func header(for result: EncodingResult, voxels: Int, hiddenImages: Int, width: Int) -> Canvas {
+    static func header(for result: EncodingResult, field: VisualFieldPlacement, hiddenImages: Int, width: Int) -> Canvas {
         var parts: [String] = []
         if case .string(let model)? = result.metadata["model_id"] { parts.append(model) }
         if case .int(let subject)? = result.metadata["subject"] { parts.append("subject \(subject)") }
         if case .group(let selection)? = result.metadata["selection"] {
             for (key, value) in selection.entries { if case .string(let text) = value { parts.append("\(key) \(text)") } }
         }
-        parts.append("\(voxels) voxels")
-        var note = "Each disc is one voxel's population receptive field: at its centre, radius σ/2. + marks fixation; circles at 1°, 2°, 4°, 8°."
+        parts.append("\(field.x.count) voxels")
+        let circles = guideEccentricities(field.fieldRadius).map { Ticks.labels(for: [$0])[0] + "°" }.joined(separator: ", ")
+        var note = "Each disc is one voxel's population receptive field: at its centre, radius σ/2. + marks fixation"
+        note += circles.isEmpty ? "." : "; circles at \(circles)."
         if hiddenImages > 0 { note += " \(hiddenImages) more images not shown." }
         let (bold, small) = (BitmapFont.bold, BitmapFont.small)
         let title = bold.wrapped(parts.joined(separator: " · "), toWidth: max(width - 24, 200))

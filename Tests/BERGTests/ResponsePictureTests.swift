@@ -1,4 +1,5 @@
 import BERG
+import BERGFormats
 import BERGPlot
 import Foundation
 import XCTest
@@ -15,7 +16,8 @@ final class ResponsePictureTests: XCTestCase {
         for (n, image) in images.enumerated() {
             for p in 0..<plane { for c in 0..<3 { pixels[(n * 3 + c) * plane + p] = image.rgb[p * 3 + c] } }
         }
-        return (try Stimulus(images: pixels, count: images.count, height: size, width: size), images.map { $0.name + ".png" })
+        let names = images.map { $0.name + ".png" }
+        return (try Stimulus(images: pixels, count: images.count, height: size, width: size, names: names), names)
     }
 
     func encodeRetinotopy() throws -> (EncodingResult, [String]) {
@@ -105,7 +107,8 @@ final class ResponsePictureTests: XCTestCase {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("v1.png").path
-        try BERG.writeResponsePicture(result, stimulusNames: names, to: path)
+        XCTAssertEqual(result.stimulusNames, names)
+        try BERG.writeResponsePicture(result, to: path)
         let picture = try ImageCodec.decode(path)
         XCTAssertGreaterThan(picture.width, 600)
         XCTAssertGreaterThan(picture.height, 600, "two rows of two maps")
@@ -132,10 +135,10 @@ final class ResponsePictureTests: XCTestCase {
             let column = (i % plane) % side, row = (i % plane) / side
             return column < side / 2 ? ((row / 4 + column / 4) % 2 == 0 ? 255 : 0) : 128
         }
-        let result = try berg.encode(model, try Stimulus(images: pixels, count: 1, height: side, width: side))
+        let result = try berg.encode(model, try Stimulus(images: pixels, count: 1, height: side, width: side, names: ["photo.jpg"]))
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("berg-one-\(UUID().uuidString).png").path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try BERG.writeResponsePicture(result, stimulusNames: ["photo.jpg"], to: path)
+        try BERG.writeResponsePicture(result, to: path)
         // The inferno scale runs from 0 to the strongest response: voxels on the left are bright,
         // those on the right dark, so the discs take many of the map's colours.
         let inferno = try voxelColours(in: path, .inferno)
@@ -146,10 +149,12 @@ final class ResponsePictureTests: XCTestCase {
 
     func testAPictureNeedsVisualFieldPlacement() throws {
         let result = EncodingResult(responses: ["responses": try Tensor(shape: [1, 2], floats: [1, 2])], metadata: Metadata())
-        XCTAssertThrowsError(try BERG.writeResponsePicture(result, stimulusNames: ["a.png"], to: "/tmp/never-\(UUID().uuidString).png")) { error in
-            guard case BERGError.invalidInput(let message) = error else { return XCTFail("\(error)") }
-            XCTAssertTrue(message.contains("prf_x_deg"), message)
+        let path = "/tmp/never-\(UUID().uuidString).png"
+        XCTAssertThrowsError(try BERG.writeResponsePicture(result, to: path)) { error in
+            guard case BERGError.unsupported(let message) = error else { return XCTFail("\(error)") }
+            XCTAssertTrue(message.contains("visual field"), message)
         }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path))
     }
 
 }
