@@ -55,7 +55,12 @@ let package = Package(
         .testTarget(name: "BERGPlotTests", dependencies: ["BERGPlot", "BERGFormats"]),
         .testTarget(name: "BERGRegistryTests", dependencies: ["BERGRegistry"]),
         .testTarget(name: "BERGStoreTests", dependencies: ["BERGStore"]),
-        .testTarget(name: "BERGModelsTests", dependencies: ["BERGModels", "BERG", "BERGFormats", "BERGStore"],
+        // Comparison helpers and fixture folders shared by the test targets.
+        .target(name: "BERGTestSupport", dependencies: ["BERGCore"], path: "Tests/BERGTestSupport"),
+        .testTarget(name: "BERGModelsTests", dependencies: ["BERGModels", "BERG", "BERGFormats", "BERGStore", "BERGTestSupport"],
+                    resources: [.copy("Fixtures")]),
+        // Tests that fetch from PyPI (the img2fmri wheel): `make test-network`, not `make test`.
+        .testTarget(name: "BERGNetworkTests", dependencies: ["BERGModels", "BERGFormats", "BERGRegistry", "BERGStore", "BERGTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BERGTests", dependencies: ["BERG", "BERGFormats", "BERGModels", "BERGRegistry", "BERGStore", "BERGPlot"]),
         // Depends on the executable so that `swift test` builds it first: the CLI tests run it.

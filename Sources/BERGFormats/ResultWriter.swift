@@ -36,7 +36,7 @@ public enum ResultWriter {
     static func writeNPY(_ result: EncodingResult, to path: String) throws {
         guard result.responses.count == 1, let tensor = result.responses.values.first else {
             let names = result.responses.keys.sorted().joined(separator: ", ")
-            throw BERGError.invalidInput("The model gives several outputs (\(names)), which one .npy file cannot hold apart; write an .h5 file instead (for example --output responses.h5)")
+            throw BERGError.invalidInput("The model gives several outputs (\(names)), which one .npy file cannot hold apart; write an .h5 file instead")
         }
         try checkWritableFolder(of: path)
         try NPYFile.write(tensor.asFloat32, to: path)
