@@ -157,8 +157,8 @@ final class CLITests: XCTestCase {
                            "--output", work.appendingPathComponent("v1.npy").path, "--picture", picture.path)
         XCTAssertEqual(run.status, 0, run.stderr)
         let decoded = try ImageCodec.decode(picture.path)
-        XCTAssertEqual(decoded.height, ResponsePictureSize.panel)
-        XCTAssertEqual(decoded.width, 4 * ResponsePictureSize.panel, "one panel per family: bar-x, bar-y, ring, wedge")
+        XCTAssertGreaterThan(decoded.width, 600, "two maps side by side")
+        XCTAssertGreaterThan(decoded.height, 600, "two rows of maps: rings and wedges, then the bars")
     }
 
     func testMetadataJSON() throws {
@@ -224,5 +224,3 @@ final class CLITests: XCTestCase {
     }
 }
 
-/// The picture's panel size, as `berg encode --picture` draws it.
-enum ResponsePictureSize { static let panel = 320 }
