@@ -42,6 +42,7 @@ let package = Package(
         .target(name: "BERGModels", dependencies: ["BERGCore", "BERGCompute", "BERGFormats", "BERGRegistry"]),
         .target(name: "BERG", dependencies: [
             "BERGCore", "BERGCompute", "BERGFormats", "BERGRegistry", "BERGStore", "BERGModels", "BERGPlot",
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "berg", dependencies: [
             "BERG", .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -22,10 +22,15 @@ public struct EncodeJob: Sendable {
     /// Also the model's metadata, in the `.h5` output.
     public var includeMetadata: Bool
     public var batchSize: Int
+    /// Only this part of the input (`--shard K/N`): contiguous, in input order, chosen before
+    /// any image is decoded.
+    public var shard: Shard?
+    /// More root attributes for the `.h5` output (a shard task's plan hash).
+    public var attributes: [String: String]
 
     public init(modelID: String, subject: Subject, selection: Selection = [:], options: EncodingOptions = [:],
                 device: Device = .auto, input: String, output: String, volume: String? = nil, picture: String? = nil,
-                includeMetadata: Bool = false, batchSize: Int = 64) {
+                includeMetadata: Bool = false, batchSize: Int = 64, shard: Shard? = nil, attributes: [String: String] = [:]) {
         self.modelID = modelID
         self.subject = subject
         self.selection = selection
@@ -37,6 +42,8 @@ public struct EncodeJob: Sendable {
         self.picture = picture
         self.includeMetadata = includeMetadata
         self.batchSize = batchSize
+        self.shard = shard
+        self.attributes = attributes
     }
 
     /// Every file the job writes.
@@ -92,6 +99,7 @@ extension BERG {
         guard FileManager.default.fileExists(atPath: job.input) else {
             throw BERGError.fileNotFound(path: job.input, hint: "The input must be an image, a folder of images, a .npy array or a text file listing images")
         }
+        if let shard = job.shard { _ = try StimulusList.of(job.input).range(of: shard, source: job.input) }
         return manifest
     }
 
@@ -102,15 +110,21 @@ extension BERG {
         try check(job)
         // The images decode while the model loads: both are mostly file reading, and the
         // model's loading runs on one thread.
-        let input = job.input
-        let loading = InBackground { try StimulusLoader.loadRuns(input, threads: BERG.threadCount) }
+        let (input, shard, batchSize) = (job.input, job.shard, job.batchSize)
+        let loading = InBackground { () throws -> StimulusList.ShardInput in
+            guard let shard else { return .init(stimuli: try StimulusLoader.loadRuns(input, threads: BERG.threadCount), keep: 0 ..< .max) }
+            return try StimulusList.of(input).load(shard, batchSize: batchSize, source: input, threads: BERG.threadCount)
+        }
         let model = try getEncodingModel(job.modelID, subject: job.subject, selection: job.selection,
                                          options: job.options, device: job.device)
-        let result = try encode(model, loading.result(), batchSize: job.batchSize, progress: progress)
+        var result = try encode(model, loading.result().stimuli, batchSize: job.batchSize, progress: progress)
+        if shard != nil { result = try result.rows(loading.result().keep) }
         var written: [String] = []
         do {
-            try write(result, to: job.output, includeMetadata: job.includeMetadata,
-                      attributes: ["device": model.device.rawValue, "input": job.input])
+            var attributes = ["device": model.device.rawValue, "input": job.input]
+            if let shard { attributes["shard"] = shard.description }
+            attributes.merge(job.attributes) { _, given in given }
+            try write(result, to: job.output, includeMetadata: job.includeMetadata, attributes: attributes)
             written.append(job.output)
             if let volume = job.volume {
                 try BERG.writeResponseVolume(result, to: volume)

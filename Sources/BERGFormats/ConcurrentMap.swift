@@ -3,7 +3,7 @@ import Foundation
 
 /// `transform` of each item on up to `threads` threads, results in item order. If any throw,
 /// the error of the first failing item (in item order) is thrown, as a plain loop would.
-func concurrentMap<T, R>(_ items: [T], threads: Int, _ transform: (T) throws -> R) throws -> [R] {
+public func concurrentMap<T, R>(_ items: [T], threads: Int, _ transform: (T) throws -> R) throws -> [R] {
     let workers = min(max(1, threads), items.count)
     if workers <= 1 { return try items.map(transform) }
     var results = [Result<R, any Error>?](repeating: nil, count: items.count)

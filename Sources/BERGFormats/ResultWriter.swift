@@ -45,18 +45,26 @@ public enum ResultWriter {
     static func writeHDF5(_ result: EncodingResult, to path: String, stimulusNames: [String],
                           attributes: [String: String], includeMetadata: Bool) throws {
         try writeHDF5File(to: path) { file in
-            if result.responses.count == 1, let only = result.responses["responses"] {
-                try file.write(only.asFloat32, at: "responses", compressed: true)
-            } else {
-                for (name, tensor) in result.responses.sorted(by: { $0.key < $1.key }) {
-                    try file.write(tensor.asFloat32, at: "responses/\(name)", compressed: true)
-                }
+            try write(result, into: file, group: "", stimulusNames: stimulusNames, attributes: attributes,
+                      includeMetadata: includeMetadata)
+        }
+    }
+
+    /// The `.h5` layout above, inside `group` of an open file ("" for the root).
+    public static func write(_ result: EncodingResult, into file: HDF5File, group: String, stimulusNames: [String],
+                             attributes: [String: String], includeMetadata: Bool) throws {
+        let prefix = group.isEmpty ? "" : group + "/"
+        if result.responses.count == 1, let only = result.responses["responses"] {
+            try file.write(only.asFloat32, at: prefix + "responses", compressed: true)
+        } else {
+            for (name, tensor) in result.responses.sorted(by: { $0.key < $1.key }) {
+                try file.write(tensor.asFloat32, at: prefix + "responses/\(name)", compressed: true)
             }
-            if !stimulusNames.isEmpty { try file.writeStrings(stimulusNames, at: "stimulus_names") }
-            if includeMetadata { try file.writeMetadata(result.metadata, at: "metadata") }
-            for (key, value) in attributes.sorted(by: { $0.key < $1.key }) {
-                try file.setAttribute(key, .string(value))
-            }
+        }
+        if !stimulusNames.isEmpty { try file.writeStrings(stimulusNames, at: prefix + "stimulus_names") }
+        if includeMetadata { try file.writeMetadata(result.metadata, at: prefix + "metadata") }
+        for (key, value) in attributes.sorted(by: { $0.key < $1.key }) {
+            try file.setAttribute(key, .string(value), on: group.isEmpty ? "/" : group)
         }
     }
 

@@ -70,6 +70,14 @@ public enum StimulusLoader {
                                   threads: threads ?? ProcessInfo.processInfo.activeProcessorCount))
     }
 
+    /// Images `range` of the image files `paths` as runs of same-size images, each named as a
+    /// load of all `paths` names it (so that one part of a list keeps the whole list's names).
+    public static func loadRuns(files paths: [String], range: Range<Int>, source: String, threads: Int? = nil) throws -> [Stimulus] {
+        let names = self.names(of: paths)
+        return try loadImageRuns(Array(paths[range]), names: Array(names[range]), source: source,
+                                 threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    }
+
     /// The one run of same-size images, or an error naming the first two files that differ.
     private static func oneSize(_ runs: [Stimulus]) throws -> Stimulus {
         if runs.count > 1 {
@@ -84,13 +92,13 @@ public enum StimulusLoader {
     /// Decodes image files into runs of consecutive same-size images (one run when all agree).
     /// Files are decoded a few per thread at a time, in parallel, and appended in order, so
     /// that memory stays near the stimulus itself.
-    static func loadImageRuns(_ paths: [String], source: String, threads: Int) throws -> [Stimulus] {
+    static func loadImageRuns(_ paths: [String], names givenNames: [String]? = nil, source: String, threads: Int) throws -> [Stimulus] {
         guard !paths.isEmpty else { throw BERGError.invalidInput("No images in \(source)") }
         var runs: [Stimulus] = []
         var pixels: [UInt8] = []
         var names: [String] = []
         var size: (width: Int, height: Int)? = nil
-        let stimulusNames = Dictionary(zip(paths, StimulusLoader.names(of: paths)), uniquingKeysWith: { first, _ in first })
+        let stimulusNames = Dictionary(zip(paths, givenNames ?? StimulusLoader.names(of: paths)), uniquingKeysWith: { first, _ in first })
         func closeRun() throws {
             guard let size, !names.isEmpty else { return }
             runs.append(try Stimulus(images: pixels, count: names.count, height: size.height, width: size.width, names: names))

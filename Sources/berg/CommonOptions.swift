@@ -110,11 +110,17 @@ struct StoreFlags: ParsableArguments {
 
     /// The environment's options, these flags on top, and progress drawn on stderr.
     func storeOptions() throws -> StoreOptions {
-        var options = try StoreOptions(environment: ProcessInfo.processInfo.environment)
+        var options = try StoreFlags.environmentOptions()
         if let bergDir { options.bergDir = try StoreOptions.checkedBergDir(bergDir, name: "--berg-dir") }
         for (name, path) in try KeyValue.parseAll(artifacts, flag: "--artifact") {
             options.overrides[name] = URL(fileURLWithPath: path)
         }
+        return options
+    }
+
+    /// The `BERG_*` environment variables' options, with notices and progress drawn on stderr.
+    static func environmentOptions() throws -> StoreOptions {
+        var options = try StoreOptions(environment: ProcessInfo.processInfo.environment)
         let terminal = isatty(STDERR_FILENO) == 1
         options.notice = { message in
             FileHandle.standardError.write(Data(((terminal ? "\r\u{1B}[K" : "") + "berg: \(message)\n").utf8))

@@ -13,12 +13,16 @@ struct EncodeCommand: ParsableCommand {
               --input images/ --output v1.h5 --metadata --volume v1.nii.gz
           berg encode img2fmri-bold5000 --subject 2 --roi all \\
               --option center_crop=true --input photos/ --output csi2.h5
+          berg encode fmri-nsd-fwrf --subject 1 --roi V1 --input images/ \\
+              --shard 2/8 --output v1_2-of-8.h5
 
         Images of any size are fine: each model crops, resizes and normalises them as its \
         manifest says (`berg describe <id>`). Files the model needs are fetched on first use \
         (see `berg get-model`); BERG_OFFLINE=1 forbids that. `berg describe <id>` lists a \
         model's subjects, selections and options. Everything is checked before any work, and a \
-        failed run leaves none of its files behind.
+        failed run leaves none of its files behind. --shard K/N encodes only the K-th of N \
+        contiguous parts of the input (in the order above; `berg plan` makes a Slurm job array \
+        of such shards).
         """)
 
     @OptionGroup var registry: RegistryOptions
@@ -31,6 +35,12 @@ struct EncodeCommand: ParsableCommand {
 
     @Option(help: "Where to write: .npy (float32 [N, V]) or .h5 (responses, stimulus names, attributes).")
     var output: String
+
+    @Option(help: ArgumentHelp("Only the K-th of N contiguous parts of the input (1 ≤ K ≤ N), such as 2/8.", valueName: "K/N"),
+            transform: { text in
+                do { return try Shard(parsing: text) } catch let error as BERGError { throw ValidationError(error.message) }
+            })
+    var shard: Shard?
 
     @Option(help: "Images per batch.") var batchSize = 64
     @Flag(help: "Also write the model's metadata (into the .h5 file).") var metadata = false
@@ -52,7 +62,7 @@ struct EncodeCommand: ParsableCommand {
         let job = EncodeJob(modelID: model.modelID, subject: Subject(model.subject), selection: try model.selection,
                             options: try berg.parseOptions(model.modelID, options), device: compute.device,
                             input: input, output: output, volume: volume, picture: picture,
-                            includeMetadata: metadata, batchSize: batchSize)
+                            includeMetadata: metadata, batchSize: batchSize, shard: shard)
         let progress = ProgressBar.onTerminal
         let result = try berg.run(job, progress: progress)
         if progress != nil { FileHandle.standardError.write(Data("\n".utf8)) }

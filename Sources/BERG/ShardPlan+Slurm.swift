@@ -1,0 +1,132 @@
+import BERGCore
+import Foundation
+
+/// The Slurm side of a plan: the array job script, the line that reruns some of its tasks,
+/// and the resources each task asks for.
+extension ShardPlan {
+    /// `OUT/berg-array.sbatch`: one array task per plan task, each running `berg run-task`.
+    public func sbatchScript() -> String {
+        let shards = outputs
+        let subjects = Set(tasks.map(\.subject)).count
+        let selections = Set(tasks.map { $0.selection.description }).count
+        let ours: [(key: String, line: String)] = [
+            ("--job-name", "--job-name=berg-\(modelID)"),
+            ("--array", "--array=0-\(tasks.count - 1)"),
+            ("--ntasks", "--ntasks=1"),
+            ("--cpus-per-task", "--cpus-per-task=\(slurm.cpusPerTask)"),
+            ("--mem", "--mem=\(slurm.memoryMB)M"),
+            ("--output", "--output=\(folder.appendingPathComponent(ShardPlan.logFolder).path)/%A_%a.log"),
+        ]
+        // An option the user gave replaces ours of the same name.
+        let given = Set(slurm.sbatchOptions.map(ShardPlan.optionName))
+        let lines = ours.filter { !given.contains($0.key) }.map(\.line) + slurm.sbatchOptions
+        return """
+        #!/bin/bash
+        # A Slurm job array written by `berg plan` (BERG \(bergVersion)): \(modelID),
+        # \(subjects) subject(s) × \(selections) selection(s) × \(self.shards) shard(s) of \(stimulusCount) images = \(tasks.count) tasks
+        # (\(shards.count) outputs). Plan hash \(hash).
+        #
+        # Submit:   sbatch \(scriptPath.path)
+        # Progress: berg status \(folder.path)   (prints the sbatch line that reruns what is missing)
+        # Results:  berg merge \(folder.path)
+        #
+        # Memory per task: \(slurm.memoryEstimate).
+        \(lines.map { "#SBATCH \($0)" }.joined(separator: "\n"))
+        set -eu
+        export BERG_HOME=\(ShardPlan.shellQuoted(slurm.bergHome))
+        export BERG_NUM_THREADS="${SLURM_CPUS_PER_TASK:-\(slurm.cpusPerTask)}"
+        exec \(ShardPlan.shellQuoted(slurm.executable)) run-task \(ShardPlan.shellQuoted(planPath.path)) "$SLURM_ARRAY_TASK_ID"
+
+        """
+    }
+
+    /// `sbatch --array=3,7-9 OUT/berg-array.sbatch`: the command that runs these tasks again.
+    public func sbatchCommand(tasks indices: [Int]) -> String {
+        "sbatch --array=\(ShardPlan.arraySpec(indices)) \(ShardPlan.shellQuoted(scriptPath.path))"
+    }
+
+    /// Array indices as Slurm writes them: `0-3,7,9-11`.
+    public static func arraySpec(_ indices: [Int]) -> String {
+        var runs: [ClosedRange<Int>] = []
+        for index in Set(indices).sorted() {
+            if let last = runs.last, last.upperBound + 1 == index {
+                runs[runs.count - 1] = last.lowerBound...index
+            } else {
+                runs.append(index...index)
+            }
+        }
+        return runs.map { $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ",")
+    }
+
+    /// An `--sbatch-option` as an `#SBATCH` argument: `partition=short` and `--partition=short`
+    /// both become `--partition=short`; `-p short` stays. Newlines and `--array` (the plan's
+    /// own) are refused.
+    public static func sbatchOption(_ text: String) throws -> String {
+        let option = text.trimmingCharacters(in: .whitespaces)
+        guard !option.isEmpty, !option.contains(where: \.isNewline) else {
+            throw BERGError.invalidArgument(name: "sbatch option", value: text, message: "give one option on one line, such as --partition=short")
+        }
+        let normalised = option.hasPrefix("-") ? option : "--" + option
+        if optionName(normalised) == "--array" {
+            throw BERGError.invalidArgument(name: "sbatch option", value: text, message: "the plan writes --array itself (one index per task); to limit how many run at once, submit with `sbatch --array=0-N%LIMIT …`")
+        }
+        return normalised
+    }
+
+    /// `--mem` of `--mem=8G`, `-p` of `-p short`.
+    static func optionName(_ option: String) -> String {
+        String(option.prefix { $0 != "=" && $0 != " " })
+    }
+
+    static func shellQuoted(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}
+
+/// How much a task asks Slurm for. CPUs come from the model: a parametric model (no weights)
+/// is cheap and runs on one; a network gets `networkCPUs` (or the planning machine's cores,
+/// if fewer), a middle between BLAS speed-up (which flattens past a few threads at these batch
+/// sizes) and memory (each task holds its own copy of the model). Memory is summed from parts
+/// and given a margin:
+///
+///     memory = 1.5 × (process + model files + batch size × working set per image
+///                     + the largest shard's decoded images), rounded up to 100 MB
+///
+/// - process: 100 MB (libraries and the registry; `berg encode` of one image by the pRF model peaks at 60 MB);
+/// - model files: their sizes on disk or in the manifest (weights load as float32, the size
+///   they are stored at), 500 MB for each file of unknown size;
+/// - working set per image in a batch: measured peaks of `berg encode` at batch 64 less
+///   batch 1, per image (see `workingSetPerImageMB`);
+/// - decoded images: 3 × width × height bytes each, for the shard with the most pixels (a task
+///   decodes its whole shard before encoding).
+struct TaskResourceEstimate {
+    static let networkCPUs = 4
+    static let processMB = 100.0
+    static let unknownFileMB = 500.0
+    static let margin = 1.5
+
+    /// Peak resident memory per image of a batch, by encoder kind (MB): measured here from
+    /// `/usr/bin/time -v` of `berg encode` at batch 1 and batch 64; other kinds take the largest.
+    static let workingSetPerImageMB: [String: Double] = ["css_prf": 0.3, "fwrf": 6.0, "img2fmri": 3.0]
+    static var defaultWorkingSetMB: Double { workingSetPerImageMB.values.max() ?? 8 }
+
+    var cpus: Int
+    var memoryMB: Int
+    var explanation: String
+
+    init(kind: String, hasWeights: Bool, fileSizes: [Int?], batchSize: Int, largestShardPixels: Int) {
+        cpus = hasWeights ? min(TaskResourceEstimate.networkCPUs, ProcessInfo.processInfo.activeProcessorCount) : 1
+        let known = fileSizes.compactMap { $0 }.reduce(0, +)
+        let unknown = fileSizes.filter { $0 == nil }.count
+        let filesMB = Double(known) / 1e6 + Double(unknown) * TaskResourceEstimate.unknownFileMB
+        let perImage = TaskResourceEstimate.workingSetPerImageMB[kind] ?? TaskResourceEstimate.defaultWorkingSetMB
+        let batchMB = Double(batchSize) * perImage
+        let imagesMB = Double(3 * largestShardPixels) / 1e6
+        let total = TaskResourceEstimate.margin * (TaskResourceEstimate.processMB + filesMB + batchMB + imagesMB)
+        memoryMB = Int((total / 100).rounded(.up)) * 100
+        func mb(_ x: Double) -> String { String(Int(x.rounded(.up))) }
+        explanation = "1.5 × (process \(mb(TaskResourceEstimate.processMB)) MB + model files \(mb(filesMB)) MB"
+            + (unknown > 0 ? " (\(unknown) of unknown size at \(mb(TaskResourceEstimate.unknownFileMB)) MB)" : "")
+            + " + batch \(batchSize) × \(perImage) MB + decoded images of the largest shard \(mb(imagesMB)) MB) = \(memoryMB) MB"
+    }
+}
