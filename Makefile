@@ -2,7 +2,7 @@ SWIFT ?= swift
 BERG_DEBUG = .build/debug/berg
 BERG_RELEASE = .build/release/berg
 
-.PHONY: deps build release test test-network test-external-kind demo registry cards readme clean
+.PHONY: deps build release test test-network test-external-kind test-slurm demo registry cards readme clean
 
 # System libraries (apt-get; does nothing when they are present).
 deps:
@@ -30,6 +30,14 @@ test-external-kind:
 test-network: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter BERGNetworkTests
+
+# A sharded job through a real one-node Slurm cluster on this machine (root: it installs
+# slurm-wlm and munge and starts their daemons): plan, sbatch, scancel one task, rerun what
+# `berg status` prints, merge, and compare with a single-process run. Tools/slurm/test-slurm.sh.
+test-slurm:
+	bash Tools/install-deps.sh --slurm
+	$(SWIFT) build -c release --product berg
+	bash Tools/slurm/test-slurm.sh
 
 # Retinotopic mapping stimuli through the built-in pRF model (V1), with a picture of the result.
 demo: release

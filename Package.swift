@@ -55,8 +55,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BERGPlotTests", dependencies: ["BERGPlot", "BERGFormats"]),
         .testTarget(name: "BERGRegistryTests", dependencies: ["BERGRegistry"]),
-        .testTarget(name: "BERGStoreTests", dependencies: ["BERGStore"]),
-        // Comparison helpers and fixture folders shared by the test targets.
+        .testTarget(name: "BERGStoreTests", dependencies: ["BERGStore", "BERGTestSupport"]),
+        // Comparison helpers, fixture folders and a misbehaving loopback HTTP server shared by the test targets.
         .target(name: "BERGTestSupport", dependencies: ["BERGCore"], path: "Tests/BERGTestSupport"),
         .testTarget(name: "BERGModelsTests", dependencies: ["BERGModels", "BERG", "BERGFormats", "BERGStore", "BERGTestSupport"],
                     resources: [.copy("Fixtures")]),
@@ -65,6 +65,6 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BERGTests", dependencies: ["BERG", "BERGFormats", "BERGModels", "BERGRegistry", "BERGStore", "BERGPlot"]),
         // Depends on the executable so that `swift test` builds it first: the CLI tests run it.
-        .testTarget(name: "bergCLITests", dependencies: ["berg", "BERG", "BERGFormats", "BERGStore", "BERGRegistry"]),
+        .testTarget(name: "bergCLITests", dependencies: ["berg", "BERG", "BERGFormats", "BERGStore", "BERGRegistry", "BERGTestSupport"]),
     ]
 )

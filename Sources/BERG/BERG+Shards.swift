@@ -60,12 +60,15 @@ public struct TaskOutcome: Sendable {
 
 extension BERG {
     /// A facade for a plan's tasks: the plan's registry folders, and its `--berg-dir` and
-    /// `--artifact` files on top of `storeOptions` (the environment's `BERG_*` variables).
-    public convenience init(plan: ShardPlan, storeOptions: StoreOptions) throws {
+    /// `--artifact` files on top of `storeOptions` (the environment's `BERG_*` variables). The
+    /// cache is `BERG_HOME` where it is set (the sbatch script sets it), else the planner's.
+    public convenience init(plan: ShardPlan, storeOptions: StoreOptions,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         var options = storeOptions
         if let bergDir = plan.bergDir { options.bergDir = URL(fileURLWithPath: bergDir) }
         for (name, path) in plan.artifacts { options.overrides[name] = URL(fileURLWithPath: path) }
-        try self.init(home: URL(fileURLWithPath: plan.slurm.bergHome),
+        let home = environment["BERG_HOME"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
+        try self.init(home: home ?? URL(fileURLWithPath: plan.slurm.bergHome),
                       registries: plan.registries.map { URL(fileURLWithPath: $0) }, storeOptions: options)
     }
 

@@ -40,6 +40,9 @@ extension ShardPlan {
         """
     }
 
+    /// `sbatch OUT/berg-array.sbatch`: the command that submits the whole array.
+    public var submitCommand: String { "sbatch \(ShardPlan.shellQuoted(scriptPath.path))" }
+
     /// `sbatch --array=3,7-9 OUT/berg-array.sbatch`: the command that runs these tasks again.
     public func sbatchCommand(tasks indices: [Int]) -> String {
         "sbatch --array=\(ShardPlan.arraySpec(indices)) \(ShardPlan.shellQuoted(scriptPath.path))"
@@ -78,8 +81,11 @@ extension ShardPlan {
         String(option.prefix { $0 != "=" && $0 != " " })
     }
 
+    /// `text` as one shell word: as it is when it holds only safe characters, else in single quotes.
     static func shellQuoted(_ text: String) -> String {
-        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-+=:,@%")
+        if !text.isEmpty && text.allSatisfy(safe.contains) { return text }
+        return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }
 

@@ -21,8 +21,9 @@ struct EncodeCommand: ParsableCommand {
         (see `berg get-model`); BERG_OFFLINE=1 forbids that. `berg describe <id>` lists a \
         model's subjects, selections and options. Everything is checked before any work, and a \
         failed run leaves none of its files behind. --shard K/N encodes only the K-th of N \
-        contiguous parts of the input (in the order above; `berg plan` makes a Slurm job array \
-        of such shards).
+        contiguous parts of the input (a folder in file-name order, a list in its own order; \
+        `berg plan` makes a Slurm job array of such shards); its responses equal those rows of a \
+        run over the whole input with the same --batch-size and --threads, bit for bit.
         """)
 
     @OptionGroup var registry: RegistryOptions

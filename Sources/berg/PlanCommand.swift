@@ -104,6 +104,6 @@ struct PlanCommand: ParsableCommand {
         if plan.tasks.count > 1000 {
             writeStdout("note: \(plan.tasks.count) tasks is more than Slurm's default MaxArraySize (1001) allows in one array; ask `scontrol show config | grep MaxArraySize`, or plan fewer shards\n")
         }
-        writeStdout("submit with:\nsbatch \(plan.scriptPath.path)\n")
+        writeStdout("submit with:\n\(plan.submitCommand)\n")
     }
 }

@@ -1,4 +1,5 @@
 import BERGStore
+import BERGTestSupport
 import Foundation
 import XCTest
 

@@ -1,6 +1,7 @@
 import BERGCore
 import BERGRegistry
 import BERGStore
+import BERGTestSupport
 import Foundation
 import XCTest
 

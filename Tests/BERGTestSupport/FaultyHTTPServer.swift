@@ -17,12 +17,12 @@ import XCTest
 /// - a path that is not in the folder gets 404.
 /// HEAD is answered like GET, without the body. Every request is appended to `requests.jsonl`. The server exits by itself after 120 s
 /// without requests or 2,000 requests, and `stop()` ends it sooner.
-final class FaultyHTTPServer {
-    let port: Int
-    let logURL: URL
+public final class FaultyHTTPServer {
+    public let port: Int
+    public let logURL: URL
     private let process: Process
 
-    init(root: URL, workFolder: URL) throws {
+    public init(root: URL, workFolder: URL) throws {
         let script = workFolder.appendingPathComponent("faulty_server.py")
         try FaultyHTTPServer.script.write(to: script, atomically: true, encoding: .utf8)
         logURL = workFolder.appendingPathComponent("requests.jsonl")
@@ -46,18 +46,18 @@ final class FaultyHTTPServer {
         self.port = port
     }
 
-    func base(_ behaviour: String) -> URL { URL(string: "http://127.0.0.1:\(port)/\(behaviour)/")! }
+    public func base(_ behaviour: String) -> URL { URL(string: "http://127.0.0.1:\(port)/\(behaviour)/")! }
 
     /// One request served: its behaviour, path and `Range` header.
-    struct Request: Decodable { var method: String; var behaviour: String; var path: String; var range: String? }
+    public struct Request: Decodable { public var method: String; public var behaviour: String; public var path: String; public var range: String? }
 
-    func requests(for path: String? = nil) -> [Request] {
+    public func requests(for path: String? = nil) -> [Request] {
         guard let text = try? String(contentsOf: logURL, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { try? JSONDecoder().decode(Request.self, from: Data($0.utf8)) }
             .filter { path == nil || $0.path == path }
     }
 
-    func stop() {
+    public func stop() {
         if process.isRunning { process.terminate() }
         process.waitUntilExit()
     }
