@@ -98,22 +98,29 @@ extension ShardPlan {
 ///     memory = 1.5 × (process + model files + batch size × working set per image
 ///                     + the largest shard's decoded images), rounded up to 100 MB
 ///
-/// - process: 100 MB (libraries and the registry; `berg encode` of one image by the pRF model peaks at 60 MB);
+/// - process: 100 MB (libraries, the registry, buffers: `berg encode` of 64 images of 256² by
+///   the pRF model peaks at 74 MB, 13 MB of it the decoded images);
 /// - model files: their sizes on disk or in the manifest (weights load as float32, the size
 ///   they are stored at), 500 MB for each file of unknown size;
-/// - working set per image in a batch: measured peaks of `berg encode` at batch 64 less
-///   batch 1, per image (see `workingSetPerImageMB`);
+/// - working set per image in a batch (`workingSetPerImageMB`): the peak resident memory of
+///   `berg encode` at batch 64 less that at batch 1, over 63; measured on 64 images of 256²
+///   with 2 threads (release build): fwRF V1 (full size, 36 MB of weights) 133 → 363 MB,
+///   3.7 MB per image (lateral, two networks in turn: 306 → 423 MB); the pRF model 73.6 →
+///   73.9 MB; img2fmri's ResNet-18 (`berg bench --network resnet18`) 213 → 677 MB, 7.4 MB;
 /// - decoded images: 3 × width × height bytes each, for the shard with the most pixels (a task
 ///   decodes its whole shard before encoding).
+///
+/// Against those measurements the estimate has room: fwRF V1 at batch 64 gets 600 MB for a
+/// 363 MB peak, lateral 800 MB for 423 MB.
 struct TaskResourceEstimate {
     static let networkCPUs = 4
     static let processMB = 100.0
     static let unknownFileMB = 500.0
     static let margin = 1.5
 
-    /// Peak resident memory per image of a batch, by encoder kind (MB): measured here from
-    /// `/usr/bin/time -v` of `berg encode` at batch 1 and batch 64; other kinds take the largest.
-    static let workingSetPerImageMB: [String: Double] = ["css_prf": 0.3, "fwrf": 6.0, "img2fmri": 3.0]
+    /// Peak resident memory per image of a batch, by encoder kind (MB), measured as above;
+    /// other kinds take the largest.
+    static let workingSetPerImageMB: [String: Double] = ["css_prf": 0.1, "fwrf": 3.7, "img2fmri": 7.4]
     static var defaultWorkingSetMB: Double { workingSetPerImageMB.values.max() ?? 8 }
 
     var cpus: Int
