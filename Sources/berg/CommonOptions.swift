@@ -160,6 +160,15 @@ final class ProgressDisplay: ProgressReporter, @unchecked Sendable {
 
     init(interval: Double = 10) { self.interval = interval }
 
+    /// Lines every `BERG_PROGRESS_SECONDS` seconds (default 10) when stderr is not a terminal.
+    static func fromEnvironment() throws -> ProgressDisplay {
+        guard let text = ProcessInfo.processInfo.environment["BERG_PROGRESS_SECONDS"], !text.isEmpty else { return ProgressDisplay() }
+        guard let seconds = Double(text), seconds >= 0 else {
+            throw BERGError.invalidArgument(name: "BERG_PROGRESS_SECONDS", value: text, message: "must be a number of seconds, 0 or more")
+        }
+        return ProgressDisplay(interval: seconds)
+    }
+
     func report(completed: Int, total: Int, message: String) {
         lock.lock(); defer { lock.unlock() }
         let now = Date(), elapsed = now.timeIntervalSince(start)

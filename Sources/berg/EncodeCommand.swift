@@ -58,7 +58,7 @@ struct EncodeCommand: ParsableCommand {
                             input: input, output: output, volume: volume, picture: picture,
                             includeMetadata: metadata, batchSize: batchSize, skipUnreadable: skipUnreadable,
                             warn: { writeStderr("berg: warning: \($0)\n") })
-        let progress = ProgressDisplay()
+        let progress = try ProgressDisplay.fromEnvironment()
         let summary = try berg.run(job, progress: progress)
         progress.end()
         let shapes = summary.shapes.keys.sorted().map { "\($0) \(summary.shapes[$0]!)" }.joined(separator: ", ")
