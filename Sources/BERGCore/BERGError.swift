@@ -15,6 +15,9 @@ public enum BERGError: Error, Sendable, Equatable {
     case shapeMismatch(what: String, expected: [Int], actual: [Int])
     /// An input the user gave that cannot be used, with how to fix it.
     case invalidInput(String)
+    /// A value the user typed that does not fit the data it applies to (a layer name, a
+    /// component count larger than the data allows): a usage error.
+    case invalidArgument(String)
     /// A file that cannot be read or parsed: path, byte offset where known, and the problem.
     case corruptFile(path: String, offset: Int?, message: String)
     /// A file that does not exist or cannot be opened.
@@ -54,7 +57,7 @@ extension BERGError: LocalizedError, CustomStringConvertible {
             return "\(file): \(keyPath.isEmpty ? "" : "at '\(keyPath)': ")\(message)"
         case let .shapeMismatch(what, expected, actual):
             return "\(what): expected shape \(expected), got \(actual)"
-        case let .invalidInput(message):
+        case let .invalidInput(message), let .invalidArgument(message):
             return message
         case let .corruptFile(path, offset, message):
             return "\(path)\(offset.map { " (byte \($0))" } ?? ""): \(message)"
@@ -82,7 +85,7 @@ extension BERGError: LocalizedError, CustomStringConvertible {
     /// True for errors the user caused by what they typed (exit status 2 on the command line).
     public var isUsageError: Bool {
         switch self {
-        case .unknownModel, .invalidParameter, .invalidSelection: return true
+        case .unknownModel, .invalidParameter, .invalidSelection, .invalidArgument: return true
         default: return false
         }
     }

@@ -1,0 +1,179 @@
+import BERGCore
+import BERGFormats
+import Foundation
+
+/// RDM files: `.npy` (one square float64 [N, N] matrix) and `.h5`, in a layout that both
+/// h5py users and rsatoolbox read:
+///
+/// ```
+/// /                           attributes: dissimilarity_measure ("correlation", "sqeuclidean per unit", ...),
+/// │                                       metric, per_unit, pca_components (with --pca), and the caller's
+/// ├── <name>/                 one group per RDM: the layer or output name
+/// │   └── dissimilarities     float64 [N(N−1)/2], the condensed upper triangle (i < j, row by row)
+/// ├── dissimilarities         float64 [R, N(N−1)/2], the groups' rows stacked: a virtual dataset, stored once
+/// ├── descriptors/            (empty)
+/// ├── rdm_descriptors/
+/// │   ├── index               int64 [R]
+/// │   └── name                bytes [R], the RDM names
+/// ├── pattern_descriptors/
+/// │   ├── index               int64 [N]
+/// │   └── stimulus_names      bytes [N] (UTF-8 strings when a name is not ASCII)
+/// └── stimulus_names          UTF-8 strings [N], as `berg encode` writes them
+/// ```
+///
+/// The root `dissimilarities`, the three descriptor groups and `dissimilarity_measure` are what
+/// `rsatoolbox.rdm.load_rdm(path, file_type='hdf5')` reads (rsatoolbox 0.3.2's `RDMs.save`
+/// layout); the rest it ignores. Reading takes this layout or rsatoolbox's own files.
+public enum RDMFile {
+    /// Names an RDM group may not take: rsatoolbox's entries at the root.
+    static let reservedNames: Set = ["dissimilarities", "descriptors", "rdm_descriptors", "pattern_descriptors", "stimulus_names"]
+
+    /// Writes `set` to `.npy` (it must hold one RDM) or `.h5` through a temporary file renamed
+    /// into place. `attributes` go on the `.h5` root (such as berg_version and input).
+    public static func write(_ set: RDMSet, to path: String, attributes: [String: String] = [:]) throws {
+        switch URL(fileURLWithPath: path).pathExtension.lowercased() {
+        case "npy":
+            guard set.rdms.count == 1 else {
+                throw BERGError.invalidArgument("A .npy file holds one RDM, and there are \(set.rdms.count) (\(set.names.joined(separator: ", "))); pick one with --layer, or write .h5")
+            }
+            try NPYFile.write(set.rdms[0].square, to: path)
+        case "h5", "hdf5":
+            try writeHDF5(set, to: path, attributes: attributes)
+        default:
+            throw BERGError.invalidArgument("Cannot tell the output format of '\(path)': name it .npy (one square RDM) or .h5 (RDMs by name, readable by rsatoolbox)")
+        }
+    }
+
+    static func writeHDF5(_ set: RDMSet, to path: String, attributes: [String: String]) throws {
+        for name in set.names where name.isEmpty || name.contains("/") || reservedNames.contains(name) {
+            throw BERGError.invalidInput("An RDM cannot be named '\(name)' in an .h5 file (empty, '/' or one of \(reservedNames.sorted().joined(separator: ", "))); rename it")
+        }
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent()
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw BERGError.writeFailed(path: path, message: "folder \(folder.path) does not exist; create it first")
+        }
+        let temp = folder.appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp").path
+        do {
+            let file = try HDF5File(path: temp, mode: .create)
+            let pairs = RDM.pairCount(set.stimulusCount)
+            for rdm in set.rdms {
+                try file.write(try Tensor(shape: [pairs], doubles: rdm.dissimilarities), at: "\(rdm.name)/dissimilarities", compressed: true)
+            }
+            try file.writeVirtualRows(of: set.names.map { "\($0)/dissimilarities" }, length: pairs, at: "dissimilarities")
+            try file.createGroup("descriptors")
+            try file.write(try Tensor(shape: [set.rdms.count], int64s: (0..<set.rdms.count).map(Int64.init)), at: "rdm_descriptors/index")
+            try writeDescriptorStrings(set.names, at: "rdm_descriptors/name", in: file)
+            try file.write(try Tensor(shape: [set.stimulusCount], int64s: (0..<set.stimulusCount).map(Int64.init)), at: "pattern_descriptors/index")
+            if !set.stimulusNames.isEmpty {
+                try writeDescriptorStrings(set.stimulusNames, at: "pattern_descriptors/stimulus_names", in: file)
+                try file.writeStrings(set.stimulusNames, at: "stimulus_names")
+            }
+            if let measure = set.measure {
+                try file.setAttribute("dissimilarity_measure", .string(measure.description))
+                try file.setAttribute("metric", .string(measure.metric.rawValue))
+                try file.setAttribute("per_unit", .bool(measure.perUnit))
+            }
+            if let k = set.pcaComponents { try file.setAttribute("pca_components", .int(k)) }
+            for (key, value) in attributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(key, .string(value)) }
+            try file.close()
+            guard rename(temp, path) == 0 else {
+                throw BERGError.writeFailed(path: path, message: String(cString: strerror(errno)))
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: temp)
+            if case BERGError.writeFailed(_, let message) = error { throw BERGError.writeFailed(path: path, message: message) }
+            throw error
+        }
+    }
+
+    /// rsatoolbox writes descriptor strings as NumPy bytes (`S`), which it decodes as ASCII;
+    /// names that are not ASCII go in as UTF-8 strings, which it keeps as bytes objects.
+    static func writeDescriptorStrings(_ strings: [String], at name: String, in file: HDF5File) throws {
+        if strings.allSatisfy({ $0.utf8.allSatisfy { $0 < 128 } }) {
+            try file.writeFixedLengthStrings(strings, at: name)
+        } else {
+            try file.writeStrings(strings, at: name)
+        }
+    }
+
+    /// Reads an RDM file: `.h5` (this layout or rsatoolbox's) or `.npy` (a square [N, N]
+    /// matrix, or a condensed [N(N−1)/2] vector), named after the file.
+    public static func read(_ path: String) throws -> RDMSet {
+        guard FileManager.default.fileExists(atPath: path) else { throw BERGError.fileNotFound(path: path, hint: nil) }
+        let stem = RDMInput.stem(of: path)
+        switch URL(fileURLWithPath: path).pathExtension.lowercased() {
+        case "npy":
+            let tensor = try NPYFile.read(path)
+            if tensor.rank == 1 {
+                guard let n = RDM.stimulusCount(pairs: tensor.count) else {
+                    throw BERGError.invalidInput("\(path) holds \(tensor.count) values, which is no condensed RDM's length N(N−1)/2; give a square [N, N] RDM")
+                }
+                return try RDMSet(rdms: [RDM(name: stem, stimulusCount: n, dissimilarities: tensor.doubles)], measure: nil)
+            }
+            try checkSquareRDM(tensor, path: path)
+            return try RDMSet(rdms: [RDM(name: stem, square: tensor)], measure: nil)
+        case "h5", "hdf5":
+            return try readHDF5(path, stem: stem)
+        default:
+            throw BERGError.invalidInput("Cannot tell the format of RDM file \(path): give an .h5 file from `berg rsa rdm` (or rsatoolbox) or a square .npy RDM")
+        }
+    }
+
+    static func readHDF5(_ path: String, stem: String) throws -> RDMSet {
+        let file = try HDF5File(path: path, mode: .read)
+        defer { try? file.close() }
+        guard try file.exists("dissimilarities"), try file.kind(of: "dissimilarities") == .dataset else {
+            throw BERGError.unexpectedContent(path: path, message: "no 'dissimilarities' dataset, so not an RDM file; make one with `berg rsa rdm INPUT --output rdm.h5`")
+        }
+        let stack = try file.read("dissimilarities")
+        let rows = stack.rank == 2 ? stack.shape[0] : 1, pairs = stack.shape.last ?? 0
+        guard stack.rank == 1 || stack.rank == 2, rows >= 1, let n = RDM.stimulusCount(pairs: pairs) else {
+            throw BERGError.unexpectedContent(path: path, message: "'dissimilarities' has shape \(stack.shape), not [RDMs, N(N−1)/2]")
+        }
+        var names = rows == 1 ? [stem] : (0..<rows).map { "\(stem)_\($0)" }
+        if try file.exists("rdm_descriptors/name") {
+            let stored = try file.readStrings("rdm_descriptors/name")
+            if stored.count == rows { names = stored }
+        }
+        var stimulusNames: [String] = []
+        for candidate in ["stimulus_names", "pattern_descriptors/stimulus_names"] where stimulusNames.isEmpty {
+            if try file.exists(candidate) { stimulusNames = try file.readStrings(candidate) }
+        }
+        if stimulusNames.count != n { stimulusNames = [] }
+        var measure: RDMMeasure? = nil
+        if case .string(let text) = try? file.attribute("dissimilarity_measure") {
+            // rsatoolbox's 'euclidean' RDMs say 'squared euclidean': Σ(a−b)²/P.
+            measure = text == "squared euclidean" ? RDMMeasure(.sqeuclidean, perUnit: true) : RDMMeasure(description: text)
+        }
+        var pca: Int? = nil
+        if case .int(let k) = try? file.attribute("pca_components") { pca = k }
+        let values = stack.doubles
+        let rdms = try (0..<rows).map { r in
+            try RDM(name: names[r], stimulusCount: n, dissimilarities: Array(values[(r * pairs) ..< ((r + 1) * pairs)]))
+        }
+        return try RDMSet(rdms: rdms, stimulusNames: stimulusNames, measure: measure, pcaComponents: pca)
+    }
+
+    /// A square RDM is symmetric with a zero diagonal; anything else (such as a patterns
+    /// matrix that happens to be square) is refused.
+    static func checkSquareRDM(_ tensor: Tensor, path: String) throws {
+        guard tensor.rank == 2, tensor.shape[0] == tensor.shape[1] else {
+            throw BERGError.invalidInput("\(path) has shape \(tensor.shape); an RDM .npy is square [N, N] (patterns go to `berg rsa rdm` first)")
+        }
+        let n = tensor.shape[0], values = tensor.doubles
+        let scale = max(1e-300, values.lazy.filter { !$0.isNaN }.map(abs).max() ?? 0)
+        for i in 0..<n {
+            guard values[i * n + i] == 0 || values[i * n + i].isNaN else {
+                throw BERGError.invalidInput("\(path) is not an RDM: entry (\(i), \(i)) of the diagonal is \(values[i * n + i]), not 0 (patterns go to `berg rsa rdm` first)")
+            }
+            for j in (i + 1)..<n {
+                let upper = values[i * n + j], lower = values[j * n + i]
+                guard abs(upper - lower) <= 1e-6 * scale || (upper.isNaN && lower.isNaN) else {
+                    throw BERGError.invalidInput("\(path) is not an RDM: it is not symmetric at (\(i), \(j)) (patterns go to `berg rsa rdm` first)")
+                }
+            }
+        }
+    }
+}
