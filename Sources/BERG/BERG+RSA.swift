@@ -73,7 +73,15 @@ extension BERG {
     /// `compareRDMs` on two RDM files.
     public static func compareRDMs(_ a: String, _ b: String, method: RDMComparisonMethod = .pearson,
                                    permutations: Int = 0, bootstrap: Int = 0, seed: UInt64 = 0) throws -> [RDMComparisonResult] {
-        try compareRDMs(readRDMs(a), readRDMs(b), method: method, permutations: permutations, bootstrap: bootstrap, seed: seed)
+        // The two files are read side by side.
+        var sets = [Result<RDMSet, any Error>?](repeating: nil, count: 2)
+        sets.withUnsafeMutableBufferPointer { slots in
+            let box = UncheckedSendable(slots)
+            DispatchQueue.concurrentPerform(iterations: 2) { i in
+                box.value[i] = Result { try readRDMs(i == 0 ? a : b) }
+            }
+        }
+        return try compareRDMs(sets[0]!.get(), sets[1]!.get(), method: method, permutations: permutations, bootstrap: bootstrap, seed: seed)
     }
 
     /// One comparison of two RDMs over the same stimuli, as `rsatoolbox.rdm.compare`.

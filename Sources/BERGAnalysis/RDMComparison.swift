@@ -1,3 +1,4 @@
+import BERGCompute
 import BERGCore
 import Foundation
 
@@ -50,11 +51,16 @@ public struct RDMComparison: Sendable {
         self.a = a.dissimilarities
         self.b = b.dissimilarities
         if method.usesRanks {
+            // The two RDMs are ranked side by side when there are threads for it.
             let pair = UncheckedSendable([a.dissimilarities, b.dissimilarities])
             var ranked = [RDMRanks?](repeating: nil, count: 2)
             ranked.withUnsafeMutableBufferPointer { slots in
                 let out = UncheckedSendable(slots)
-                DispatchQueue.concurrentPerform(iterations: 2) { out.value[$0] = RDMRanks(pair.value[$0]) }
+                if ComputeThreads.count > 1 {
+                    DispatchQueue.concurrentPerform(iterations: 2) { out.value[$0] = RDMRanks(pair.value[$0]) }
+                } else {
+                    for i in 0..<2 { out.value[i] = RDMRanks(pair.value[i]) }
+                }
             }
             aRanks = ranked[0]
             bRanks = ranked[1]
@@ -74,6 +80,11 @@ public struct RDMComparison: Sendable {
         @inline(__always) func ai(_ k: Int) -> Int { aIndex.map { Int($0[k]) } ?? k }
         @inline(__always) func bi(_ k: Int) -> Int { bIndex.map { Int($0[k]) } ?? k }
         if let aRanks, let bRanks {
+            if method == .kendallTauA, aIndex == nil, bIndex == nil, !aRanks.hasNaN, !bRanks.hasNaN {
+                // All pairs: A's sorted order and both tie counts are already known.
+                return RankStatistics.tauA(orderedByX: aRanks.order, x: aRanks.ranks, y: bRanks.ranks,
+                                           tiedX: aRanks.tiedPairs, tiedY: bRanks.tiedPairs)
+            }
             var x: [Int32] = [], y: [Int32] = []
             x.reserveCapacity(count)
             y.reserveCapacity(count)

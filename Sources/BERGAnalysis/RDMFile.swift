@@ -105,6 +105,7 @@ public enum RDMFile {
         let stem = RDMInput.stem(of: path)
         switch URL(fileURLWithPath: path).pathExtension.lowercased() {
         case "npy":
+            if let rdm = try readSquareFloat64(path, name: stem) { return try RDMSet(rdms: [rdm], measure: nil) }
             let tensor = try NPYFile.read(path)
             if tensor.rank == 1 {
                 guard let n = RDM.stimulusCount(pairs: tensor.count) else {
@@ -156,22 +157,93 @@ public enum RDMFile {
         return try RDMSet(rdms: rdms, stimulusNames: stimulusNames, measure: measure, pcaComponents: pca)
     }
 
+    /// The common case, a square little-endian float64 `.npy`, read a block of rows at a time
+    /// straight into the condensed triangle (the whole square is never in memory); nil for
+    /// other layouts. Checks that the diagonal is 0 and, on every row of a sample of 64, that
+    /// the matrix is symmetric (a patterns matrix that happens to be square fails at once).
+    static func readSquareFloat64(_ path: String, name: String) throws -> RDM? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw BERGError.fileNotFound(path: path, hint: nil) }
+        defer { close(fd) }
+        /// Reads exactly `count` bytes at `offset` into `buffer`, or fewer at the end of the file.
+        func readAt(_ offset: Int, _ count: Int, into buffer: UnsafeMutableRawPointer) -> Int {
+            var done = 0
+            while done < count {
+                let got = pread(fd, buffer + done, count - done, off_t(offset + done))
+                if got < 0 && errno == EINTR { continue }
+                if got <= 0 { break }
+                done += got
+            }
+            return done
+        }
+        var head = Data(count: 65_536)
+        let headLength = head.withUnsafeMutableBytes { readAt(0, 65_536, into: $0.baseAddress!) }
+        let header = try NPYFile.parseHeader(head.prefix(headLength), path: path)
+        guard header.descr == "<f8", !header.fortranOrder, header.shape.count == 2, header.shape[0] == header.shape[1],
+              header.shape[0] >= 2 else { return nil }
+        let n = header.shape[0]
+        var condensed = [Double](repeating: 0, count: RDM.pairCount(n))
+        let blockRows = max(1, (1 << 20) / (n * 8))
+        let block = UnsafeMutableBufferPointer<Double>.allocate(capacity: blockRows * n)
+        defer { block.deallocate() }
+        let sampleStep = max(1, n / 64)
+        var scale = 1e-300, k = 0, row = 0
+        while row < n {
+            let rows = min(blockRows, n - row)
+            guard readAt(header.dataOffset + row * n * 8, rows * n * 8, into: UnsafeMutableRawPointer(block.baseAddress!)) == rows * n * 8 else {
+                throw BERGError.corruptFile(path: path, offset: header.dataOffset + row * n * 8,
+                                            message: "truncated .npy data: [\(n), \(n)] float64 needs \(n * n * 8) bytes")
+            }
+            try condensed.withUnsafeMutableBufferPointer { out in
+                for r in 0..<rows {
+                    let i = row + r, values = block.baseAddress! + r * n
+                    guard values[i] == 0 || values[i].isNaN else {
+                        throw BERGError.invalidInput("\(path) is not an RDM: entry (\(i), \(i)) of the diagonal is \(values[i]), not 0 (patterns go to `berg rsa rdm` first)")
+                    }
+                    for j in (i + 1)..<n {
+                        out[k] = values[j]
+                        k += 1
+                        if abs(values[j]) > scale { scale = abs(values[j]) }
+                    }
+                    if i % sampleStep == 0 {
+                        for j in 0..<i where abs(values[j] - out[RDM.pairIndex(j, i, stimuli: n)]) > 1e-6 * scale {
+                            throw BERGError.invalidInput("\(path) is not an RDM: it is not symmetric at (\(i), \(j)) (patterns go to `berg rsa rdm` first)")
+                        }
+                    }
+                }
+            }
+            row += rows
+        }
+        return try RDM(name: name, stimulusCount: n, dissimilarities: condensed)
+    }
+
     /// A square RDM is symmetric with a zero diagonal; anything else (such as a patterns
     /// matrix that happens to be square) is refused.
     static func checkSquareRDM(_ tensor: Tensor, path: String) throws {
         guard tensor.rank == 2, tensor.shape[0] == tensor.shape[1] else {
             throw BERGError.invalidInput("\(path) has shape \(tensor.shape); an RDM .npy is square [N, N] (patterns go to `berg rsa rdm` first)")
         }
-        let n = tensor.shape[0], values = tensor.doubles
-        let scale = max(1e-300, values.lazy.filter { !$0.isNaN }.map(abs).max() ?? 0)
-        for i in 0..<n {
-            guard values[i * n + i] == 0 || values[i * n + i].isNaN else {
-                throw BERGError.invalidInput("\(path) is not an RDM: entry (\(i), \(i)) of the diagonal is \(values[i * n + i]), not 0 (patterns go to `berg rsa rdm` first)")
-            }
-            for j in (i + 1)..<n {
-                let upper = values[i * n + j], lower = values[j * n + i]
-                guard abs(upper - lower) <= 1e-6 * scale || (upper.isNaN && lower.isNaN) else {
-                    throw BERGError.invalidInput("\(path) is not an RDM: it is not symmetric at (\(i), \(j)) (patterns go to `berg rsa rdm` first)")
+        try tensor.doubles.withUnsafeBufferPointer { try checkSymmetric($0, size: tensor.shape[0], path: path) }
+    }
+
+    static func checkSymmetric(_ values: UnsafeBufferPointer<Double>, size n: Int, path: String) throws {
+        var scale = 1e-300
+        for v in values where abs(v) > scale { scale = abs(v) }
+        let tolerance = 1e-6 * scale
+        for i in 0..<n where !(values[i * n + i] == 0 || values[i * n + i].isNaN) {
+            throw BERGError.invalidInput("\(path) is not an RDM: entry (\(i), \(i)) of the diagonal is \(values[i * n + i]), not 0 (patterns go to `berg rsa rdm` first)")
+        }
+        // In tiles, so that reading the lower triangle column by column stays in cache.
+        let tile = 64
+        for rowStart in stride(from: 0, to: n, by: tile) {
+            for columnStart in stride(from: rowStart, to: n, by: tile) {
+                for i in rowStart..<min(n, rowStart + tile) {
+                    for j in max(i + 1, columnStart)..<max(i + 1, min(n, columnStart + tile)) {
+                        let upper = values[i * n + j], lower = values[j * n + i]
+                        guard abs(upper - lower) <= tolerance || (upper.isNaN && lower.isNaN) else {
+                            throw BERGError.invalidInput("\(path) is not an RDM: it is not symmetric at (\(i), \(j)) (patterns go to `berg rsa rdm` first)")
+                        }
+                    }
                 }
             }
         }

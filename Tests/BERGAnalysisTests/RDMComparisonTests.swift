@@ -105,3 +105,58 @@ final class RDMComparisonTests: XCTestCase {
         }
     }
 }
+
+/// Rank methods on values that tie only in their leading bits (the sort orders them by their
+/// leading 32 bits first), against ranks from a plain sort.
+final class RDMRankingTests: XCTestCase {
+    /// SciPy's rankdata(method='average') by sorting.
+    func averageRanks(_ x: [Double]) -> [Double] {
+        let order = x.indices.sorted { x[$0] < x[$1] }
+        var ranks = [Double](repeating: 0, count: x.count)
+        var start = 0
+        while start < order.count {
+            var end = start + 1
+            while end < order.count && x[order[end]] == x[order[start]] { end += 1 }
+            for p in start..<end { ranks[order[p]] = Double(start + end + 1) / 2 }
+            start = end
+        }
+        return ranks
+    }
+
+    func testNearTiesAndExactTies() throws {
+        var generator = Xoshiro256StarStar(seed: 99)
+        let n = 60, pairs = 60 * 59 / 2
+        // Clusters of values a few ulps apart, exact repeats, a far outlier that widens the
+        // range (so that the 32-bit keys cannot tell the cluster apart), negatives and zeros.
+        let x: [Double] = (0..<pairs).map { i in
+            switch i % 5 {
+            case 0: return 1 + Double(generator.uniform(below: 1000)) * 1e-15
+            case 1: return 0.25
+            case 2: return i == 2 ? 1e6 : -0.0
+            case 3: return -Double(generator.uniform(below: 50)) / 7
+            default: return Double(generator.next() >> 11) / Double(1 << 53)
+            }
+        }
+        let y = (0..<pairs).map { _ in Double(generator.uniform(below: 40)) }
+        let a = try RDM(name: "a", stimulusCount: n, dissimilarities: x), b = try RDM(name: "b", stimulusCount: n, dissimilarities: y)
+        let spearman = try RDMComparison(a, b, method: .spearman).value
+        let rx = averageRanks(x), ry = averageRanks(y)
+        let mx = rx.reduce(0, +) / Double(pairs), my = ry.reduce(0, +) / Double(pairs)
+        var xy = 0.0, xx = 0.0, yy = 0.0
+        for k in 0..<pairs {
+            xy += (rx[k] - mx) * (ry[k] - my)
+            xx += (rx[k] - mx) * (rx[k] - mx)
+            yy += (ry[k] - my) * (ry[k] - my)
+        }
+        XCTAssertEqual(spearman, xy / (xx.squareRoot() * yy.squareRoot()), accuracy: 1e-12)
+        // τ-a against its definition on the same values.
+        var sum = 0
+        for i in 0..<pairs {
+            for j in (i + 1)..<pairs {
+                let dx = x[i] < x[j] ? -1 : (x[i] > x[j] ? 1 : 0), dy = y[i] < y[j] ? -1 : (y[i] > y[j] ? 1 : 0)
+                sum += dx * dy
+            }
+        }
+        XCTAssertEqual(try RDMComparison(a, b, method: .kendallTauA).value, Double(sum) / Double(pairs * (pairs - 1) / 2), accuracy: 1e-14)
+    }
+}
