@@ -70,7 +70,7 @@ public struct PCA: Sendable {
         let n = matrix.rows, p = matrix.columns, k = componentCount
         guard n >= 2 else { throw BERGError.invalidInput("PCA needs at least 2 samples, \(name) has \(n)") }
         guard k >= 1, k <= min(n, p) else {
-            throw BERGError.invalidArgument("Cannot keep \(k) PCA components of \(name): it has \(n) samples of \(p) features, so 1 to \(min(n, p)) components are possible")
+            throw BERGError.invalidArgument(name: "PCA components", value: String(k), message: "\(name) has \(n) samples of \(p) features, so 1 to \(min(n, p)) components are possible")
         }
         let means = matrix.columnMeans()
         let centring = PatternMatrix.Centring.columns(means)

@@ -34,13 +34,13 @@ public enum RDMFile {
         switch URL(fileURLWithPath: path).pathExtension.lowercased() {
         case "npy":
             guard set.rdms.count == 1 else {
-                throw BERGError.invalidArgument("A .npy file holds one RDM, and there are \(set.rdms.count) (\(set.names.joined(separator: ", "))); pick one with --layer, or write .h5")
+                throw BERGError.invalidArgument(name: "RDM output", value: path, message: "a .npy file holds one RDM, and there are \(set.rdms.count) (\(set.names.joined(separator: ", "))); pick one layer or output, or write .h5")
             }
             try NPYFile.write(set.rdms[0].square, to: path)
         case "h5", "hdf5":
             try writeHDF5(set, to: path, attributes: attributes)
         default:
-            throw BERGError.invalidArgument("Cannot tell the output format of '\(path)': name it .npy (one square RDM) or .h5 (RDMs by name, readable by rsatoolbox)")
+            throw BERGError.invalidArgument(name: "RDM output", value: path, message: "name it .npy (one square RDM) or .h5 (RDMs by name, readable by rsatoolbox)")
         }
     }
 
@@ -118,7 +118,7 @@ public enum RDMFile {
         case "h5", "hdf5":
             return try readHDF5(path, stem: stem)
         default:
-            throw BERGError.invalidInput("Cannot tell the format of RDM file \(path): give an .h5 file from `berg rsa rdm` (or rsatoolbox) or a square .npy RDM")
+            throw BERGError.invalidInput("Cannot tell the format of RDM file \(path): give an RDM .h5 file (BERG's or rsatoolbox's) or a square .npy RDM")
         }
     }
 
@@ -126,7 +126,7 @@ public enum RDMFile {
         let file = try HDF5File(path: path, mode: .read)
         defer { try? file.close() }
         guard try file.exists("dissimilarities"), try file.kind(of: "dissimilarities") == .dataset else {
-            throw BERGError.unexpectedContent(path: path, message: "no 'dissimilarities' dataset, so not an RDM file; make one with `berg rsa rdm INPUT --output rdm.h5`")
+            throw BERGError.unexpectedContent(path: path, message: "no 'dissimilarities' dataset, so not an RDM file; compute RDMs from the patterns first")
         }
         let stack = try file.read("dissimilarities")
         let rows = stack.rank == 2 ? stack.shape[0] : 1, pairs = stack.shape.last ?? 0
@@ -198,7 +198,7 @@ public enum RDMFile {
                 for r in 0..<rows {
                     let i = row + r, values = block.baseAddress! + r * n
                     guard values[i] == 0 || values[i].isNaN else {
-                        throw BERGError.invalidInput("\(path) is not an RDM: entry (\(i), \(i)) of the diagonal is \(values[i]), not 0 (patterns go to `berg rsa rdm` first)")
+                        throw BERGError.invalidInput("\(path) is not an RDM: entry (\(i), \(i)) of the diagonal is \(values[i]), not 0 (patterns need to become an RDM first)")
                     }
                     for j in (i + 1)..<n {
                         out[k] = values[j]
@@ -207,7 +207,7 @@ public enum RDMFile {
                     }
                     if i % sampleStep == 0 {
                         for j in 0..<i where abs(values[j] - out[RDM.pairIndex(j, i, stimuli: n)]) > 1e-6 * scale {
-                            throw BERGError.invalidInput("\(path) is not an RDM: it is not symmetric at (\(i), \(j)) (patterns go to `berg rsa rdm` first)")
+                            throw BERGError.invalidInput("\(path) is not an RDM: it is not symmetric at (\(i), \(j)) (patterns need to become an RDM first)")
                         }
                     }
                 }
@@ -221,7 +221,7 @@ public enum RDMFile {
     /// matrix that happens to be square) is refused.
     static func checkSquareRDM(_ tensor: Tensor, path: String) throws {
         guard tensor.rank == 2, tensor.shape[0] == tensor.shape[1] else {
-            throw BERGError.invalidInput("\(path) has shape \(tensor.shape); an RDM .npy is square [N, N] (patterns go to `berg rsa rdm` first)")
+            throw BERGError.invalidInput("\(path) has shape \(tensor.shape); an RDM .npy is square [N, N] (patterns need to become an RDM first)")
         }
         try tensor.doubles.withUnsafeBufferPointer { try checkSymmetric($0, size: tensor.shape[0], path: path) }
     }
@@ -231,7 +231,7 @@ public enum RDMFile {
         for v in values where abs(v) > scale { scale = abs(v) }
         let tolerance = 1e-6 * scale
         for i in 0..<n where !(values[i * n + i] == 0 || values[i * n + i].isNaN) {
-            throw BERGError.invalidInput("\(path) is not an RDM: entry (\(i), \(i)) of the diagonal is \(values[i * n + i]), not 0 (patterns go to `berg rsa rdm` first)")
+            throw BERGError.invalidInput("\(path) is not an RDM: entry (\(i), \(i)) of the diagonal is \(values[i * n + i]), not 0 (patterns need to become an RDM first)")
         }
         // In tiles, so that reading the lower triangle column by column stays in cache.
         let tile = 64
@@ -241,7 +241,7 @@ public enum RDMFile {
                     for j in max(i + 1, columnStart)..<max(i + 1, min(n, columnStart + tile)) {
                         let upper = values[i * n + j], lower = values[j * n + i]
                         guard abs(upper - lower) <= tolerance || (upper.isNaN && lower.isNaN) else {
-                            throw BERGError.invalidInput("\(path) is not an RDM: it is not symmetric at (\(i), \(j)) (patterns go to `berg rsa rdm` first)")
+                            throw BERGError.invalidInput("\(path) is not an RDM: it is not symmetric at (\(i), \(j)) (patterns need to become an RDM first)")
                         }
                     }
                 }

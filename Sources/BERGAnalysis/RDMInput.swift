@@ -31,11 +31,11 @@ public struct RDMInput: Sendable {
         let isNIfTI = lowered.hasSuffix(".nii") || lowered.hasSuffix(".nii.gz")
         let isHDF5 = lowered.hasSuffix(".h5") || lowered.hasSuffix(".hdf5")
         if !isHDF5 && !layers.isEmpty {
-            throw BERGError.invalidArgument("--layer picks layers or outputs of an .h5 file; \(path) holds one array")
+            throw BERGError.invalidArgument(name: "layers", value: layers.joined(separator: ", "), message: "only an .h5 file has layers or outputs to pick, and \(path) holds one array")
         }
         if isNIfTI {
             guard let mask else {
-                throw BERGError.invalidArgument("A NIfTI input needs --mask MASK.nii.gz, which says which voxels make the patterns")
+                throw BERGError.invalidArgument(name: "input", value: path, message: "a NIfTI input needs a mask, which says which voxels make the patterns")
             }
             names = [stem]
             stimulusNames = []
@@ -46,7 +46,7 @@ public struct RDMInput: Sendable {
             return
         }
         if mask != nil {
-            throw BERGError.invalidArgument("--mask applies to a 4-D NIfTI input (.nii or .nii.gz), not to \(path)")
+            throw BERGError.invalidArgument(name: "mask", value: mask ?? "", message: "a mask applies to a 4-D NIfTI input (.nii or .nii.gz), not to \(path)")
         }
         if lowered.hasSuffix(".npy") {
             names = [stem]
@@ -55,7 +55,7 @@ public struct RDMInput: Sendable {
             return
         }
         guard isHDF5 else {
-            throw BERGError.invalidInput("Cannot tell the format of \(path): give an .npy array [stimuli, units], an .h5 file from `berg encode` or `berg features`, or a 4-D .nii/.nii.gz volume with --mask")
+            throw BERGError.invalidInput("Cannot tell the format of \(path): give an .npy array [stimuli, units], an .h5 file of responses or DNN features, or a 4-D .nii/.nii.gz volume with a mask")
         }
         let file = try HDF5File(path: path, mode: .read)
         let (available, datasetPath) = try RDMInput.patternSets(in: file)
@@ -94,7 +94,7 @@ public struct RDMInput: Sendable {
     /// The pattern sets of an encode or features file, and where each one's dataset is.
     static func patternSets(in file: HDF5File) throws -> ([String], @Sendable (String) -> String) {
         if try file.exists("rdm_descriptors") || (try file.exists("dissimilarities")) {
-            throw BERGError.invalidInput("\(file.path) holds RDMs, not patterns; compare it with `berg rsa compare`")
+            throw BERGError.invalidInput("\(file.path) holds RDMs, not patterns: it is for comparing RDMs")
         }
         if try file.exists("responses") {
             if try file.kind(of: "responses") == .dataset { return (["responses"], { _ in "responses" }) }
@@ -109,7 +109,7 @@ public struct RDMInput: Sendable {
             if [.float32, .float64].contains(info.dtype), !info.shape.isEmpty { layers.append(name) }
         }
         guard !layers.isEmpty else {
-            throw BERGError.unexpectedContent(path: file.path, message: "no patterns found: expected a 'responses' dataset or group (from `berg encode`) or float layer datasets at the root (from `berg features`)")
+            throw BERGError.unexpectedContent(path: file.path, message: "no patterns found: expected a 'responses' dataset or group (an encode file) or float layer datasets at the root (a features file)")
         }
         return (layers, { $0 })
     }

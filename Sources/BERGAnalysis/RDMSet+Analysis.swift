@@ -67,7 +67,7 @@ extension RDMSet {
     public func compare(with other: RDMSet, method: RDMComparisonMethod, permutations: Int = 0,
                         bootstrap: Int = 0, seed: UInt64 = 0) throws -> [RDMComparisonResult] {
         guard permutations >= 0, bootstrap >= 0 else {
-            throw BERGError.invalidArgument("The numbers of permutations and bootstrap samples cannot be negative")
+            throw BERGError.invalidArgument(name: "permutations, bootstrap samples", value: "\(permutations), \(bootstrap)", message: "cannot be negative")
         }
         let aligned = try other.inStimulusOrder(of: self)
         var results: [RDMComparisonResult] = []

@@ -75,7 +75,14 @@ struct RSACommand: ParsableCommand {
             if input == nil, let last = layers.last, FileManager.default.fileExists(atPath: last) {
                 input = layers.removeLast()
             }
-            guard input != nil else { throw ValidationError("Missing the INPUT file (an .npy, .h5 or .nii.gz of patterns)") }
+            guard let input else { throw ValidationError("Missing the INPUT file (an .npy, .h5 or .nii.gz of patterns)") }
+            let isNIfTI = input.lowercased().hasSuffix(".nii") || input.lowercased().hasSuffix(".nii.gz")
+            if isNIfTI && mask == nil {
+                throw ValidationError("A NIfTI input needs --mask MASK.nii.gz: the voxels where the mask is above 0 make the patterns")
+            }
+            if !isNIfTI, let mask {
+                throw ValidationError("--mask \(mask) applies to a 4-D NIfTI input (.nii or .nii.gz), not to \(input)")
+            }
             if let pca, pca < 1 { throw ValidationError("--pca takes a number of components of at least 1, got \(pca)") }
             let ext = URL(fileURLWithPath: output).pathExtension.lowercased()
             guard ["npy", "h5", "hdf5"].contains(ext) else {

@@ -1,4 +1,5 @@
 import BERG
+import BERGFormats
 import Foundation
 import XCTest
 
@@ -44,7 +45,7 @@ extension CLITests {
         assertFails(try berg("rsa", "rdm", rsaFixture("features.h5"), "--layer", "features.12", "--metric", "correlation", "--output", rsaOutput("x.h5")),
                     status: 2, mentioning: "features.0, features.3, classifier.1")
         assertFails(try berg("rsa", "rdm", rsaFixture("features.h5"), "--metric", "correlation", "--output", rsaOutput("x.npy")),
-                    status: 2, mentioning: "--layer")
+                    status: 2, mentioning: "holds one RDM, and there are 3 (features.0, features.3, classifier.1); pick one layer or output, or write .h5. Choose it with --layer NAME")
         assertFails(try berg("rsa", "rdm", rsaFixture("bold.nii.gz"), "--metric", "correlation", "--output", rsaOutput("x.h5")),
                     status: 2, mentioning: "--mask")
         assertFails(try berg("rsa", "rdm", rsaFixture("patterns.npy"), "--mask", rsaFixture("mask.nii.gz"), "--metric", "correlation", "--output", rsaOutput("x.h5")),
