@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (Tools/install-deps.sh installs them).
@@ -43,6 +44,7 @@ let package = Package(
         .target(name: "BERGAnalysis", dependencies: ["BERGCore", "BERGCompute", "BERGFormats", "CBLAS"]),
         .target(name: "BERG", dependencies: [
             "BERGCore", "BERGCompute", "BERGFormats", "BERGRegistry", "BERGStore", "BERGModels", "BERGPlot", "BERGAnalysis",
+            .product(name: "SwiftCSV", package: "SwiftCSV"),
         ]),
         .executableTarget(name: "berg", dependencies: [
             "BERG", .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -58,6 +58,16 @@ extension BERG {
         try RDMFile.write(set, to: path, attributes: attributes)
     }
 
+    /// Draws the RDMs as heat maps in a grid (one panel per RDM, titled with its name, with a
+    /// colour bar) and writes the PNG. With `labels`, a CSV table with a header row, the
+    /// stimuli are ordered by their label: rows are matched by a column that lists the
+    /// stimulus names (the label is then the first other column), or else taken in stimulus
+    /// order (the label is the last column). RDMs over more than 256 stimuli are drawn as
+    /// block means.
+    public static func writeRDMPicture(_ set: RDMSet, to path: String, labels: String? = nil) throws {
+        try RDMPicture.write(set, to: path, labels: labels)
+    }
+
     /// Reads RDMs from an `.h5` file (`berg rsa rdm`'s or rsatoolbox's) or a square `.npy`.
     public static func readRDMs(_ path: String) throws -> RDMSet {
         try RDMFile.read(path)

@@ -41,8 +41,8 @@ struct RSACommand: ParsableCommand {
             stimulus_names, in the layout rsatoolbox.rdm.load_rdm(path, file_type='hdf5') reads.
 
             Examples:
-              berg rsa rdm features.h5 --layer features.10 --layer features.12 --pca 100 \\
-                  --metric correlation --output layers.h5
+              berg rsa rdm features.h5 --layer features.9 --layer features.11 --pca 100 \\
+                  --metric correlation --output layers.h5 --picture layers.png --labels labels.csv
               berg rsa rdm responses.h5 --metric euclidean --output responses_rdm.npy
               berg rsa rdm bold.nii.gz --mask ffa_mask.nii.gz --metric correlation --output ffa_rdm.h5
               berg rsa rdm patterns.npy --metric sqeuclidean --per-unit --output rdm.npy   (rsatoolbox's euclidean)
@@ -70,6 +70,12 @@ struct RSACommand: ParsableCommand {
         @Option(help: ArgumentHelp("Where to write: .h5 (RDMs by name) or .npy (one square RDM).", valueName: "rdm.h5|rdm.npy"))
         var output: String
 
+        @Option(help: ArgumentHelp("Also draw the RDMs as heat maps in a grid (PNG).", valueName: "rdm.png"))
+        var picture: String?
+
+        @Option(help: ArgumentHelp("With --picture: a CSV table (header row) whose label column orders the stimuli; rows match by a column of stimulus names, else are the stimuli in order.", valueName: "labels.csv"))
+        var labels: String?
+
         mutating func validate() throws {
             // `--layer a b INPUT`: the list swallowed the input.
             if input == nil, let last = layers.last, FileManager.default.fileExists(atPath: last) {
@@ -88,6 +94,10 @@ struct RSACommand: ParsableCommand {
             guard ["npy", "h5", "hdf5"].contains(ext) else {
                 throw ValidationError("--output must end in .h5 or .npy, got '\(output)'")
             }
+            if let picture, URL(fileURLWithPath: picture).pathExtension.lowercased() != "png" {
+                throw ValidationError("--picture must end in .png, got '\(picture)'")
+            }
+            if labels != nil && picture == nil { throw ValidationError("--labels orders the stimuli of --picture; give --picture too") }
             if perUnit && (metric == .correlation || metric == .cosine) {
                 throw ValidationError("--per-unit applies to euclidean and sqeuclidean, not to \(metric.rawValue)")
             }
@@ -98,9 +108,11 @@ struct RSACommand: ParsableCommand {
             let progress: ProgressReporter? = isatty(STDERR_FILENO) == 1 ? LayerProgress() : nil
             let rdms = try BERG.computeRDMs(input: input, layers: layers, mask: mask, metric: metric, perUnit: perUnit,
                                             pcaComponents: pca, progress: progress)
+            // The picture first: a labels table that does not fit fails before any file is written.
+            if let picture { try BERG.writeRDMPicture(rdms, to: picture, labels: labels) }
             try BERG.writeRDMs(rdms, to: output, input: input)
             let measure = RDMMeasure(metric, perUnit: perUnit).description + (pca.map { " after PCA to \($0)" } ?? "")
-            FileHandle.standardError.write(Data("wrote \(output): \(rdms.rdms.count) RDM(s) of \(rdms.stimulusCount) stimuli (\(rdms.names.joined(separator: ", "))), \(measure)\n".utf8))
+            FileHandle.standardError.write(Data("wrote \(output)\(picture.map { " and \($0)" } ?? ""): \(rdms.rdms.count) RDM(s) of \(rdms.stimulusCount) stimuli (\(rdms.names.joined(separator: ", "))), \(measure)\n".utf8))
         }
     }
 

@@ -133,4 +133,24 @@ extension CLITests {
         let expected = try NPYFile.read(rsaFixture("bold.rsatoolbox_correlation.npy")).doubles
         for (a, b) in zip(rdm.dissimilarities, expected) { XCTAssertEqual(a, b, accuracy: 1e-12) }
     }
+
+    func testRSAPictureWithLabels() throws {
+        let labels = rsaOutput("labels.csv")
+        let rows = (0..<12).map { String(format: "img_%02d.png,%@", $0, ["face", "body", "house"][$0 % 3]) }
+        try (["stimulus,category"] + rows).joined(separator: "\n").write(toFile: labels, atomically: true, encoding: .utf8)
+        let run = try berg("rsa", "rdm", rsaFixture("features.h5"), "--metric", "correlation", "--output", rsaOutput("f.h5"),
+                           "--picture", rsaOutput("f.png"), "--labels", labels)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let png = try ImageCodec.decode(rsaOutput("f.png"))
+        XCTAssertGreaterThan(png.width, 3 * 320, "three panels side by side")
+        assertFails(try berg("rsa", "rdm", rsaFixture("features.h5"), "--metric", "correlation", "--output", rsaOutput("g.h5"), "--labels", labels),
+                    status: 2, mentioning: "--picture")
+        // Labels that do not fit: nothing is written.
+        let short = rsaOutput("short.csv")
+        try "category\nface\nbody\n".write(toFile: short, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try berg("rsa", "rdm", rsaFixture("patterns.npy"), "--metric", "correlation", "--output", rsaOutput("p.h5"),
+                                "--picture", rsaOutput("p.png"), "--labels", short).status, 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: rsaOutput("p.h5")))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: rsaOutput("p.png")))
+    }
 }
