@@ -98,6 +98,10 @@ public struct RDMComparison: Sendable {
             return RDMComparison.pearson(RankStatistics.averageRanks(x, distinct: aRanks.distinct),
                                          RankStatistics.averageRanks(y, distinct: bRanks.distinct))
         }
+        if aIndex == nil, bIndex == nil, !a.contains(where: \.isNaN), !b.contains(where: \.isNaN) {
+            // All pairs, none missing: no copies.
+            return method == .cosine ? RDMComparison.cosine(a, b) : RDMComparison.pearson(a, b)
+        }
         var x: [Double] = [], y: [Double] = []
         x.reserveCapacity(count)
         y.reserveCapacity(count)
