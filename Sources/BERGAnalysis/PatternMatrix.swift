@@ -130,10 +130,9 @@ struct PatternMatrix {
         }
     }
 
-    /// X·Xᵀ of the centred patterns, [N, N] row-major; only the upper triangle (j ≥ i) is
-    /// filled. BLAS `dsyrk` over blocks of columns.
-    func gram(centring: Centring) -> [Double] {
-        var gram = [Double](repeating: 0, count: rows * rows)
+    /// Calls `body` with consecutive blocks of whole columns (all rows, row-major, the block's
+    /// width apart), centred, in float64.
+    func forEachColumnBlock(centring: Centring, _ body: (Range<Int>, UnsafeMutablePointer<Double>) -> Void) {
         let width = max(1, min(columns, PatternMatrix.blockBudget / rows))
         var block = [Double](repeating: 0, count: rows * width)
         var start = 0
@@ -141,12 +140,37 @@ struct PatternMatrix {
             let range = start ..< min(columns, start + width)
             block.withUnsafeMutableBufferPointer { b in
                 copyBlock(rows: 0..<rows, columns: range, centring: centring, into: b.baseAddress!)
-                gram.withUnsafeMutableBufferPointer { g in
-                    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(rows), Int32(range.count),
-                                1, b.baseAddress, Int32(range.count), start == 0 ? 0 : 1, g.baseAddress, Int32(rows))
-                }
+                body(range, b.baseAddress!)
             }
             start = range.upperBound
+        }
+    }
+
+    /// Calls `body` with consecutive blocks of whole rows (all columns, row-major), centred,
+    /// in float64.
+    func forEachRowBlock(centring: Centring, _ body: (Range<Int>, UnsafeMutablePointer<Double>) -> Void) {
+        let height = max(1, min(rows, PatternMatrix.blockBudget / columns))
+        var block = [Double](repeating: 0, count: height * columns)
+        var start = 0
+        while start < rows {
+            let range = start ..< min(rows, start + height)
+            block.withUnsafeMutableBufferPointer { b in
+                copyBlock(rows: range, columns: 0..<columns, centring: centring, into: b.baseAddress!)
+                body(range, b.baseAddress!)
+            }
+            start = range.upperBound
+        }
+    }
+
+    /// X·Xᵀ of the centred patterns, [N, N] row-major; only the upper triangle (j ≥ i) is
+    /// filled. BLAS `dsyrk` over blocks of columns.
+    func gram(centring: Centring) -> [Double] {
+        var gram = [Double](repeating: 0, count: rows * rows)
+        gram.withUnsafeMutableBufferPointer { g in
+            forEachColumnBlock(centring: centring) { range, block in
+                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(rows), Int32(range.count),
+                            1, block, Int32(range.count), range.lowerBound == 0 ? 0 : 1, g.baseAddress, Int32(rows))
+            }
         }
         return gram
     }
@@ -155,19 +179,11 @@ struct PatternMatrix {
     /// BLAS `dsyrk` over blocks of rows.
     func crossProduct(centring: Centring) -> [Double] {
         var product = [Double](repeating: 0, count: columns * columns)
-        let height = max(1, min(rows, PatternMatrix.blockBudget / columns))
-        var block = [Double](repeating: 0, count: height * columns)
-        var start = 0
-        while start < rows {
-            let range = start ..< min(rows, start + height)
-            block.withUnsafeMutableBufferPointer { b in
-                copyBlock(rows: range, columns: 0..<columns, centring: centring, into: b.baseAddress!)
-                product.withUnsafeMutableBufferPointer { c in
-                    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(columns), Int32(range.count),
-                                1, b.baseAddress, Int32(columns), start == 0 ? 0 : 1, c.baseAddress, Int32(columns))
-                }
+        product.withUnsafeMutableBufferPointer { c in
+            forEachRowBlock(centring: centring) { range, block in
+                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(columns), Int32(range.count),
+                            1, block, Int32(columns), range.lowerBound == 0 ? 0 : 1, c.baseAddress, Int32(columns))
             }
-            start = range.upperBound
         }
         return product
     }
@@ -175,19 +191,11 @@ struct PatternMatrix {
     /// Centred X times `right` [P, K] (row-major): [N, K], by row blocks.
     func times(_ right: [Double], columns k: Int, centring: Centring) -> [Double] {
         var out = [Double](repeating: 0, count: rows * k)
-        let height = max(1, min(rows, PatternMatrix.blockBudget / columns))
-        var block = [Double](repeating: 0, count: height * columns)
-        var start = 0
-        while start < rows {
-            let range = start ..< min(rows, start + height)
-            block.withUnsafeMutableBufferPointer { b in
-                copyBlock(rows: range, columns: 0..<columns, centring: centring, into: b.baseAddress!)
-                out.withUnsafeMutableBufferPointer { o in
-                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(range.count), Int32(k), Int32(columns),
-                                1, b.baseAddress, Int32(columns), right, Int32(k), 0, o.baseAddress! + start * k, Int32(k))
-                }
+        out.withUnsafeMutableBufferPointer { o in
+            forEachRowBlock(centring: centring) { range, block in
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(range.count), Int32(k), Int32(columns),
+                            1, block, Int32(columns), right, Int32(k), 0, o.baseAddress! + range.lowerBound * k, Int32(k))
             }
-            start = range.upperBound
         }
         return out
     }
@@ -195,19 +203,11 @@ struct PatternMatrix {
     /// `left` [K, N] (row-major) times centred X: [K, P], by column blocks.
     func leftTimes(_ left: [Double], rows k: Int, centring: Centring) -> [Double] {
         var out = [Double](repeating: 0, count: k * columns)
-        let width = max(1, min(columns, PatternMatrix.blockBudget / rows))
-        var block = [Double](repeating: 0, count: rows * width)
-        var start = 0
-        while start < columns {
-            let range = start ..< min(columns, start + width)
-            block.withUnsafeMutableBufferPointer { b in
-                copyBlock(rows: 0..<rows, columns: range, centring: centring, into: b.baseAddress!)
-                out.withUnsafeMutableBufferPointer { o in
-                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(k), Int32(range.count), Int32(rows),
-                                1, left, Int32(rows), b.baseAddress, Int32(range.count), 0, o.baseAddress! + start, Int32(columns))
-                }
+        out.withUnsafeMutableBufferPointer { o in
+            forEachColumnBlock(centring: centring) { range, block in
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(k), Int32(range.count), Int32(rows),
+                            1, left, Int32(rows), block, Int32(range.count), 0, o.baseAddress! + range.lowerBound, Int32(columns))
             }
-            start = range.upperBound
         }
         return out
     }

@@ -48,15 +48,7 @@ public enum RDMFile {
         for name in set.names where name.isEmpty || name.contains("/") || reservedNames.contains(name) {
             throw BERGError.invalidInput("An RDM cannot be named '\(name)' in an .h5 file (empty, '/' or one of \(reservedNames.sorted().joined(separator: ", "))); rename it")
         }
-        let url = URL(fileURLWithPath: path)
-        let folder = url.deletingLastPathComponent()
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw BERGError.writeFailed(path: path, message: "folder \(folder.path) does not exist; create it first")
-        }
-        let temp = folder.appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp").path
-        do {
-            let file = try HDF5File(path: temp, mode: .create)
+        try ResultWriter.writeHDF5File(to: path) { file in
             let pairs = RDM.pairCount(set.stimulusCount)
             for rdm in set.rdms {
                 try file.write(try Tensor(shape: [pairs], doubles: rdm.dissimilarities), at: "\(rdm.name)/dissimilarities", compressed: true)
@@ -77,14 +69,6 @@ public enum RDMFile {
             }
             if let k = set.pcaComponents { try file.setAttribute("pca_components", .int(k)) }
             for (key, value) in attributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(key, .string(value)) }
-            try file.close()
-            guard rename(temp, path) == 0 else {
-                throw BERGError.writeFailed(path: path, message: String(cString: strerror(errno)))
-            }
-        } catch {
-            try? FileManager.default.removeItem(atPath: temp)
-            if case BERGError.writeFailed(_, let message) = error { throw BERGError.writeFailed(path: path, message: message) }
-            throw error
         }
     }
 
