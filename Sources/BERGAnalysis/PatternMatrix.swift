@@ -101,27 +101,31 @@ struct PatternMatrix {
     func copyBlock(rows rowRange: Range<Int>, columns columnRange: Range<Int>, centring: Centring,
                    into out: UnsafeMutablePointer<Double>) {
         let width = columnRange.count
-        let destination = UncheckedSendable(out)
+        let workers = rowRange.count * width >= 1 << 18 ? min(ComputeThreads.count, rowRange.count) : 1
+        let shared = UncheckedSendable((self, out))
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            let (matrix, out) = shared.value
+            let start = rowRange.lowerBound + rowRange.count * w / workers
+            let end = rowRange.lowerBound + rowRange.count * (w + 1) / workers
+            for i in start..<end {
+                matrix.copyRow(i, columns: columnRange, centring: centring, into: out + (i - rowRange.lowerBound) * width)
+            }
+        }
+    }
+
+    /// One row's `columns`, centred, widened to float64.
+    @inline(__always)
+    func copyRow(_ i: Int, columns range: Range<Int>, centring: Centring, into to: UnsafeMutablePointer<Double>) {
         func copy<T: BinaryFloatingPoint>(_ a: UnsafeBufferPointer<T>) {
-            let source = UncheckedSendable(a)
-            let workers = rowRange.count * width >= 1 << 18 ? min(ComputeThreads.count, rowRange.count) : 1
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let a = source.value, out = destination.value
-                let start = rowRange.lowerBound + rowRange.count * w / workers
-                let end = rowRange.lowerBound + rowRange.count * (w + 1) / workers
-                for i in start..<end {
-                    let from = i * columns + columnRange.lowerBound
-                    let to = out + (i - rowRange.lowerBound) * width
-                    switch centring {
-                    case .none:
-                        for j in 0..<width { to[j] = Double(a[from + j]) }
-                    case .rows(let means):
-                        let m = means[i]
-                        for j in 0..<width { to[j] = Double(a[from + j]) - m }
-                    case .columns(let means):
-                        for j in 0..<width { to[j] = Double(a[from + j]) - means[columnRange.lowerBound + j] }
-                    }
-                }
+            let from = i * columns + range.lowerBound, width = range.count
+            switch centring {
+            case .none:
+                for j in 0..<width { to[j] = Double(a[from + j]) }
+            case .rows(let means):
+                let m = means[i]
+                for j in 0..<width { to[j] = Double(a[from + j]) - m }
+            case .columns(let means):
+                for j in 0..<width { to[j] = Double(a[from + j]) - means[range.lowerBound + j] }
             }
         }
         switch values {
