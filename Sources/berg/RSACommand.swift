@@ -8,9 +8,10 @@ struct RSACommand: ParsableCommand {
         abstract: "Representational similarity analysis: RDMs of responses, DNN layers or measured data, and their comparison.",
         discussion: """
         Examples (DNNBrain's walkthrough):
-          berg rsa rdm alexnet.h5 --pca 100 --metric correlation --output alexnet_rdms.h5
+          berg rsa rdm alexnet.h5 --pca 100 --metric correlation \\
+              --output alexnet_rdms.h5 --picture alexnet_rdms.png
           berg rsa rdm ffa.h5 --metric correlation --output ffa_rdm.h5
-          berg rsa compare alexnet_rdms.h5 ffa_rdm.h5 --method spearman --permutations 1000
+          berg rsa compare alexnet_rdms.h5 ffa_rdm.h5 --permutations 1000
 
         The numbers equal rsatoolbox 0.3.2's (calc_rdm, compare); its RDM .h5 files are read \
         and ours load with rsatoolbox.rdm.load_rdm(path, file_type='hdf5').
@@ -41,11 +42,14 @@ struct RSACommand: ParsableCommand {
             stimulus_names, in the layout rsatoolbox.rdm.load_rdm(path, file_type='hdf5') reads.
 
             Examples:
-              berg rsa rdm features.h5 --layer features.9 --layer features.11 --pca 100 \\
-                  --metric correlation --output layers.h5 --picture layers.png --labels labels.csv
-              berg rsa rdm responses.h5 --metric euclidean --output responses_rdm.npy
-              berg rsa rdm bold.nii.gz --mask ffa_mask.nii.gz --metric correlation --output ffa_rdm.h5
-              berg rsa rdm patterns.npy --metric sqeuclidean --per-unit --output rdm.npy   (rsatoolbox's euclidean)
+              berg rsa rdm features.h5 --layer features.9 --layer features.11 \\
+                  --pca 100 --metric correlation --output layers.h5 \\
+                  --picture layers.png --labels labels.csv
+              berg rsa rdm responses.h5 --metric euclidean --output rdm.npy
+              berg rsa rdm bold.nii.gz --mask ffa_mask.nii.gz \\
+                  --metric correlation --output ffa_rdm.h5
+              berg rsa rdm patterns.npy --metric sqeuclidean --per-unit \\
+                  --output rdm.npy       (rsatoolbox's euclidean)
             """)
 
         @Argument(help: "The patterns: .npy, an .h5 from `berg encode` or `berg features`, or a 4-D .nii/.nii.gz (with --mask).")
@@ -135,7 +139,8 @@ struct RSACommand: ParsableCommand {
 
             Examples:
               berg rsa compare layers.h5 ffa_rdm.h5 --method spearman
-              berg rsa compare layers.h5 ffa_rdm.h5 --permutations 1000 --bootstrap 1000 --seed 7 --json
+              berg rsa compare layers.h5 ffa_rdm.h5 --permutations 1000 \\
+                  --bootstrap 1000 --seed 7 --json
             """)
 
         @Argument(help: "The first RDM file (.h5 or .npy).") var a: String
