@@ -55,9 +55,32 @@ extension BERG {
         try artifactStore.fetch(files)
     }
 
-    /// A planned file's size in bytes: on disk, else the manifest's, else nil.
+    /// A planned file's size in bytes: on disk, else the manifest's, else the server's (when
+    /// online), else nil.
     public func size(of file: PlannedFile) throws -> Int64? {
         try artifactStore.size(of: file)
+    }
+
+    /// What can be known of a planned file's size, and why not where it cannot.
+    public func plannedSize(of file: PlannedFile) throws -> PlannedSize {
+        try artifactStore.plannedSize(of: file)
+    }
+
+    /// The bytes fetching `files` would download, counting each pip wheel once, and how many
+    /// of the files to download have no known size.
+    public func downloadSize(of files: [PlannedFile]) throws -> (bytes: Int64, unknown: Int) {
+        var bytes: Int64 = 0, unknown = 0
+        var wheels = Set<String>()
+        for file in files where file.origin == .download {
+            switch try plannedSize(of: file) {
+            case .bytes(let size): bytes += size
+            case .inWheel(let requirement, let wheelBytes):
+                guard wheels.insert(requirement).inserted else { continue }
+                if let wheelBytes { bytes += wheelBytes } else { unknown += 1 }
+            case .notAskedOffline, .unknown: unknown += 1
+            }
+        }
+        return (bytes, unknown)
     }
 
     /// The cache's root folder.

@@ -8,7 +8,8 @@ import Foundation
 ///   that says to use `.h5`.
 /// - `.h5` / `.hdf5`:
 ///   ```
-///   /                      attributes: the `attributes` given (model_id, subject, selection, berg_version, ...)
+///   /                      attributes: the `attributes` given (model_id, subject, selection, berg_version, ...),
+///                          typed as given (`subject` is an integer, as `metadata/subject` is)
 ///   ├── responses          float32 [N, V], when the only output is named "responses"
 ///   ├── responses/<name>   one float32 dataset per named output otherwise (lh, rh, ...)
 ///   ├── stimulus_names     UTF-8 strings [N]
@@ -20,7 +21,7 @@ import Foundation
 /// place, so a failed run never leaves a half-written output.
 public enum ResultWriter {
     public static func write(_ result: EncodingResult, to path: String, stimulusNames: [String],
-                             attributes: [String: String], includeMetadata: Bool) throws {
+                             attributes: [String: HDF5File.AttributeValue], includeMetadata: Bool) throws {
         guard !result.responses.isEmpty else { throw BERGError.invalidInput("The encoding result has no responses to write") }
         switch URL(fileURLWithPath: path).pathExtension.lowercased() {
         case "npy":
@@ -43,7 +44,7 @@ public enum ResultWriter {
     }
 
     static func writeHDF5(_ result: EncodingResult, to path: String, stimulusNames: [String],
-                          attributes: [String: String], includeMetadata: Bool) throws {
+                          attributes: [String: HDF5File.AttributeValue], includeMetadata: Bool) throws {
         try writeHDF5File(to: path) { file in
             if result.responses.count == 1, let only = result.responses["responses"] {
                 try file.write(only.asFloat32, at: "responses", compressed: true)
@@ -55,7 +56,7 @@ public enum ResultWriter {
             if !stimulusNames.isEmpty { try file.writeStrings(stimulusNames, at: "stimulus_names") }
             if includeMetadata { try file.writeMetadata(result.metadata, at: "metadata") }
             for (key, value) in attributes.sorted(by: { $0.key < $1.key }) {
-                try file.setAttribute(key, .string(value))
+                try file.setAttribute(key, value)
             }
         }
     }

@@ -27,8 +27,10 @@ public enum StimulusLoader {
         if ext == "npy" { return [try loadArray(path)] }
         if ImageCodec.imageExtensions.contains(ext) { return try loadImageRuns([path], source: path, threads: threads) }
         // Anything else: an image by content, or a list of paths.
-        let head = (try? FileHandle(forReadingFrom: URL(fileURLWithPath: path)).read(upToCount: 8)) ?? nil
-        if let head, ImageCodec.format(of: head) != nil { return try loadImageRuns([path], source: path, threads: threads) }
+        let head = (try? FileHandle(forReadingFrom: URL(fileURLWithPath: path)).read(upToCount: 32)) ?? nil
+        if let head, ImageCodec.format(of: head) != nil || ImageCodec.unsupportedFormat(of: head) != nil {
+            return try loadImageRuns([path], source: path, threads: threads)  // other image formats are refused by name
+        }
         return try loadImageRuns(imageFiles(listedIn: path), source: path, threads: threads)
     }
 
@@ -89,12 +91,15 @@ public enum StimulusLoader {
         var runs: [Stimulus] = []
         var pixels: [UInt8] = []
         var names: [String] = []
+        var warnings: [String] = []
         var size: (width: Int, height: Int)? = nil
         let stimulusNames = Dictionary(zip(paths, StimulusLoader.names(of: paths)), uniquingKeysWith: { first, _ in first })
         func closeRun() throws {
             guard let size, !names.isEmpty else { return }
-            runs.append(try Stimulus(images: pixels, count: names.count, height: size.height, width: size.width, names: names))
-            pixels = []; names = []
+            var run = try Stimulus(images: pixels, count: names.count, height: size.height, width: size.width, names: names)
+            run.warnings = warnings
+            runs.append(run)
+            pixels = []; names = []; warnings = []
         }
         let block = max(1, threads) * 4
         for blockStart in stride(from: 0, to: paths.count, by: block) {
@@ -109,6 +114,7 @@ public enum StimulusLoader {
                 }
                 pixels.append(contentsOf: image.chw)
                 names.append(stimulusNames[image.path] ?? fileName(image.path))
+                warnings += image.notes
             }
         }
         try closeRun()
@@ -116,11 +122,11 @@ public enum StimulusLoader {
     }
 
     /// One image file as CHW planes.
-    private static func decodeCHW(_ path: String) throws -> (path: String, chw: [UInt8], width: Int, height: Int) {
-        let (hwc, width, height) = try ImageCodec.decode(path)
+    private static func decodeCHW(_ path: String) throws -> (path: String, chw: [UInt8], width: Int, height: Int, notes: [String]) {
+        let image = try ImageCodec.decodeImage(path)
         var chw: [UInt8] = []
-        appendCHW(hwc, width: width, height: height, to: &chw)
-        return (path, chw, width, height)
+        appendCHW(image.pixels, width: image.width, height: image.height, to: &chw)
+        return (path, chw, image.width, image.height, image.notes)
     }
 
     /// Appends an HWC image as CHW planes.

@@ -54,8 +54,12 @@ struct EncodeCommand: ParsableCommand {
                             input: input, output: output, volume: volume, picture: picture,
                             includeMetadata: metadata, batchSize: batchSize)
         let progress = ProgressBar.onTerminal
-        let result = try berg.run(job, progress: progress)
+        let result = try ModelFilesError.adding(modelID: job.modelID, subject: model.subject, selection: job.selection,
+                                                registries: registry.registries) {
+            try berg.run(job, progress: progress)
+        }
         if progress != nil { FileHandle.standardError.write(Data("\n".utf8)) }
+        for warning in result.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
         let shapes = result.outputNames.map { "\($0) \(result.responses[$0]!.shape)" }.joined(separator: ", ")
         FileHandle.standardError.write(Data("wrote \(job.outputs.joined(separator: ", ")) (\(shapes))\n".utf8))
     }

@@ -4,7 +4,8 @@ import Foundation
 import XCTest
 
 final class ResultWriterTests: XCTestCase {
-    private let attributes = ["model_id": "fmri-test", "subject": "1", "selection": "roi=V1", "berg_version": "0.1.0"]
+    private let attributes: [String: HDF5File.AttributeValue] = [
+        "model_id": .string("fmri-test"), "subject": .int(1), "selection": .string("roi=V1"), "berg_version": .string("0.1.0")]
 
     private func result(_ responses: [String: Tensor]) throws -> EncodingResult {
         var metadata = Metadata()
@@ -39,7 +40,7 @@ final class ResultWriterTests: XCTestCase {
         let file = try HDF5File(path: path, mode: .read)
         XCTAssertEqual(try file.read("responses"), try single.asFloat32)
         XCTAssertEqual(try file.readStrings("stimulus_names"), ["a.png", "b.png"])
-        for (key, value) in attributes { XCTAssertEqual(try file.attribute(key), .string(value)) }
+        for (key, value) in attributes { XCTAssertEqual(try file.attribute(key), value) }
         XCTAssertEqual(try file.readMetadata(at: "metadata"), input.metadata)
         XCTAssertEqual(try file.children(), ["responses", "stimulus_names", "metadata"])
     }
