@@ -66,23 +66,6 @@ extension BERG {
         try artifactStore.plannedSize(of: file)
     }
 
-    /// The bytes fetching `files` would download, counting each pip wheel once, and how many
-    /// of the files to download have no known size.
-    public func downloadSize(of files: [PlannedFile]) throws -> (bytes: Int64, unknown: Int) {
-        var bytes: Int64 = 0, unknown = 0
-        var wheels = Set<String>()
-        for file in files where file.origin == .download {
-            switch try plannedSize(of: file) {
-            case .bytes(let size): bytes += size
-            case .inWheel(let requirement, let wheelBytes):
-                guard wheels.insert(requirement).inserted else { continue }
-                if let wheelBytes { bytes += wheelBytes } else { unknown += 1 }
-            case .notAskedOffline, .unknown: unknown += 1
-            }
-        }
-        return (bytes, unknown)
-    }
-
     /// The cache's root folder.
     public var cacheFolder: URL {
         get throws { try artifactStore.home }

@@ -151,6 +151,16 @@ public enum ImageCodec {
         /// An alpha channel or a tRNS (transparency) chunk.
         public var hasAlpha: Bool
         public var interlaced: Bool
+        /// PNG: the bytes of compressed image data (the IDAT chunks) the file holds.
+        public var compressedBytes: Int?
+
+        /// PNG: the fewest bytes the image data inflates to (one filter byte per row, no interlacing).
+        var inflatedBytes: Int? {
+            guard format == .png else { return nil }
+            let channels = ["gray": 1, "RGB": 3, "palette": 1, "gray+alpha": 2, "RGBA": 4][colour] ?? 1
+            let (bits, overflow) = width.multipliedReportingOverflow(by: channels * bitDepth)
+            return overflow ? Int.max : height.multipliedReportingOverflow(by: 1 + (bits + 7) / 8).partialValue
+        }
     }
 
     /// The header of a JPEG or PNG: size, bit depth and colour type, without decoding pixels.
@@ -174,18 +184,20 @@ public enum ImageCodec {
               width <= Int(Int32.max), height <= Int(Int32.max) else {
             throw BERGError.corruptFile(path: path, offset: 16, message: "PNG header is invalid (\(width)×\(height), bit depth \(depth), colour type \(type))")
         }
-        // A tRNS chunk before the image data also makes pixels transparent.
+        // A tRNS chunk also makes pixels transparent; the IDAT chunks hold the image data.
         var transparency = false
+        var compressed = 0
         var offset = 33
         while offset + 8 <= data.count {
             let length = u32(offset)
             let kind = String(decoding: data[data.startIndex + offset + 4 ..< data.startIndex + offset + 8], as: UTF8.self)
             if kind == "tRNS" { transparency = true }
-            if kind == "IDAT" || kind == "IEND" || length > data.count { break }
+            if kind == "IDAT" { compressed += min(length, data.count - offset - 8) }
+            if kind == "IEND" || length > data.count { break }
             offset += 12 + length
         }
         return Header(format: .png, width: width, height: height, bitDepth: depth, colour: colour,
-                      hasAlpha: type == 4 || type == 6 || transparency, interlaced: interlaced)
+                      hasAlpha: type == 4 || type == 6 || transparency, interlaced: interlaced, compressedBytes: compressed)
     }
 
     static func jpegHeader(_ data: Data, path: String) throws -> Header {
@@ -197,7 +209,8 @@ public enum ImageCodec {
             let names = [TJCS_RGB.rawValue: "RGB", TJCS_YCbCr.rawValue: "YCbCr", TJCS_GRAY.rawValue: "gray",
                          TJCS_CMYK.rawValue: "CMYK", TJCS_YCCK.rawValue: "YCCK"]
             return Header(format: .jpeg, width: Int(width), height: Int(height), bitDepth: 8,
-                          colour: names[UInt32(bitPattern: colorspace)] ?? "colour space \(colorspace)", hasAlpha: false, interlaced: false)
+                          colour: names[UInt32(bitPattern: colorspace)] ?? "colour space \(colorspace)", hasAlpha: false,
+                          interlaced: false, compressedBytes: nil)
         }
     }
 
@@ -290,6 +303,12 @@ public enum ImageCodec {
     }
 
     static func decodePNG(_ original: Data, path: String) throws -> DecodedImage {
+        // The image data cannot inflate more than deflate allows: refuse before allocating.
+        let header = try pngHeader(original, path: path)
+        if let inflated = header.inflatedBytes, let compressed = header.compressedBytes {
+            try ReadLimits.checkInflation(declared: inflated, compressed: compressed,
+                                          of: "PNG image data (\(header.width)×\(header.height), \(header.bitDepth)-bit \(header.colour))", path: path)
+        }
         let data = withoutColourChunks(original)
         var image = newImage()
         defer { png_image_free(&image) }

@@ -343,6 +343,23 @@ public enum PlannedSize: Sendable, Equatable, CustomStringConvertible {
         return nil
     }
 
+    /// The bytes that fetching the files would download (those whose origin is `.download`),
+    /// counting each pip wheel once, and how many of them have no known size.
+    public static func download(_ files: [(file: PlannedFile, size: PlannedSize)]) -> (bytes: Int64, unknown: Int) {
+        var bytes: Int64 = 0, unknown = 0
+        var wheels = Set<String>()
+        for (file, size) in files where file.origin == .download {
+            switch size {
+            case .bytes(let size): bytes += size
+            case .inWheel(let requirement, let wheelBytes):
+                guard wheels.insert(requirement).inserted else { continue }
+                if let wheelBytes { bytes += wheelBytes } else { unknown += 1 }
+            case .notAskedOffline, .unknown: unknown += 1
+            }
+        }
+        return (bytes, unknown)
+    }
+
     public var description: String {
         switch self {
         case .bytes(let bytes): return DownloadProgress.format(bytes: bytes)

@@ -32,7 +32,7 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: "Where to write: .npy (float32 [N, V]) or .h5 (responses, stimulus names, attributes).")
     var output: String
 
-    @Option(help: "Images per batch.") var batchSize = 64
+    @Option(parsing: .unconditional, help: "Images per batch.") var batchSize = 64
     @Flag(help: "Also write the model's metadata (into the .h5 file).") var metadata = false
     @Option(help: "Also draw a PNG of the responses on the visual field (pRF models).") var picture: String?
     @Option(help: "Also write the responses into the ROI's voxels of a 4-D NIfTI volume, NaN elsewhere (.nii or .nii.gz; volume-space models such as fmri-nsd-fwrf).")

@@ -7,11 +7,11 @@ import Foundation
 enum ErrorReport {
     static func report(_ error: Error) -> Int32 {
         if let error = error as? BERGError {
-            printError(error.message + advice(for: error))
+            printError(joined(error.message, advice(for: error)))
             return error.isUsageError ? 2 : 1
         }
         if let failure = error as? ModelFilesError {
-            printError(failure.error.message + advice(for: failure.error, getModel: failure.getModelCommand))
+            printError(joined(failure.error.message, advice(for: failure.error, getModel: failure.getModelCommand)))
             return failure.error.isUsageError ? 2 : 1
         }
         if let code = error as? ExitCode { return code.rawValue }
@@ -52,6 +52,14 @@ enum ErrorReport {
         default:
             return ""
         }
+    }
+
+    /// A message and its advice (". Do this"), with one full stop between them.
+    static func joined(_ message: String, _ advice: String) -> String {
+        guard !advice.isEmpty else { return message }
+        var text = message
+        while text.hasSuffix(".") { text.removeLast() }
+        return text + advice
     }
 
     static func printError(_ message: String) {

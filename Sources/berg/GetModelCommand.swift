@@ -15,7 +15,7 @@ struct GetModelCommand: ParsableCommand {
 
     @OptionGroup var registry: RegistryOptions
     @Argument(help: "The model id (see `berg list`).") var modelID: String
-    @Option(help: "The subject number.") var subject: Int?
+    @Option(parsing: .unconditional, help: "The subject number.") var subject: Int?
     @Flag(name: .customLong("all-subjects"), help: "Every subject the model has.") var allSubjects = false
     @OptionGroup var choice: SelectionOptions
     @Flag(name: .customLong("dry-run"), help: "List the files, their sizes and where they would come from; fetch nothing.")
@@ -38,7 +38,8 @@ struct GetModelCommand: ParsableCommand {
         }
         if dryRun {
             var lines: [String] = []
-            for file in files {
+            let sizes = try files.map { (file: $0, size: try berg.plannedSize(of: $0)) }
+            for (file, size) in sizes {
                 let from: String
                 switch file.origin {
                 case .download: from = "download from \(file.remote ?? "?")"
@@ -46,10 +47,10 @@ struct GetModelCommand: ParsableCommand {
                 case .bergDir: from = "in --berg-dir"
                 case .override: from = "given with --artifact"
                 }
-                lines.append("\(file.local.path)\t\(try berg.plannedSize(of: file))\t\(from)")
+                lines.append("\(file.local.path)\t\(size)\t\(from)")
             }
             let toFetch = files.filter { $0.origin == .download }.count
-            let download = try berg.downloadSize(of: files)
+            let download = PlannedSize.download(sizes)
             var summary = "\(files.count) file(s), \(toFetch) to download"
             if download.unknown == 0, toFetch > 0 {
                 summary += ": \(DownloadProgress.format(bytes: download.bytes))"
