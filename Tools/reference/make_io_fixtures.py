@@ -117,9 +117,9 @@ def make_images():
     rgb16 = rng.integers(0, 65536, (h, w, 3)).astype(np.uint16)
     write_png16_rgb(os.path.join(d, "rgb16.png"), rgb16)
     write_png16_rgb(os.path.join(d, "rgba16.png"), rgb16, alpha=np.full((h, w), 65535, np.uint16))
-    # Every 16-bit gray level from 0 to 65535 in steps of 129 (no random draws, so that the
-    # fixtures after it stay as they were).
-    Image.fromarray((np.arange(h * w, dtype=np.uint32).reshape(h, w) * 129 % 65536).astype(np.uint16)).save(
+    # 16-bit gray levels evenly from 0 to 65535 (no random draws, so that the fixtures after it
+    # stay as they were).
+    Image.fromarray((np.arange(h * w, dtype=np.uint32).reshape(h, w) * 65535 // (h * w - 1)).astype(np.uint16)).save(
         os.path.join(d, "gray16_full.png"))
     # A gAMA chunk of 1.0 after IHDR: Pillow ignores it, so the pixels must not change.
     with open(os.path.join(d, "rgb.png"), "rb") as f:
