@@ -18,34 +18,15 @@ extension BERG {
     }
 
     /// Writes a result as `berg encode --output` does, by the file's extension:
-    /// - `.npy`: the single response array, float32 (several outputs need `.npz` or `.h5`);
+    /// - `.npy`: the single response array, float32 (several outputs need `.h5`);
     /// - `.h5`: `responses` (or `responses/<name>` per output), `stimulus_names`, root
-    ///   attributes (model id, subject as an integer, selection, BERG version, and `attributes`
-    ///   as strings), and the metadata under `metadata/` with `includeMetadata`.
+    ///   attributes (model id, subject, selection, BERG version, and `attributes`), and the
+    ///   metadata under `metadata/` with `includeMetadata`.
     /// The file appears whole or not at all.
     public func write(_ result: EncodingResult, to path: String, includeMetadata: Bool = false,
                       attributes: [String: String] = [:]) throws {
-        var all = BERG.resultAttributes(result)
-        all.merge(attributes.mapValues { .string($0) }) { _, given in given }
-        try ResultWriter.write(result, to: path, stimulusNames: result.stimulusNames, attributes: all,
+        try ResultWriter.write(result, to: path, stimulusNames: result.stimulusNames, attributes: attributes.mapValues { .string($0) },
                                includeMetadata: includeMetadata)
-    }
-
-    /// The root attributes every written result carries, from its run metadata, with the
-    /// metadata's types (`subject` is an integer there and here).
-    static func resultAttributes(_ result: EncodingResult) -> [String: HDF5File.AttributeValue] {
-        let m = result.metadata
-        var attributes: [String: HDF5File.AttributeValue] = ["berg_version": .string(BERG.version)]
-        if let id = m.string("model_id") { attributes["model_id"] = .string(id) }
-        if let subject = m.int("subject") { attributes["subject"] = .int(subject) }
-        if let crop = m.string("stimulus_crop") { attributes["stimulus_crop"] = .string(crop) }
-        if let selection = m.group("selection") {
-            attributes["selection"] = .string(selection.entries.map { key, value in
-                if case .string(let s) = value { return "\(key)=\(s)" }
-                return key
-            }.joined(separator: ","))
-        }
-        return attributes
     }
 
     /// Writes metadata as JSON (arrays as {dtype, shape, values}) or HDF5 (a `metadata` group),

@@ -70,19 +70,19 @@ extension CLITests {
         XCTAssertEqual(try leftovers(keeping: ["images"]), [])
     }
 
-    /// An RGBA PNG encodes (alpha dropped, as Pillow's convert("RGB")) with a `warning:` line
+    /// An RGBA PNG encodes (alpha dropped, as Pillow's convert("RGB")) with a `berg: warning:` line
     /// naming it; an opaque one gives none.
     func testTransparencyIsWarnedAbout() throws {
         let images = CLITests.root.appendingPathComponent("Tests/BERGFormatsTests/Fixtures/io/images")
         let out = work.appendingPathComponent("out.h5").path
         let run = try berg(pRF + ["--roi", "V1", "--input", images.appendingPathComponent("rgba.png").path, "--output", out])
         XCTAssertEqual(run.status, 0, run.stderr)
-        let warnings = run.stderr.split(separator: "\n").filter { $0.hasPrefix("warning: ") }
+        let warnings = run.stderr.split(separator: "\n").filter { $0.hasPrefix("berg: warning: ") }
         XCTAssertEqual(warnings.count, 1, run.stderr)
         XCTAssertTrue(warnings.first?.contains("rgba.png") == true && warnings.first?.contains("alpha channel was dropped") == true, run.stderr)
         let opaque = try berg(pRF + ["--roi", "V1", "--input", images.appendingPathComponent("rgba16.png").path, "--output", out])
         XCTAssertEqual(opaque.status, 0, opaque.stderr)
-        XCTAssertFalse(opaque.stderr.contains("warning:"), "a 16-bit RGBA image whose alpha is all opaque: \(opaque.stderr)")
+        XCTAssertFalse(opaque.stderr.contains("warning"), "a 16-bit RGBA image whose alpha is all opaque: \(opaque.stderr)")
     }
 
     /// A list naming A/x.png and B/x.png gives stimuli named A/x.png and B/x.png.
