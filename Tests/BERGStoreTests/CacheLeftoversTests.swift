@@ -104,4 +104,25 @@ final class CacheLeftoversTests: StoreTestCase {
         XCTAssertEqual(total.bytes, 2_000_000)
         XCTAssertEqual(total.unknown, 1)
     }
+
+    /// A zip member that inflates past the size its headers declare is refused, and its file
+    /// removed (a bomb stops at the declared size).
+    func testArchiveMemberPastItsDeclaredSizeIsRefused() throws {
+        let zip = work.appendingPathComponent("lying.zip")
+        try python("""
+        import struct, sys, zipfile
+        with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("m/zeros.bin", bytes(1_000_000))
+        data = bytearray(open(sys.argv[1], "rb").read())
+        for signature, offset in ((b"PK\\x03\\x04", 22), (b"PK\\x01\\x02", 24)):  # local header, central directory
+            at = data.find(signature)
+            struct.pack_into("<I", data, at + offset, 1000)
+        open(sys.argv[1], "wb").write(bytes(data))
+        """, [zip.path])
+        let target = work.appendingPathComponent("out")
+        XCTAssertThrowsError(try ArchiveExtractor.extract(zip, into: target)) { error in
+            XCTAssertTrue("\(error)".contains("inflates past the 1000 bytes its header declares"), "\(error)")
+        }
+        XCTAssertEqual(files(under: target), [])
+    }
 }
