@@ -49,6 +49,10 @@ enum ErrorReport {
             return ". Without the network: give the file with --artifact NAME=PATH, point --berg-dir at a BERG download, or copy a cache fetched elsewhere to BERG_HOME and set BERG_OFFLINE=1"
         case .invalidParameter(let model, let name, _, _) where name == "subject":
             return ". `berg describe \(model)` lists the subjects"
+        case .invalidArgument(let name, _, let message) where name == "RDM output" && message.contains("one RDM"):
+            return ". Choose it with --layer NAME"
+        case .invalidArgument(let name, _, _) where name == "PCA components":
+            return ". Give a smaller --pca"
         default:
             return ""
         }
