@@ -126,6 +126,7 @@ extension BERG {
             throw error
         }
         let summary = try encode(model, source, batchSize: job.batchSize, progress: progress, into: sinks)
+        for warning in summary.warnings { job.warn?(warning) }
         if let unreadable = summary.metadata.strings("unreadable_stimuli") {
             job.warn?("\(unreadable.count) image(s) could not be read; their responses are NaN: \(unreadable.prefix(5).joined(separator: "; "))\(unreadable.count > 5 ? "; …" : "")")
         }
