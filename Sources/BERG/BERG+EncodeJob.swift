@@ -22,15 +22,21 @@ public struct EncodeJob: Sendable {
     /// Also the model's metadata, in the `.h5` output.
     public var includeMetadata: Bool
     public var batchSize: Int
+    /// Go on past image files that cannot be read (their responses are NaN, and they are
+    /// listed), instead of stopping at the first.
+    public var skipUnreadable: Bool
+    /// Receives warnings, such as files passed over.
+    public var warn: (@Sendable (String) -> Void)?
     /// Only this part of the input (`--shard K/N`): contiguous, in input order, chosen before
-    /// any image is decoded.
+    /// any image is decoded (see `ShardedSource`).
     public var shard: Shard?
     /// More root attributes for the `.h5` output (a shard task's plan hash).
     public var attributes: [String: String]
 
     public init(modelID: String, subject: Subject, selection: Selection = [:], options: EncodingOptions = [:],
                 device: Device = .auto, input: String, output: String, volume: String? = nil, picture: String? = nil,
-                includeMetadata: Bool = false, batchSize: Int = 64, shard: Shard? = nil, attributes: [String: String] = [:]) {
+                includeMetadata: Bool = false, batchSize: Int = 64, skipUnreadable: Bool = false,
+                shard: Shard? = nil, attributes: [String: String] = [:], warn: (@Sendable (String) -> Void)? = nil) {
         self.modelID = modelID
         self.subject = subject
         self.selection = selection
@@ -42,6 +48,8 @@ public struct EncodeJob: Sendable {
         self.picture = picture
         self.includeMetadata = includeMetadata
         self.batchSize = batchSize
+        self.skipUnreadable = skipUnreadable
+        self.warn = warn
         self.shard = shard
         self.attributes = attributes
     }
@@ -99,46 +107,44 @@ extension BERG {
         guard FileManager.default.fileExists(atPath: job.input) else {
             throw BERGError.fileNotFound(path: job.input, hint: "The input must be an image, a folder of images, a .npy array or a text file listing images")
         }
-        if let shard = job.shard { _ = try StimulusList.of(job.input).range(of: shard, source: job.input) }
+        if let shard = job.shard { _ = try ShardedSource(StimulusLoader.source(job.input), shard: shard, batchSize: job.batchSize) }
         return manifest
     }
 
-    /// Runs a job: checks it, decodes the images while the model loads, encodes, and writes
-    /// every file it names. On any failure no file of the job is left behind.
+    /// Runs a job: checks it, lists the images, loads the model, and encodes a batch at a time,
+    /// writing every file as the batches come (memory does not grow with the number of images).
+    /// On any failure no file of the job is left behind. Returns what was written besides the
+    /// responses (metadata, names, placement).
     @discardableResult
-    public func run(_ job: EncodeJob, progress: ProgressReporter? = nil) throws -> EncodingResult {
+    public func run(_ job: EncodeJob, progress: ProgressReporter? = nil) throws -> EncodingSummary {
         try check(job)
-        // The images decode while the model loads: both are mostly file reading, and the
-        // model's loading runs on one thread.
-        let (input, shard, batchSize) = (job.input, job.shard, job.batchSize)
-        let loading = InBackground { () throws -> StimulusList.ShardInput in
-            guard let shard else { return .init(stimuli: try StimulusLoader.loadRuns(input, threads: BERG.threadCount), keep: 0 ..< .max) }
-            return try StimulusList.of(input).load(shard, batchSize: batchSize, source: input, threads: BERG.threadCount)
-        }
+        let whole = try StimulusLoader.source(job.input, skipUnreadable: job.skipUnreadable, threads: BERG.threadCount)
+        for warning in whole.warnings { job.warn?(warning) }
+        let shard = try job.shard.map { try ShardedSource(whole, shard: $0, batchSize: job.batchSize) }
+        let source: any StimulusSource = shard ?? whole
+        let count = shard?.range.count ?? whole.count
         let model = try getEncodingModel(job.modelID, subject: job.subject, selection: job.selection,
                                          options: job.options, device: job.device)
-        var result = try encode(model, loading.result().stimuli, batchSize: job.batchSize, progress: progress)
-        if shard != nil { result = try result.rows(loading.result().keep) }
-        var written: [String] = []
+        var sinks: [ResultSink] = []
         do {
-            var attributes = ["device": model.device.rawValue, "input": job.input]
-            if let shard { attributes["shard"] = shard.description }
-            attributes.merge(job.attributes) { _, given in given }
-            try write(result, to: job.output, includeMetadata: job.includeMetadata, attributes: attributes)
-            written.append(job.output)
-            if let volume = job.volume {
-                try BERG.writeResponseVolume(result, to: volume)
-                written.append(volume)
-            }
-            if let picture = job.picture {
-                try BERG.writeResponsePicture(result, to: picture)
-                written.append(picture)
-            }
+            var attributes = ["device": HDF5File.AttributeValue.string(model.device.rawValue), "input": .string(job.input)]
+            if let shard = job.shard { attributes["shard"] = .string(shard.description) }
+            for (key, value) in job.attributes { attributes[key] = .string(value) }
+            sinks.append(try ResultWriter.writer(for: job.output, count: count, outputs: try registry.manifest(job.modelID).output.map(\.name),
+                                                 attributes: attributes, includeMetadata: job.includeMetadata))
+            if let volume = job.volume { sinks.append(try VolumeWriter(path: volume, count: count, placement: model.placement)) }
+            if let picture = job.picture { sinks.append(PictureWriter(path: picture)) }
         } catch {
-            for path in written { try? FileManager.default.removeItem(atPath: path) }
+            for sink in sinks { sink.discard() }
             throw error
         }
-        return result
+        var summary = try encode(model, source, batchSize: job.batchSize, progress: progress, into: shard.map { [$0.keepingOwnRows(sinks)] } ?? sinks)
+        if let shard { summary = shard.narrowed(summary) }
+        for warning in summary.warnings { job.warn?(warning) }
+        if let unreadable = summary.metadata.strings("unreadable_stimuli") {
+            job.warn?("\(unreadable.count) image(s) could not be read; their responses are NaN: \(unreadable.prefix(5).joined(separator: "; "))\(unreadable.count > 5 ? "; …" : "")")
+        }
+        return summary
     }
 
     /// An output path whose folder exists and is writable, and which is not itself a folder.
@@ -154,25 +160,5 @@ extension BERG {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw BERGError.invalidArgument(name: "output", value: path, message: "this is a folder; give a file name")
         }
-    }
-}
-
-/// Work started on another thread now, whose result (or error) is collected later.
-final class InBackground<Value>: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private var outcome: Result<Value, any Error>?
-
-    init(_ work: @escaping @Sendable () throws -> Value) {
-        DispatchQueue.global(qos: .userInitiated).async {
-            self.outcome = Result { try work() }
-            self.done.signal()
-        }
-    }
-
-    /// Waits for the work, then returns its value or throws its error.
-    func result() throws -> Value {
-        done.wait()
-        done.signal()  // later calls return at once
-        return try outcome!.get()
     }
 }

@@ -126,26 +126,25 @@ extension BERG {
 
         // The input, listed, hashed and decoded once.
         let input = URL(fileURLWithPath: request.input).standardizedFileURL.path
-        let list = try StimulusList.of(input)
-        guard (1...max(1, list.count)).contains(request.shards) else {
+        let source = try StimulusLoader.source(input)
+        guard (1...max(1, source.count)).contains(request.shards) else {
             throw BERGError.invalidArgument(name: "shards", value: String(request.shards),
-                                            message: "must be between 1 and the number of images (\(list.count) in \(input))")
+                                            message: "must be between 1 and the number of images (\(source.count) in \(input))")
         }
-        let (files, pixels) = try BERG.inspect(list, input: input)
+        let (files, pixels) = try BERG.inspect(source, input: input)
 
         var tasks: [ShardTask] = []
         for (subject, selection) in pairs {
             let label = "\(subject.number)_\(BERG.selectionLabel(selection, manifest: manifest))"
             for k in 1...request.shards {
-                let range = try Shard(k, of: request.shards).range(in: list.count)
+                let range = try Shard(k, of: request.shards).range(in: source.count)
                 tasks.append(ShardTask(index: tasks.count, subject: subject.number, selection: selection.values, label: label,
                                        shard: k, first: range.lowerBound, count: range.count,
                                        output: "\(ShardPlan.shardFolder)/\(label)_\(k)-of-\(request.shards).h5"))
             }
         }
-        let largestShard = tasks.map { task in pixels[task.range].reduce(0, +) }.max() ?? 0
         var estimate = TaskResourceEstimate(kind: manifest.encoder.kind, hasWeights: !manifest.artifacts.isEmpty,
-                                            fileSizes: modelFileSizes, batchSize: request.batchSize, largestShardPixels: largestShard)
+                                            fileSizes: modelFileSizes, batchSize: request.batchSize, largestImagePixels: pixels.max() ?? 0)
         if let cpus = request.cpusPerTask { estimate.cpus = cpus }
 
         let store = try? artifactStore
@@ -156,7 +155,7 @@ extension BERG {
             registries: request.registries.map { $0.standardizedFileURL.path },
             bergDir: store?.options.bergDir?.standardizedFileURL.path,
             artifacts: (store?.options.overrides ?? [:]).mapValues { $0.standardizedFileURL.path },
-            input: input, files: files, stimulusCount: list.count, shards: request.shards, tasks: tasks,
+            input: input, files: files, stimulusCount: source.count, shards: request.shards, tasks: tasks,
             slurm: .init(cpusPerTask: estimate.cpus, memoryMB: estimate.memoryMB, memoryEstimate: estimate.explanation,
                          sbatchOptions: sbatchOptions, executable: request.executable,
                          bergHome: (store?.home ?? BERG.defaultHome()).standardizedFileURL.path))
@@ -196,42 +195,37 @@ extension BERG {
     /// Each input file's size and SHA-256, and each image's pixel count, from one read of
     /// each file; every image is decoded once, so that an unreadable one fails the plan. All
     /// unreadable files are named together.
-    static func inspect(_ list: StimulusList, input: String) throws -> (files: [ShardPlan.InputFile], pixels: [Int]) {
-        switch list {
-        case .array(let path, let count):
-            let data = try NPYFile.readFile(path)
-            let header = try NPYFile.parseHeader(data, path: path)
-            var shape = header.shape
-            if shape.count == 3 { shape.insert(1, at: 0) }
-            guard header.descr.hasSuffix("u1"), shape.count == 4, shape[1] == 3 || shape[3] == 3 else {
-                throw BERGError.invalidArgument(name: "input", value: path, message: "a stimulus array must be uint8 [N, 3, H, W] or [N, H, W, 3]; this one is \(header.descr) \(header.shape)")
-            }
-            let file = ShardPlan.InputFile(path: path, bytes: data.count, sha256: sha256Hex(data))
-            return ([file], Array(repeating: shape[1] * shape[2] * shape[3] / 3, count: count))
-        case .files(let paths):
-            let results = try concurrentMap(paths, threads: BERG.threadCount) { path -> Result<(ShardPlan.InputFile, Int), BERGError> in
-                guard let data = FileManager.default.contents(atPath: path) else {
-                    return .failure(.fileNotFound(path: path, hint: "cannot be read"))
-                }
-                do {
-                    let image = try ImageCodec.decode(data, path: path)
-                    return .success((ShardPlan.InputFile(path: path, bytes: data.count, sha256: sha256Hex(data)), image.width * image.height))
-                } catch let error as BERGError {
-                    return .failure(error)
-                } catch {
-                    return .failure(.corruptFile(path: path, offset: nil, message: String(describing: error)))
-                }
-            }
-            var problems: [String] = []
-            for (path, result) in zip(paths, results) {
-                if case .failure(let error) = result { problems.append("\(URL(fileURLWithPath: path).lastPathComponent) (\(error.message))") }
-            }
-            guard problems.isEmpty else {
-                throw BERGError.invalidArgument(name: "input", value: input, message: "\(problems.count) of \(paths.count) images cannot be read: \(problems.prefix(10).joined(separator: "; "))\(problems.count > 10 ? "; and \(problems.count - 10) more" : ""). Fix or remove them, then plan again")
-            }
-            let inspected = results.compactMap { try? $0.get() }
-            return (inspected.map(\.0), inspected.map(\.1))
+    static func inspect(_ source: any StimulusSource, input: String) throws -> (files: [ShardPlan.InputFile], pixels: [Int]) {
+        if let array = source as? NPYStimulusSource {
+            let data = try NPYFile.readFile(array.path)
+            let file = ShardPlan.InputFile(path: array.path, bytes: data.count, sha256: sha256Hex(data))
+            return ([file], Array(repeating: array.width * array.height, count: array.count))
         }
+        guard let images = source as? ImageFileSource else {
+            throw BERGError.invalidArgument(name: "input", value: input, message: "give a folder of images, a text file listing images, an image or a .npy array")
+        }
+        let results = try concurrentMap(images.paths, threads: BERG.threadCount) { path -> Result<(ShardPlan.InputFile, Int), BERGError> in
+            guard let data = FileManager.default.contents(atPath: path) else {
+                return .failure(.fileNotFound(path: path, hint: "cannot be read"))
+            }
+            do {
+                let image = try ImageCodec.decodeImage(data, path: path)
+                return .success((ShardPlan.InputFile(path: path, bytes: data.count, sha256: sha256Hex(data)), image.width * image.height))
+            } catch let error as BERGError {
+                return .failure(error)
+            } catch {
+                return .failure(.corruptFile(path: path, offset: nil, message: String(describing: error)))
+            }
+        }
+        var problems: [String] = []
+        for (path, result) in zip(images.paths, results) {
+            if case .failure(let error) = result { problems.append("\(URL(fileURLWithPath: path).lastPathComponent) (\(error.message))") }
+        }
+        guard problems.isEmpty else {
+            throw BERGError.invalidArgument(name: "input", value: input, message: "\(problems.count) of \(images.paths.count) images cannot be read: \(problems.prefix(10).joined(separator: "; "))\(problems.count > 10 ? "; and \(problems.count - 10) more" : ""). Fix or remove them, then plan again")
+        }
+        let inspected = results.compactMap { try? $0.get() }
+        return (inspected.map(\.0), inspected.map(\.1))
     }
 
     static func sha256Hex(_ data: Data) -> String {
@@ -270,21 +264,5 @@ extension BERG {
             throw error
         }
         return TaskOutcome(task: task, output: output, skipped: false, seconds: Date().timeIntervalSince(started))
-    }
-}
-
-extension EncodingResult {
-    /// Rows `range` of every response array, and their stimulus names.
-    func rows(_ range: Range<Int>) throws -> EncodingResult {
-        var part = self
-        for (name, tensor) in responses {
-            guard let n = tensor.shape.first, range.upperBound <= n else { continue }
-            if range == 0 ..< n { continue }
-            let width = tensor.shape.dropFirst().reduce(1, *)
-            part.responses[name] = try Tensor(shape: [range.count] + tensor.shape.dropFirst(),
-                                              floats: Array(tensor.floats[range.lowerBound * width ..< range.upperBound * width]))
-        }
-        if range.upperBound <= stimulusNames.count { part.stimulusNames = Array(stimulusNames[range]) }
-        return part
     }
 }

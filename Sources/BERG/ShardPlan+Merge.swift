@@ -38,8 +38,9 @@ extension ShardPlan {
     /// Merges the shards: one `.h5` per (subject, selection) as `OUT/<subject>_<selection>.h5`
     /// when `output` is nil; otherwise one file at `output`, laid out as `berg encode` writes
     /// it when the plan has one (subject, selection), else with one group per
-    /// `<subject>_<selection>` holding that layout. Returns the files written. Refuses (and
-    /// writes nothing) while `mergeProblems()` lists any problem.
+    /// `<subject>_<selection>` holding that layout. Shards are read one at a time and written
+    /// as they come. Returns the files written. Refuses (and writes nothing) while
+    /// `mergeProblems()` lists any problem.
     @discardableResult
     public func merge(output: String? = nil) throws -> [String] {
         if let output {
@@ -52,27 +53,29 @@ extension ShardPlan {
         guard problems.isEmpty else {
             throw BERGError.invalidInput("\(problems.count) problem(s) with the shards of \(planPath.path): \(problems.joined(separator: "; ")). `berg status \(folder.path)` prints the sbatch line that reruns what is missing")
         }
-        let merged = try outputs.map { output in (label: output.label, result: try mergedResult(output.tasks)) }
-        let attributes = ["input": input, "plan_hash": hash, "shards": String(shards), "device": (try? device.resolved())?.rawValue ?? device.rawValue]
-        func allAttributes(_ result: EncodingResult) -> [String: String] {
-            BERG.resultAttributes(result).merging(attributes) { _, given in given }
-        }
+        let attributes: [String: HDF5File.AttributeValue] = [
+            "input": .string(input), "plan_hash": .string(hash), "shards": .int(shards),
+            "device": .string((try? device.resolved())?.rawValue ?? device.rawValue),
+        ]
+        let all = outputs
         guard let output else {
-            return try merged.map { item in
+            return try all.map { item in
                 let path = folder.appendingPathComponent("\(item.label).h5").path
-                try ResultWriter.write(item.result, to: path, stimulusNames: item.result.stimulusNames,
-                                       attributes: allAttributes(item.result), includeMetadata: includeMetadata)
+                let writer = try ResultWriter.writer(for: path, count: stimulusCount, outputs: [], attributes: attributes,
+                                                     includeMetadata: includeMetadata)
+                try join(item.tasks, into: writer)
                 return path
             }
         }
-        if merged.count == 1, let only = merged.first?.result {
-            try ResultWriter.write(only, to: output, stimulusNames: only.stimulusNames, attributes: allAttributes(only),
-                                   includeMetadata: includeMetadata)
+        if all.count == 1 {
+            let writer = try ResultWriter.writer(for: output, count: stimulusCount, outputs: [], attributes: attributes,
+                                                 includeMetadata: includeMetadata)
+            try join(all[0].tasks, into: writer)
         } else {
             try ResultWriter.writeHDF5File(to: output) { file in
-                for item in merged {
-                    try ResultWriter.write(item.result, into: file, group: item.label, stimulusNames: item.result.stimulusNames,
-                                           attributes: allAttributes(item.result), includeMetadata: includeMetadata)
+                for item in all {
+                    try join(item.tasks, into: ResultWriter.writer(into: file, group: item.label, count: stimulusCount,
+                                                                   attributes: attributes, includeMetadata: includeMetadata))
                 }
                 try file.setAttribute("plan_hash", .string(hash))
                 try file.setAttribute("model_id", .string(modelID))
@@ -82,35 +85,34 @@ extension ShardPlan {
         return [output]
     }
 
-    /// One (subject, selection)'s shards joined: responses row after row, stimulus names in
-    /// order, the first shard's metadata, the shards' crop notes together.
-    private func mergedResult(_ tasks: [ShardTask]) throws -> EncodingResult {
-        var floats: [String: [Float]] = [:]
-        var shapes: [String: [Int]] = [:]
-        var names: [String] = []
-        var crops: [String] = []
-        var metadata = Metadata()
-        for task in tasks {
-            let file = try HDF5File(path: outputPath(task).path, mode: .read)
-            defer { try? file.close() }
-            let datasets = try file.kind(of: "responses") == .dataset
-                ? ["responses": "responses"]
-                : Dictionary(uniqueKeysWithValues: try file.children(of: "responses").map { ($0, "responses/\($0)") })
-            for (name, path) in datasets {
-                let tensor = try file.read(path)
-                floats[name, default: []] += tensor.floats
-                shapes[name] = [(shapes[name]?.first ?? 0) + tensor.shape[0]] + tensor.shape.dropFirst()
+    /// One (subject, selection)'s shards, in order, through `sink`: the response rows as they
+    /// are stored, the stimulus names, the first shard's metadata (or the run's), the shards'
+    /// crop notes together.
+    private func join(_ tasks: [ShardTask], into sink: ResultSink) throws {
+        do {
+            var names: [String] = [], crops: [String] = []
+            var metadata = Metadata()
+            for task in tasks {
+                let file = try HDF5File(path: outputPath(task).path, mode: .read)
+                defer { try? file.close() }
+                let datasets = try file.kind(of: "responses") == .dataset
+                    ? [("responses", "responses")] : try file.children(of: "responses").map { ($0, "responses/\($0)") }
+                var responses: [String: Tensor] = [:]
+                for (name, path) in datasets { responses[name] = try file.read(path) }
+                try sink.append(EncodingResult(responses: responses, metadata: Metadata()))
+                names += try file.exists("stimulus_names") ? file.readStrings("stimulus_names") : []
+                if case .string(let crop)? = try? file.attribute("stimulus_crop") { crops.append(crop) }
+                if task.shard == 1 {
+                    metadata = includeMetadata ? try file.readMetadata(at: "metadata")
+                        : BERG.runMetadata(id: modelID, subject: Subject(task.subject), selection: Selection(task.selection))
+                }
             }
-            names += try file.exists("stimulus_names") ? file.readStrings("stimulus_names") : []
-            if case .string(let crop)? = try? file.attribute("stimulus_crop") { crops.append(crop) }
-            if task.shard == 1 {
-                metadata = includeMetadata ? try file.readMetadata(at: "metadata")
-                    : BERG.runMetadata(id: modelID, subject: Subject(task.subject), selection: Selection(task.selection))
-            }
+            metadata["stimulus_crop"] = crops.isEmpty ? nil : .string(crops.joined(separator: "; "))
+            try sink.finish(EncodingSummary(metadata: metadata, stimulusNames: names, placement: nil))
+            try sink.commit()
+        } catch {
+            sink.discard()
+            throw error
         }
-        if !crops.isEmpty { metadata["stimulus_crop"] = .string(crops.joined(separator: "; ")) }
-        var responses: [String: Tensor] = [:]
-        for (name, values) in floats { responses[name] = try Tensor(shape: shapes[name]!, floats: values) }
-        return EncodingResult(responses: responses, metadata: metadata, stimulusNames: names)
     }
 }

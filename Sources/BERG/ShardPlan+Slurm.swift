@@ -95,8 +95,8 @@ extension ShardPlan {
 /// sizes) and memory (each task holds its own copy of the model). Memory is summed from parts
 /// and given a margin:
 ///
-///     memory = 1.5 × (process + model files + batch size × working set per image
-///                     + the largest shard's decoded images), rounded up to 100 MB
+///     memory = 1.5 × (process + model files
+///                     + batch size × (working set per image + 2 decoded images)), rounded up to 100 MB
 ///
 /// - process: 100 MB (libraries, the registry, buffers: `berg encode` of 64 images of 256² by
 ///   the pRF model peaks at 74 MB, 13 MB of it the decoded images);
@@ -107,8 +107,8 @@ extension ShardPlan {
 ///   with 2 threads (release build): fwRF V1 (full size, 36 MB of weights) 133 → 363 MB,
 ///   3.7 MB per image (lateral, two networks in turn: 306 → 423 MB); the pRF model 73.6 →
 ///   73.9 MB; img2fmri's ResNet-18 (`berg bench --network resnet18`) 213 → 677 MB, 7.4 MB;
-/// - decoded images: 3 × width × height bytes each, for the shard with the most pixels (a task
-///   decodes its whole shard before encoding).
+/// - decoded images: 3 × width × height bytes for the input's largest image, twice (a task
+///   decodes the next batch while it encodes this one; memory does not grow with the shard).
 ///
 /// Against those measurements the estimate has room: fwRF V1 at batch 64 gets 600 MB for a
 /// 363 MB peak, lateral 800 MB for 423 MB.
@@ -127,19 +127,18 @@ struct TaskResourceEstimate {
     var memoryMB: Int
     var explanation: String
 
-    init(kind: String, hasWeights: Bool, fileSizes: [Int?], batchSize: Int, largestShardPixels: Int) {
+    init(kind: String, hasWeights: Bool, fileSizes: [Int?], batchSize: Int, largestImagePixels: Int) {
         cpus = hasWeights ? min(TaskResourceEstimate.networkCPUs, ProcessInfo.processInfo.activeProcessorCount) : 1
         let known = fileSizes.compactMap { $0 }.reduce(0, +)
         let unknown = fileSizes.filter { $0 == nil }.count
         let filesMB = Double(known) / 1e6 + Double(unknown) * TaskResourceEstimate.unknownFileMB
         let perImage = TaskResourceEstimate.workingSetPerImageMB[kind] ?? TaskResourceEstimate.defaultWorkingSetMB
-        let batchMB = Double(batchSize) * perImage
-        let imagesMB = Double(3 * largestShardPixels) / 1e6
-        let total = TaskResourceEstimate.margin * (TaskResourceEstimate.processMB + filesMB + batchMB + imagesMB)
+        let imageMB = 2 * Double(3 * largestImagePixels) / 1e6
+        let total = TaskResourceEstimate.margin * (TaskResourceEstimate.processMB + filesMB + Double(batchSize) * (perImage + imageMB))
         memoryMB = Int((total / 100).rounded(.up)) * 100
         func mb(_ x: Double) -> String { String(Int(x.rounded(.up))) }
         explanation = "1.5 × (process \(mb(TaskResourceEstimate.processMB)) MB + model files \(mb(filesMB)) MB"
             + (unknown > 0 ? " (\(unknown) of unknown size at \(mb(TaskResourceEstimate.unknownFileMB)) MB)" : "")
-            + " + batch \(batchSize) × \(perImage) MB + decoded images of the largest shard \(mb(imagesMB)) MB) = \(memoryMB) MB"
+            + " + batch \(batchSize) × (\(perImage) MB working set + \(String(format: "%.2f", imageMB)) MB for 2 decoded images)) = \(memoryMB) MB"
     }
 }

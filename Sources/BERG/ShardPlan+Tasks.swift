@@ -49,19 +49,14 @@ extension ShardPlan {
     /// Fails when any of the task's input files changed since the plan was made (size or
     /// SHA-256), or the input lists other files now.
     func checkInputUnchanged(for task: ShardTask) throws {
-        let now = try StimulusList.of(input)
-        let planned = files.map(\.path)
-        let changedList: Bool
-        switch now {
-        case .files(let paths): changedList = paths != planned
-        case .array(let path, let count): changedList = [path] != planned || count != stimulusCount
-        }
-        if changedList {
+        let now = try StimulusLoader.source(input)
+        let listed = (now as? ImageFileSource)?.paths ?? [(now as? NPYStimulusSource)?.path ?? input]
+        guard listed == files.map(\.path), now.count == stimulusCount else {
             throw BERGError.invalidInput("The input \(input) changed since `berg plan`: it now lists \(now.count) images, the plan \(stimulusCount) (or other files). Plan again into a new folder, or restore the input")
         }
-        // The files this task decodes: the whole batches around its images, or the one array.
-        let read: [InputFile]
-        if case .files = now { read = Array(files[now.coveringBatches(of: task.range, batchSize: batchSize)]) } else { read = files }
+        // The files this task reads: the whole batches around its images, or the one array.
+        let read = now is ImageFileSource
+            ? Array(files[ShardedSource.covering(task.range, batchSize: batchSize, count: stimulusCount)]) : files
         for file in read {
             let data = FileManager.default.contents(atPath: file.path) ?? Data()
             guard data.count == file.bytes, BERG.sha256Hex(data) == file.sha256 else {

@@ -43,7 +43,7 @@ struct RunTaskCommand: ParsableCommand {
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler {
                 plan.abandon(task: task.index, signal: signalNumber)
-                FileHandle.standardError.write(Data("berg run-task: task \(task.index) stopped by signal \(signalNumber)\n".utf8))
+                writeStderr("berg run-task: task \(task.index) stopped by signal \(signalNumber)\n")
                 _exit(128 + signalNumber)
             }
             source.resume()
@@ -51,14 +51,16 @@ struct RunTaskCommand: ParsableCommand {
         }
         defer { stops.forEach { $0.cancel() } }
         let berg = try BERG(plan: plan, storeOptions: StoreFlags.environmentOptions())
-        let outcome = try berg.runTask(plan, index: taskIndex)
+        let progress = try ProgressDisplay.fromEnvironment()
+        let outcome = try berg.runTask(plan, index: taskIndex, progress: progress)
+        progress.end()
         let what = "task \(task.index) (\(task.name), images \(task.first)–\(task.first + task.count - 1))"
         if outcome.skipped {
-            FileHandle.standardError.write(Data("\(what): already done, skipped (\(outcome.output.path))\n".utf8))
+            writeStderr("\(what): already done, skipped (\(outcome.output.path))\n")
         } else {
             let rate = Double(task.count) / max(outcome.seconds, 1e-9)
-            FileHandle.standardError.write(Data(String(format: "%@: wrote %@ in %.2f s (%.1f images/s, start-up and model load included)\n",
-                                                       what, outcome.output.path, outcome.seconds, rate).utf8))
+            writeStderr(String(format: "%@: wrote %@ in %.2f s (%.1f images/s, start-up and model load included)\n",
+                               what, outcome.output.path, outcome.seconds, rate))
         }
     }
 }

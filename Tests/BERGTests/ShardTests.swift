@@ -1,4 +1,5 @@
 import BERG
+import BERGCore
 import XCTest
 
 /// Shards as `--shard K/N` and `berg plan` make them, and the Slurm lines a plan writes.
@@ -46,10 +47,23 @@ final class ShardTests: XCTestCase {
     }
 
     func testCoveringBatchesHoldTheShardInWholeBatches() {
-        let list = StimulusList.array(path: "x.npy", count: 10)
-        XCTAssertEqual(list.coveringBatches(of: 4..<7, batchSize: 4), 4..<8)
-        XCTAssertEqual(list.coveringBatches(of: 3..<7, batchSize: 4), 0..<8)
-        XCTAssertEqual(list.coveringBatches(of: 7..<10, batchSize: 4), 4..<10)
-        XCTAssertEqual(list.coveringBatches(of: 0..<10, batchSize: 64), 0..<10)
+        XCTAssertEqual(ShardedSource.covering(4..<7, batchSize: 4, count: 10), 4..<8)
+        XCTAssertEqual(ShardedSource.covering(3..<7, batchSize: 4, count: 10), 0..<8)
+        XCTAssertEqual(ShardedSource.covering(7..<10, batchSize: 4, count: 10), 4..<10)
+        XCTAssertEqual(ShardedSource.covering(0..<10, batchSize: 64, count: 10), 0..<10)
+    }
+
+    /// A shard source reads the covering batches and keeps its own rows and names.
+    func testShardedSourceReadsWholeBatchesAndKeepsItsOwnRows() throws {
+        let pixels = (0..<10).flatMap { [UInt8](repeating: UInt8($0), count: 3 * 2 * 2) }
+        let whole = StimulusArray(try Stimulus(images: pixels, count: 10, height: 2, width: 2, names: (0..<10).map { "i\($0)" }))
+        let shard = try ShardedSource(whole, shard: Shard(2, of: 3), batchSize: 4)
+        XCTAssertEqual(shard.range, 4..<7)
+        XCTAssertEqual(shard.covering, 4..<8)
+        XCTAssertEqual(shard.names, ["i4", "i5", "i6", "i7"])
+        guard case .images(let first)? = try shard.load(0..<2).first else { return XCTFail("no images") }
+        XCTAssertEqual(first.names, ["i4", "i5"])
+        XCTAssertEqual(first.pixels.first, 4)
+        XCTAssertThrowsError(try ShardedSource(whole, shard: Shard(11, of: 11), batchSize: 4))
     }
 }
