@@ -137,7 +137,7 @@ extension BERG {
         for (subject, selection) in pairs {
             let label = "\(subject.number)_\(BERG.selectionLabel(selection, manifest: manifest))"
             for k in 1...request.shards {
-                let range = try Shard(k, of: request.shards).range(in: source.count)
+                let range = try Shard(k, of: request.shards).range(in: source.count, batchSize: request.batchSize)
                 tasks.append(ShardTask(index: tasks.count, subject: subject.number, selection: selection.values, label: label,
                                        shard: k, first: range.lowerBound, count: range.count,
                                        output: "\(ShardPlan.shardFolder)/\(label)_\(k)-of-\(request.shards).h5"))

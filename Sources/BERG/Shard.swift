@@ -2,9 +2,9 @@ import BERGCore
 import Foundation
 
 /// Shard K of N (1-based): the K-th of N contiguous parts of an input list, as
-/// `berg encode --shard K/N` spells it. The parts differ in size by at most one image, the
-/// larger ones first (NumPy's `array_split`), so that N shards of M images cover them all, in
-/// order, whatever M is.
+/// `berg encode --shard K/N` spells it. The parts are split as NumPy's `array_split` splits
+/// (sizes differ by at most one, the larger first): by whole batches when there are at least
+/// N batches, so that no shard starts inside a batch, else image by image.
 public struct Shard: Hashable, Sendable, Codable, CustomStringConvertible {
     /// 1...count.
     public let index: Int
@@ -33,6 +33,15 @@ public struct Shard: Hashable, Sendable, Codable, CustomStringConvertible {
 
     /// `K-of-N`, as shard file names carry it.
     public var label: String { "\(index)-of-\(count)" }
+
+    /// The images of a list of `total` that this shard holds, read in batches of `batchSize`:
+    /// whole batches where there are at least `count` of them, else single images.
+    public func range(in total: Int, batchSize: Int) -> Range<Int> {
+        let batches = (total + max(1, batchSize) - 1) / max(1, batchSize)
+        guard batchSize > 1, batches >= count else { return range(in: total) }
+        let held = range(in: batches)
+        return held.lowerBound * batchSize ..< min(total, held.upperBound * batchSize)
+    }
 
     /// The items of a list of `total` that this shard holds.
     public func range(in total: Int) -> Range<Int> {

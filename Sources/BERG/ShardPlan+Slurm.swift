@@ -96,30 +96,33 @@ extension ShardPlan {
 /// and given a margin:
 ///
 ///     memory = 1.5 × (process + model files
-///                     + batch size × (working set per image + 2 decoded images)), rounded up to 100 MB
+///                     + batch size × (working set per image + 16 B × the largest image's pixels)),
+///     rounded up to 100 MB
 ///
-/// - process: 100 MB (libraries, the registry, buffers: `berg encode` of 64 images of 256² by
-///   the pRF model peaks at 74 MB, 13 MB of it the decoded images);
+/// - process: 100 MB (libraries, the registry, buffers: `berg encode` of one 425² image by the
+///   pRF model peaks at 59 MB);
 /// - model files: their sizes on disk or in the manifest (weights load as float32, the size
 ///   they are stored at), 500 MB for each file of unknown size;
-/// - working set per image in a batch (`workingSetPerImageMB`): the peak resident memory of
-///   `berg encode` at batch 64 less that at batch 1, over 63; measured on 64 images of 256²
-///   with 2 threads (release build): fwRF V1 (full size, 36 MB of weights) 133 → 363 MB,
-///   3.7 MB per image (lateral, two networks in turn: 306 → 423 MB); the pRF model 73.6 →
-///   73.9 MB; img2fmri's ResNet-18 (`berg bench --network resnet18`) 213 → 677 MB, 7.4 MB;
-/// - decoded images: 3 × width × height bytes for the input's largest image, twice (a task
-///   decodes the next batch while it encodes this one; memory does not grow with the shard).
+/// - per image of a batch: the peak resident memory of `berg encode` at batch 64 less that at
+///   batch 1, over 63, measured on 128 images of 425² (NSD's size) with 2 threads, release
+///   build. The pRF model, which works at the images' own size, gives 2.9 MB an image, 16 bytes
+///   a pixel: the decoded batch and the next one (a task decodes ahead while it encodes) and
+///   per-pixel buffers. fwRF V1 (full size, 36 MB of weights; 120 → 535 MB) gives 6.6 MB, that
+///   is 3.7 MB besides the 16 bytes a pixel; fwRF lateral (two networks in turn; 292 → 608 MB)
+///   5.0 MB, 2.1 besides. img2fmri's ResNet-18 (`berg bench --network resnet18`, no images to
+///   decode; 213 → 677 MB) 7.4 MB. These "besides" figures are `workingSetPerImageMB`; memory
+///   does not grow with the shard, since a task reads and writes a batch at a time.
 ///
-/// Against those measurements the estimate has room: fwRF V1 at batch 64 gets 600 MB for a
-/// 363 MB peak, lateral 800 MB for 423 MB.
+/// Against those runs the estimate has room: at batch 64 and 425² images, fwRF V1 gets 900 MB
+/// for a 535 MB peak, lateral 1,100 MB for 608 MB, the pRF model 500 MB for 240 MB.
 struct TaskResourceEstimate {
     static let networkCPUs = 4
     static let processMB = 100.0
     static let unknownFileMB = 500.0
     static let margin = 1.5
 
-    /// Peak resident memory per image of a batch, by encoder kind (MB), measured as above;
-    /// other kinds take the largest.
+    /// Peak resident memory per image of a batch besides 16 bytes a pixel, by encoder kind (MB),
+    /// measured as above; other kinds take the largest.
     static let workingSetPerImageMB: [String: Double] = ["css_prf": 0.1, "fwrf": 3.7, "img2fmri": 7.4]
     static var defaultWorkingSetMB: Double { workingSetPerImageMB.values.max() ?? 8 }
 
@@ -133,12 +136,12 @@ struct TaskResourceEstimate {
         let unknown = fileSizes.filter { $0 == nil }.count
         let filesMB = Double(known) / 1e6 + Double(unknown) * TaskResourceEstimate.unknownFileMB
         let perImage = TaskResourceEstimate.workingSetPerImageMB[kind] ?? TaskResourceEstimate.defaultWorkingSetMB
-        let imageMB = 2 * Double(3 * largestImagePixels) / 1e6
+        let imageMB = Double(16 * largestImagePixels) / 1e6
         let total = TaskResourceEstimate.margin * (TaskResourceEstimate.processMB + filesMB + Double(batchSize) * (perImage + imageMB))
         memoryMB = Int((total / 100).rounded(.up)) * 100
         func mb(_ x: Double) -> String { String(Int(x.rounded(.up))) }
         explanation = "1.5 × (process \(mb(TaskResourceEstimate.processMB)) MB + model files \(mb(filesMB)) MB"
             + (unknown > 0 ? " (\(unknown) of unknown size at \(mb(TaskResourceEstimate.unknownFileMB)) MB)" : "")
-            + " + batch \(batchSize) × (\(perImage) MB working set + \(String(format: "%.2f", imageMB)) MB for 2 decoded images)) = \(memoryMB) MB"
+            + " + batch \(batchSize) × (\(perImage) MB working set + \(String(format: "%.2f", imageMB)) MB for the image's pixels)) = \(memoryMB) MB"
     }
 }

@@ -5,11 +5,12 @@ import Foundation
 /// Shard K of N of a stimulus source, as `berg encode --shard K/N` and plan tasks encode it.
 ///
 /// GEMM results depend on the shape of the matrices (OpenBLAS picks kernels by size), so an
-/// image encoded in another batch can differ in its last bits. A shard is therefore read in
-/// the whole batches (of the run's batch size, counted from the first image) that hold its
-/// images, and only its own rows are kept: each image is encoded in the very batch a run over
-/// all the images puts it in, and merged shards equal that run bit for bit (with the same
-/// thread count). This costs at most `batchSize − 1` extra images at either end of a shard.
+/// image encoded in another batch can differ in its last bits. Shards hold whole batches where
+/// there are enough of them (`Shard.range(in:batchSize:)`); otherwise a shard is read in the
+/// whole batches (of the run's batch size, counted from the first image) that hold its images,
+/// and only its own rows are kept. Either way each image is encoded in the very batch a run
+/// over all the images puts it in, and merged shards equal that run bit for bit (with the same
+/// thread count).
 public struct ShardedSource: StimulusSource {
     public let whole: any StimulusSource
     public let shard: Shard
@@ -19,7 +20,7 @@ public struct ShardedSource: StimulusSource {
     public let covering: Range<Int>
 
     public init(_ whole: any StimulusSource, shard: Shard, batchSize: Int) throws {
-        let range = shard.range(in: whole.count)
+        let range = shard.range(in: whole.count, batchSize: batchSize)
         guard !range.isEmpty else {
             throw BERGError.invalidArgument(name: "shard", value: shard.description, message: "the input holds \(whole.count) image(s), too few for \(shard.count) shards, so this one would be empty; use at most \(whole.count) shards")
         }

@@ -19,6 +19,14 @@ final class ShardTests: XCTestCase {
         }
     }
 
+    func testShardsHoldWholeBatchesWhenThereAreEnough() throws {
+        // 10 batches of 4 (the last of 2) in 3 shards: 4, 3 and 3 batches.
+        XCTAssertEqual(try (1...3).map { try Shard($0, of: 3).range(in: 38, batchSize: 4) }, [0..<16, 16..<28, 28..<38])
+        // Fewer batches than shards: image by image.
+        XCTAssertEqual(try (1...3).map { try Shard($0, of: 3).range(in: 10, batchSize: 64) }, [0..<4, 4..<7, 7..<10])
+        XCTAssertEqual(try Shard(2, of: 3).range(in: 10, batchSize: 1), 4..<7)
+    }
+
     func testShardTextIsKOfN() throws {
         let shard = try Shard(parsing: "2/8")
         XCTAssertEqual(shard.index, 2)
