@@ -89,19 +89,6 @@ class StoreTestCase: XCTestCase {
                      connectTimeout: 5, lowSpeedLimit: 1000, lowSpeedTime: 2)
     }
 
-    /// SHA-256 by coreutils' `sha256sum`, independent of the code under test.
-    func sha256sum(_ url: URL) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["sha256sum", url.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return String(text.prefix(64))
-    }
-
     /// Runs a Python snippet with arguments; fails the test when it fails.
     @discardableResult
     func python(_ code: String, _ arguments: [String] = []) throws -> String {

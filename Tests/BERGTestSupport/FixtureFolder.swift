@@ -32,3 +32,16 @@ public func assertClose(_ ours: [Float], _ theirs: [Float], relative: Float, _ w
     for (a, b) in zip(ours, theirs) { worst = max(worst, abs(a - b)) }
     XCTAssertLessThanOrEqual(worst / scale, relative, "\(what): worst difference \(worst) on a scale of \(scale)", file: file, line: line)
 }
+
+/// SHA-256 by coreutils' `sha256sum`, independent of the code under test.
+public func sha256sum(_ url: URL) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["sha256sum", url.path]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return String(text.prefix(64))
+}

@@ -301,17 +301,4 @@ extension CLITests {
                                 "--input", images, "--output", single, environment: ["BERG_HOME": home.path, "BERG_NUM_THREADS": "1"]).status, 0)
         XCTAssertEqual(try responseBits(out.appendingPathComponent("1_lateral.h5").path), try responseBits(single))
     }
-
-    /// SHA-256 by coreutils' `sha256sum`, independent of the code under test.
-    func sha256sum(_ url: URL) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["sha256sum", url.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return String(text.prefix(64))
-    }
 }
