@@ -20,9 +20,15 @@ extension BERG {
 
     /// Writes `responseVolume(result)` as a 4-D NIfTI file (`.nii` or `.nii.gz`), streamed from
     /// the occupied voxels: the mostly-NaN volume is never built whole in memory.
+    /// A group volume in MNI space (`space: mni` in the metadata) says so in its sform code (4),
+    /// and a movie's (`frame_interval`) gives the seconds between volumes.
     public static func writeResponseVolume(_ result: EncodingResult, to path: String) throws {
         let (volume, affine) = try volumePlacement(result)
-        try NIfTIFile.write(shape: volume.fileOrderShape, affine: affine, to: path, threads: ComputeThreads.count) { range, out in
+        let sformCode = result.metadata["space"] == .string("mni") ? 4 : 2
+        var timeStep: Double? = nil
+        if case .double(let interval)? = result.metadata["frame_interval"] { timeStep = interval }
+        try NIfTIFile.write(shape: volume.fileOrderShape, affine: affine, to: path, threads: ComputeThreads.count,
+                            sformCode: sformCode, timeStep: timeStep) { range, out in
             volume.fill(range, into: out)
         }
     }

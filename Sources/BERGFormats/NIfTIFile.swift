@@ -22,6 +22,10 @@ public struct NIfTIHeader: Sendable, Equatable {
     public var srow: [[Float]]
     public var description: String
     public var bigEndian: Bool
+    /// `intent_code`: what the values mean (FSL's FNIRT files use 2006–2018).
+    public var intentCode: Int = 0
+    /// `intent_p1`, `intent_p2`, `intent_p3`.
+    public var intentParameters: [Float] = [0, 0, 0]
 }
 
 /// A NIfTI-1 image as nibabel gives it.
@@ -85,6 +89,14 @@ public enum NIfTIFile {
         return NIfTIImage(header: header, affine: try affine(header, path: path), raw: raw)
     }
 
+    /// The header alone (its affine from `affine(_:path:)`), inflating only its 348 bytes of a
+    /// `.nii.gz`: the grid of a large image without reading its data.
+    public static func readHeader(_ path: String) throws -> NIfTIHeader {
+        let file = try NPYFile.readFile(path)
+        let head = Gzip.isGzip(file) ? try Gzip.inflate(file, limit: headerSize, path: path) : file.prefix(headerSize)
+        return try parseHeader(Data(head), path: path)
+    }
+
     /// Parses a 348-byte NIfTI-1 header of either byte order.
     public static func parseHeader(_ data: Data, path: String) throws -> NIfTIHeader {
         guard data.count >= headerSize else {
@@ -134,7 +146,8 @@ public enum NIfTIFile {
             qformCode: i16(252), sformCode: i16(254),
             quaternion: [f32(256), f32(260), f32(264)], qoffset: [f32(268), f32(272), f32(276)],
             srow: (0..<3).map { row in (0..<4).map { f32(280 + 16 * row + 4 * $0) } },
-            description: description, bigEndian: bigEndian)
+            description: description, bigEndian: bigEndian,
+            intentCode: i16(68), intentParameters: [f32(56), f32(60), f32(64)])
     }
 
     /// (dtype, bytes per value) for the datatype codes read.
@@ -318,9 +331,12 @@ public enum NIfTIFile {
     /// about a million values at a time, so the whole volume never has to exist in memory;
     /// `.nii.gz` is compressed as it goes (zlib level 1, nibabel's default) and the file appears
     /// at `path` only once complete.
+    /// `sformCode` says what the affine's world is (2 aligned, 4 MNI-152); `timeStep` is the
+    /// seconds between volumes of a 4-D series (pixdim[4]).
     public static func write(shape: [Int], affine: [[Double]], to path: String, threads: Int? = nil,
+                             sformCode: Int = 2, timeStep: Double? = nil,
                              values: @escaping @Sendable (Range<Int>, UnsafeMutableBufferPointer<Float>) -> Void) throws {
-        let header = try header(shape: shape, affine: affine)
+        let header = try header(shape: shape, affine: affine, sformCode: sformCode, timeStep: timeStep)
         let count = Tensor.count(of: shape)
         let littleEndianHost = 1.littleEndian == 1
         let fill: @Sendable (Range<Int>, UnsafeMutableRawBufferPointer) -> Void = { range, out in
@@ -346,7 +362,7 @@ public enum NIfTIFile {
 
     /// The 352 bytes before the data of a float32 volume: the header with the affine in the
     /// sform, and an empty extension flag.
-    static func header(shape: [Int], affine: [[Double]]) throws -> [UInt8] {
+    static func header(shape: [Int], affine: [[Double]], sformCode: Int = 2, timeStep: Double? = nil) throws -> [UInt8] {
         guard (3...4).contains(shape.count), shape.allSatisfy({ (1...32767).contains($0) }) else {
             throw BERGError.invalidInput("NIfTI volumes to write must be 3-D or 4-D with sides 1–32767, got shape \(shape)")
         }
@@ -368,12 +384,12 @@ public enum NIfTIFile {
             let norm = (0..<3).map { affine[$0][d] * affine[$0][d] }.reduce(0, +).squareRoot()
             putF(Float(norm), 80 + 4 * d)
         }
-        for d in 3..<7 { putF(1, 80 + 4 * d) }
+        for d in 3..<7 { putF(d == 3 ? Float(timeStep ?? 1) : 1, 80 + 4 * d) }
         putF(352, 108)
         putF(1, 112) // scl_slope
         header[123] = 2 | 8 // mm, seconds
         put16(0, 252) // qform_code: unknown
-        put16(2, 254) // sform_code: aligned
+        put16(sformCode, 254) // sform_code: 2 aligned, 4 MNI-152
         for r in 0..<3 { for c in 0..<4 { putF(Float(affine[r][c]), 280 + 16 * r + 4 * c) } }
         header.replaceSubrange(344..<348, with: [0x6E, 0x2B, 0x31, 0])
         return header

@@ -11,6 +11,9 @@ public struct VoxelVolume: Sendable {
     /// [X, Y, Z].
     public let shape: [Int]
     public let images: Int
+    /// The value of voxels no output names: NaN, or what the metadata's `volume_fill` says (0
+    /// for img2fmri's group volumes, as img2fmri writes them).
+    public var background: Float = .nan
     /// The occupied voxels' positions in NIfTI file order within one image (i + X·(j + Y·k)), ascending.
     let cells: [Int]
     /// `values[n · cells.count + c]`: image n's value at `cells[c]`.
@@ -67,7 +70,7 @@ public struct VoxelVolume: Sendable {
     /// Writes the values at file positions `range` (see `fileOrderShape`) into `out`.
     public func fill(_ range: Range<Int>, into out: UnsafeMutableBufferPointer<Float>) {
         precondition(out.count >= range.count)
-        _ = out.initialize(from: repeatElement(Float.nan, count: range.count))
+        _ = out.initialize(from: repeatElement(background, count: range.count))
         let perImage = shape[0] * shape[1] * shape[2]
         guard !range.isEmpty, !cells.isEmpty else { return }
         for n in (range.lowerBound / perImage)...((range.upperBound - 1) / perImage) {
@@ -88,7 +91,7 @@ public struct VoxelVolume: Sendable {
 
     /// The whole volume [X, Y, Z, N] in C order: image n of voxel (i, j, k) is at ((i·Y + j)·Z + k)·N + n.
     public func tensor() throws -> Tensor {
-        var out = [Float](repeating: .nan, count: shape[0] * shape[1] * shape[2] * images)
+        var out = [Float](repeating: background, count: shape[0] * shape[1] * shape[2] * images)
         for (c, cell) in cells.enumerated() {
             let (i, j, k) = (cell % shape[0], cell / shape[0] % shape[1], cell / (shape[0] * shape[1]))
             let flat = ((i * shape[1] + j) * shape[2] + k) * images
@@ -112,7 +115,9 @@ public struct VoxelVolume: Sendable {
               let affine = result.metadata.tensor("affine"), affine.count == 16 else {
             throw BERGError.unsupported("this model's metadata places no outputs on a voxel grid (voxel_ijk, volume_shape, affine), so it cannot write a volume")
         }
-        return (try VoxelVolume(responses: responses, voxelIJK: ijk, shape: shape.int64s.map { Int($0) }), affine.doubles)
+        var volume = try VoxelVolume(responses: responses, voxelIJK: ijk, shape: shape.int64s.map { Int($0) })
+        if case .double(let fill)? = result.metadata["volume_fill"] { volume.background = Float(fill) }
+        return (volume, affine.doubles)
     }
 
     /// The volume a result's metadata describes, as a C-order tensor (see `tensor`), and its affine.

@@ -1,0 +1,331 @@
+import BERGCompute
+import BERGCore
+import BERGFormats
+import BERGRegistry
+import Foundation
+
+/// img2fmri's default output: a group-average brain in MNI space (2 mm, 91 × 109 × 91), without
+/// FSL or AFNI.
+///
+/// img2fmri's `predict` (img2fmri 1.0, `predict.py`), step by step, and what runs here:
+/// 1. ResNet-18 features, then each BOLD5000 subject's Ridge models (`Img2fmriReadout`).
+/// 2. Each subject's volume on its own 2 mm grid: the ROIs in the order asked for, LH mask then
+///    RH mask, each voxel a running `nanmean` of the value so far and the new one (so where ROIs
+///    overlap, later ones weigh more); NaN elsewhere.
+/// 3. AFNI `3dresample -master T1` (nearest neighbour) onto the subject's 1 mm T1 grid. AFNI
+///    reads the float64 volume as float32 and turns its NaN into 0.
+/// 4. FSL `applywarp --interp=nn --premat=T1_nonroi2roi.mat --warp=T1_to_MNI_nonlin_coeff
+///    --ref=T1_to_MNI_nonlin` into MNI.
+/// 5. FSL `fslmaths -s σ` (σ = 1 mm by default).
+/// 6. Inside the overlap mask of the ROIs (`utils.get_subj_overlap`, the union of
+///    `group_mni_bool_masks/{ROI}`), each subject's values are z-scored across voxels, summed
+///    over the three subjects, and the sum z-scored again; 0 outside the mask.
+///
+/// Steps 2–5 are linear and nearest-neighbour, so for each subject they fold into one sparse
+/// matrix from the Ridge outputs to the smoothed values at the mask's voxels
+/// (`Img2fmriSubjectProjection`); each image then costs a sparse product per subject.
+public struct Img2fmriGroupMNI: EncodingModel {
+    public let modelID: String
+    /// Subject 0: the group of all the manifest's subjects (`metadata["subjects"]`).
+    public let subject = Subject(0)
+    public let selection: Selection
+    public let device: Device
+    public let metadata: Metadata
+    /// The smoothing σ in mm.
+    public let sigma: Double
+    /// The ROIs predicted, in img2fmri's `roi_list` order.
+    public let rois: [String]
+    /// The MNI grid.
+    public let reference: VolumeGrid
+    /// The overlap mask's voxels, C-order indices into `reference`, ascending.
+    public let maskVoxels: [Int]
+    /// Nil when the context has no `backbone` file: then only `predict(features:)` works.
+    let backbone: Img2fmriBackbone?
+    let projections: [Img2fmriSubjectProjection]
+
+    /// Builds the group model from `context.files["group"]` (the wheel's members in its layout,
+    /// or the wheel) and `context.files["backbone"]`. `rois` nil: the selection's `roi` (`all`,
+    /// one name, or names joined by commas); `sigma` nil: the manifest's default.
+    public init(context: EncoderContext, rois: [String]? = nil, sigma: Double? = nil) throws {
+        let settings = try Img2fmriSettings(context.manifest)
+        let mni = try Img2fmriMNISettings(context.manifest)
+        let id = context.manifest.modelID
+        let chosen = try rois ?? Img2fmriGroupMNI.rois(context.selection["roi"] ?? "all", settings: settings, model: id)
+        guard !chosen.isEmpty else {
+            throw BERGError.invalidParameter(model: id, name: "roi", value: "", valid: settings.rois + ["all"])
+        }
+        for roi in chosen where !settings.rois.contains(roi) {
+            throw BERGError.invalidParameter(model: id, name: "roi", value: roi, valid: settings.rois + ["all"])
+        }
+        let sigma = sigma ?? mni.sigma
+        guard sigma > 0, sigma.isFinite, sigma <= 20 else {
+            throw BERGError.invalidParameter(model: id, name: "sigma", value: String(sigma), valid: ["a number of mm in (0, 20]"])
+        }
+        modelID = id
+        selection = context.selection
+        device = try context.device.resolved()
+        self.sigma = sigma
+        self.rois = chosen
+
+        let threads = ComputeThreads.count
+        let groupFile = try context.file("group")
+        var members: [String] = []
+        for s in mni.subjects {
+            for template in [mni.t1Member, mni.prematMember, mni.warpMember, mni.referenceMember] {
+                members.append(mni.member(template, subject: s))
+            }
+        }
+        members += chosen.map { mni.member(mni.groupMaskMember, roi: $0) }
+        let package = try Img2fmriReadout.packageFolder(groupFile, members: members)
+        defer { if package.isTemporary { try? FileManager.default.removeItem(at: package.folder) } }
+        func path(_ member: String) -> String { package.folder.appendingPathComponent(member).path }
+
+        // The MNI grid: every subject's reference and every mask must share it.
+        let reference = try VolumeGrid.read(path(mni.member(mni.referenceMember, subject: mni.subjects[0])))
+        var inMask = [Bool](repeating: false, count: reference.voxelCount)
+        for roi in chosen {
+            let file = path(mni.member(mni.groupMaskMember, roi: roi))
+            let mask = try NIfTIFile.read(file)
+            let grid = try VolumeGrid(header: mask.header, path: file)
+            guard grid.shape == reference.shape, grid.voxelToWorld == reference.voxelToWorld else {
+                throw BERGError.unexpectedContent(path: file, message: "this group mask's grid \(grid.shape) differs from the MNI reference's \(reference.shape); the package's files do not belong together")
+            }
+            for (index, value) in try mask.data().doubles.enumerated() where value > 0 { inMask[index] = true }
+        }
+        let maskVoxels = inMask.indices.filter { inMask[$0] }
+        guard !maskVoxels.isEmpty else {
+            throw BERGError.unexpectedContent(path: path(mni.member(mni.groupMaskMember, roi: chosen[0])), message: "the group masks of \(chosen) hold no voxel")
+        }
+        self.reference = reference
+        self.maskVoxels = maskVoxels
+        let smoothing = try GaussianSmoothing(sigma: sigma, grid: reference)
+
+        var projections: [Img2fmriSubjectProjection] = []
+        for s in mni.subjects {
+            let subject = Subject(s)
+            let readout = try Img2fmriReadout(manifest: context.manifest, subject: subject, selection: context.selection,
+                                              rois: chosen, settings: settings, package: groupFile)
+            let subjectReference = try VolumeGrid.read(path(mni.member(mni.referenceMember, subject: s)))
+            guard subjectReference.shape == reference.shape, subjectReference.voxelToWorld == reference.voxelToWorld else {
+                throw BERGError.unexpectedContent(path: path(mni.member(mni.referenceMember, subject: s)), message: "subject \(s)'s MNI reference grid differs from subject \(mni.subjects[0])'s")
+            }
+            let maskFile = package.folder.appendingPathComponent(
+                Manifest.expand(settings.maskMember.replacingOccurrences(of: "{roi}", with: chosen[0])
+                    .replacingOccurrences(of: "{hemisphere}", with: "LH"), subject: subject, selection: context.selection)).path
+            let subjectGrid = try VolumeGrid.read(maskFile)
+            let t1 = try VolumeGrid.read(path(mni.member(mni.t1Member, subject: s)))
+            let toT1 = try VolumeResampler.afniNearest(input: subjectGrid, master: t1, threads: threads)
+            let toMNI = try VolumeResampler.fnirtNearest(
+                input: t1, reference: reference, premat: FLIRTMatrix.read(path(mni.member(mni.prematMember, subject: s))),
+                warp: FNIRTCoefficientField.read(path(mni.member(mni.warpMember, subject: s))), threads: threads)
+            projections.append(try Img2fmriSubjectProjection(
+                subject: subject, readout: readout, subjectGrid: subjectGrid, toMNI: toMNI.after(toT1),
+                smoothing: smoothing, maskVoxels: maskVoxels))
+        }
+        guard let first = projections.first, projections.allSatisfy({ $0.readout.featureCount == first.readout.featureCount }) else {
+            throw BERGError.invalidManifest(file: id, keyPath: "encoder.settings.mni.subjects", message: "expected at least one subject whose Ridge models take the same features")
+        }
+        self.projections = projections
+        backbone = context.files["backbone"] == nil ? nil
+            : try Img2fmriBackbone(context: context, settings: settings, featureCount: first.readout.featureCount)
+
+        var metadata = Metadata()
+        metadata["space"] = .string("mni")
+        metadata["sigma"] = .double(sigma)
+        metadata["roi_names"] = .strings(chosen)
+        metadata["subjects"] = .tensor(try Tensor(shape: [mni.subjects.count], int64s: mni.subjects.map(Int64.init)))
+        let (ny, nz) = (reference.shape[1], reference.shape[2])
+        let ijk = maskVoxels.flatMap { [Int64($0 / (ny * nz)), Int64($0 / nz % ny), Int64($0 % nz)] }
+        metadata["voxel_ijk"] = .tensor(try Tensor(shape: [maskVoxels.count, 3], int64s: ijk))
+        metadata["volume_shape"] = .tensor(try Tensor(shape: [3], int64s: reference.shape.map(Int64.init)))
+        metadata["affine"] = .tensor(try Tensor(shape: [4, 4], doubles: reference.voxelToWorld.rows.flatMap { $0 }))
+        metadata["volume_fill"] = .double(0)
+        metadata["center_crop"] = .bool(context.selection["center_crop"] == "true")
+        self.metadata = metadata
+    }
+
+    public func encode(_ stimulus: Stimulus, progress: ProgressReporter?) throws -> EncodingResult {
+        guard let backbone else {
+            throw BERGError.artifactMissing(name: "backbone", message: "\(modelID) needs the ResNet-18 weights to encode images; run `berg get-model \(modelID)`")
+        }
+        var responses = [Float](repeating: 0, count: stimulus.count * maskVoxels.count)
+        try backbone.forEachBatch(of: stimulus, progress: progress) { range, features in
+            let group = try predict(features: features)
+            responses.replaceSubrange(range.lowerBound * maskVoxels.count ..< range.upperBound * maskVoxels.count, with: group.floats)
+        }
+        var metadata = self.metadata
+        if !stimulus.notes.isEmpty { metadata["stimulus_notes"] = .strings(stimulus.notes) }
+        return EncodingResult(responses: ["responses": try Tensor(shape: [stimulus.count, maskVoxels.count], floats: responses)],
+                              metadata: metadata)
+    }
+
+    /// The group values [N, mask voxels] for ResNet features [N, F]: steps 1–6 after the network.
+    public func predict(features: Tensor) throws -> Tensor {
+        guard features.rank == 2 else {
+            throw BERGError.shapeMismatch(what: "features [images, features]", expected: [-1, projections[0].readout.featureCount], actual: features.shape)
+        }
+        let images = features.shape[0], voxels = maskVoxels.count
+        var total = [Double](repeating: 0, count: images * voxels)
+        for projection in projections {
+            let smoothed = try projection.maskValues(features: features)
+            for n in 0..<images {
+                let z = Img2fmriGroupMNI.zscore(smoothed[n * voxels ..< (n + 1) * voxels].map(Double.init))
+                for v in 0..<voxels { total[n * voxels + v] += z[v] }
+            }
+        }
+        var out = [Float](repeating: 0, count: images * voxels)
+        for n in 0..<images {
+            let z = Img2fmriGroupMNI.zscore(Array(total[n * voxels ..< (n + 1) * voxels]))
+            for v in 0..<voxels { out[n * voxels + v] = Float(z[v]) }
+        }
+        return try Tensor(shape: [images, voxels], floats: out)
+    }
+
+    /// One subject's warped volume on the MNI grid (steps 2–4, before smoothing) for its Ridge
+    /// outputs `outputs` of one image.
+    public func warpedVolume(subjectIndex: Int, outputs: [Float]) throws -> [Float] {
+        try projections[subjectIndex].warpedVolume(outputs: outputs)
+    }
+
+    /// SciPy's `stats.zscore` (population standard deviation).
+    static func zscore(_ x: [Double]) -> [Double] {
+        let mean = x.reduce(0, +) / Double(x.count)
+        let sd = (x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(x.count)).squareRoot()
+        return x.map { ($0 - mean) / sd }
+    }
+
+    /// `all`, one ROI, or ROIs joined by commas (img2fmri's `--roi_list`, in that order).
+    static func rois(_ value: String, settings: Img2fmriSettings, model: String) throws -> [String] {
+        if value == "all" { return settings.rois }
+        return value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+}
+
+/// The manifest's `encoder.settings.mni`: where img2fmri's group-level files sit in the wheel.
+struct Img2fmriMNISettings: Sendable {
+    var subjects: [Int]
+    var t1Member: String
+    var prematMember: String
+    var warpMember: String
+    var referenceMember: String
+    var groupMaskMember: String
+    var sigma: Double
+
+    init(_ manifest: Manifest) throws {
+        func fail(_ key: String, _ expected: String) -> BERGError {
+            .invalidManifest(file: manifest.modelID, keyPath: "encoder.settings.mni\(key.isEmpty ? "" : ".")\(key)", message: "expected \(expected)")
+        }
+        guard let settings = manifest.encoder.settings["mni"]?.mapValue else {
+            throw BERGError.unsupported("\(manifest.modelID) has no MNI space (its manifest has no encoder.settings.mni); use --space subject")
+        }
+        func string(_ key: String) throws -> String {
+            guard let s = settings[key]?.stringValue, !s.isEmpty else { throw fail(key, "a path template inside the wheel") }
+            return s
+        }
+        guard let subjects = settings["subjects"]?.listValue?.compactMap(\.intValue), !subjects.isEmpty else {
+            throw fail("subjects", "the list of subject numbers to average")
+        }
+        guard let sigma = settings["sigma"]?.doubleValue, sigma > 0 else { throw fail("sigma", "the default smoothing σ in mm") }
+        self.subjects = subjects
+        t1Member = try string("t1_member")
+        prematMember = try string("premat_member")
+        warpMember = try string("warp_member")
+        referenceMember = try string("reference_member")
+        groupMaskMember = try string("group_mask_member")
+        self.sigma = sigma
+    }
+
+    func member(_ template: String, subject: Int = 0, roi: String = "") -> String {
+        template.replacingOccurrences(of: "{subject}", with: String(subject)).replacingOccurrences(of: "{roi}", with: roi)
+    }
+}
+
+/// One subject's steps 2–5 as a sparse matrix: row v (a mask voxel) holds the weight of each Ridge
+/// output in the smoothed MNI value there.
+struct Img2fmriSubjectProjection: Sendable {
+    let subject: Subject
+    let readout: Img2fmriReadout
+    /// Per MNI voxel, the subject voxel it takes (AFNI then FSL, nearest neighbour), or −1.
+    let toMNI: VolumeResampler
+    /// Per subject voxel (C order) that an output names: the outputs' weights in its running
+    /// nanmean.
+    let voxelTerms: [Int: [(output: Int, weight: Double)]]
+    let rowStarts: [Int]
+    let columns: [Int32]
+    let weights: [Float]
+
+    init(subject: Subject, readout: Img2fmriReadout, subjectGrid: VolumeGrid, toMNI: VolumeResampler,
+         smoothing: GaussianSmoothing, maskVoxels: [Int]) throws {
+        guard let ijk = readout.metadata.tensor("voxel_ijk")?.int64s else {
+            throw BERGError.unexpectedContent(path: "img2fmri readout", message: "the readout places no voxels")
+        }
+        // img2fmri's running nanmean: outputs come ROI by ROI, LH then RH, one mask at a time, and
+        // each new value is averaged with what the voxel holds so far.
+        var terms: [Int: [(output: Int, weight: Double)]] = [:]
+        for output in 0..<readout.voxelCount {
+            let cell = subjectGrid.flatIndex(Int(ijk[3 * output]), Int(ijk[3 * output + 1]), Int(ijk[3 * output + 2]))
+            if let existing = terms[cell] {
+                terms[cell] = existing.map { ($0.output, $0.weight / 2) } + [(output, 0.5)]
+            } else {
+                terms[cell] = [(output, 1)]
+            }
+        }
+        var rowStarts = [0], columns: [Int32] = [], weights: [Float] = []
+        var row = [Double](repeating: 0, count: readout.voxelCount)
+        var touched: [Int] = []
+        let (ny, nz) = (smoothing.grid.shape[1], smoothing.grid.shape[2])
+        for voxel in maskVoxels {
+            for tap in smoothing.taps(voxel / (ny * nz), voxel / nz % ny, voxel % nz) {
+                let cell = Int(toMNI.sources[tap.index])
+                guard cell >= 0, let parts = terms[cell] else { continue }
+                for part in parts {
+                    if row[part.output] == 0 { touched.append(part.output) }
+                    row[part.output] += tap.weight * part.weight
+                }
+            }
+            touched.sort()
+            for output in touched {
+                columns.append(Int32(output))
+                weights.append(Float(row[output]))
+                row[output] = 0
+            }
+            touched.removeAll(keepingCapacity: true)
+            rowStarts.append(columns.count)
+        }
+        self.subject = subject
+        self.readout = readout
+        self.toMNI = toMNI
+        self.voxelTerms = terms
+        self.rowStarts = rowStarts
+        self.columns = columns
+        self.weights = weights
+    }
+
+    /// Smoothed MNI values at the mask's voxels [N × mask voxels] for features [N, F].
+    func maskValues(features: Tensor) throws -> [Float] {
+        let outputs = try readout.predict(features).floats
+        let images = features.shape[0], voxels = rowStarts.count - 1, width = readout.voxelCount
+        var out = [Float](repeating: 0, count: images * voxels)
+        for n in 0..<images {
+            let base = n * width
+            for v in 0..<voxels {
+                var sum = 0.0
+                for e in rowStarts[v] ..< rowStarts[v + 1] { sum += Double(weights[e]) * Double(outputs[base + Int(columns[e])]) }
+                out[n * voxels + v] = Float(sum)
+            }
+        }
+        return out
+    }
+
+    /// Steps 2–4 for one image's outputs: the subject's values on the MNI grid, 0 elsewhere.
+    func warpedVolume(outputs: [Float]) throws -> [Float] {
+        guard outputs.count == readout.voxelCount else {
+            throw BERGError.shapeMismatch(what: "subject \(subject) outputs", expected: [readout.voxelCount], actual: [outputs.count])
+        }
+        var subjectVolume = [Float](repeating: 0, count: toMNI.input.voxelCount)
+        for (cell, parts) in voxelTerms {
+            subjectVolume[cell] = Float(parts.reduce(0.0) { $0 + $1.weight * Double(outputs[$1.output]) })
+        }
+        return try toMNI.apply(subjectVolume)
+    }
+}
