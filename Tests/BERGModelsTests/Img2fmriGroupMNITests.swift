@@ -8,7 +8,7 @@ import XCTest
 /// img2fmri's group-level MNI pipeline against the reference that
 /// Tools/reference/make_img2fmri_mni_fixtures.py builds from fslpy (FNIRT, FLIRT), NumPy
 /// (AFNI's nearest-neighbour rule), SciPy (FSL's smoothing) and img2fmri's own code, on a
-/// small stand-in package in the wheel's formats: three subjects, ROIs OPA and PPA.
+/// small stand-in package in the wheel's formats: three subjects, ROIs OPA, LOC and PPA.
 final class Img2fmriGroupMNITests: XCTestCase {
     static var mni: URL { Img2fmriFixtures.folder.appendingPathComponent("mni") }
     static var package: URL { mni.appendingPathComponent("package") }
@@ -126,13 +126,14 @@ final class Img2fmriGroupMNITests: XCTestCase {
         try check(label: "opa_ppa_s1", rois: ["OPA", "PPA"], sigma: 1.0)
     }
 
-    /// img2fmri's running nanmean weighs later ROIs more where they overlap, so the order of the
-    /// ROI list matters, and is kept.
+    /// img2fmri's running nanmean weighs later ROIs more where three overlap, so the order of
+    /// the ROI list matters, and is kept.
     func testROIOrderIsKept() throws {
-        try check(label: "ppa_opa_s1", rois: ["PPA", "OPA"], sigma: 1.0)
+        try check(label: "opa_loc_ppa_s1", rois: ["OPA", "LOC", "PPA"], sigma: 1.0)
+        try check(label: "ppa_loc_opa_s1", rois: ["PPA", "LOC", "OPA"], sigma: 1.0)
         let reference = try reference()
-        let a = try XCTUnwrap(reference["group_opa_ppa_s1"]).floats, b = try XCTUnwrap(reference["group_ppa_opa_s1"]).floats
-        XCTAssertGreaterThan(zip(a, b).map { abs($0 - $1) }.max() ?? 0, 1e-3, "the fixture's ROIs overlap")
+        let a = try XCTUnwrap(reference["group_opa_loc_ppa_s1"]).floats, b = try XCTUnwrap(reference["group_ppa_loc_opa_s1"]).floats
+        XCTAssertGreaterThan(zip(a, b).map { abs($0 - $1) }.max() ?? 0, 1e-3, "the fixture's three ROIs overlap")
     }
 
     func testOtherSigmaAndOneROI() throws {

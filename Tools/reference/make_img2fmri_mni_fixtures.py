@@ -43,8 +43,8 @@ its definition:
 Writes Tests/BERGModelsTests/Fixtures/img2fmri/mni/:
   conventions.json      fslpy's voxel -> FSL scaled-voxel matrices for small headers of every
                         orientation case, and CoefficientField.displacements of the small field
-  package/img2fmri/...  a stand-in for the wheel's files for three subjects and the ROIs OPA and
-                        PPA, all in the real formats: Ridge pickles (32 features, for the tiny
+  package/img2fmri/...  a stand-in for the wheel's files for three subjects and the ROIs OPA, LOC
+                        and PPA (which overlap), all in the real formats: Ridge pickles (32 features, for the tiny
                         ResNet of ../e2e), LH/RH masks on each subject's 2 mm grid, shape_array,
                         1 mm "T1" images, FLIRT premats, FNIRT cubic-spline coefficient fields,
                         a 2 mm "MNI" reference and group_mni_bool_masks
@@ -231,7 +231,7 @@ def small_package(package, rng):
     ref_affine = np.array([[-2.0, 0, 0, 22], [0, 2, 0, -14], [0, 0, 2, -12], [0, 0, 0, 1]])
     t1_shape = (20, 22, 18)
     shape_array = np.zeros((3, 5, 2))
-    warped_masks = {roi: [] for roi in ("OPA", "PPA")}
+    warped_masks = {roi: [] for roi in ("OPA", "LOC", "PPA")}
     for subject in (1, 2, 3):
         # Subject grid: 2 mm, an even number of mm inside the 1 mm T1 grid (ties in 3dresample).
         t1_origin = np.array([-10.0, -11.0, -9.0]) + subject * np.array([0.5, 0.0, -0.5])
@@ -246,6 +246,7 @@ def small_package(package, rng):
         # Masks: two overlapping blobs per ROI, split into LH (low i) and RH (high i).
         ii, jj, kk = np.indices(sub_shape)
         blobs = {"OPA": (np.array([3.5, 4.0, 3.0]) + 0.4 * subject, 2.6),
+                 "LOC": (np.array([4.0, 4.3, 3.2]), 1.8),
                  "PPA": (np.array([4.5, 4.5, 3.5]) - 0.3 * subject, 2.2)}
         for roi_index, roi in enumerate(ROIS):
             if roi not in blobs:
@@ -371,7 +372,9 @@ def synthetic(rng):
 
     arrays = {"features": features}
     stages = {}
-    for label, rois, sigma in (("opa_ppa_s1", ["OPA", "PPA"], 1.0), ("ppa_opa_s1", ["PPA", "OPA"], 1.0),
+    for label, rois, sigma in (("opa_ppa_s1", ["OPA", "PPA"], 1.0),
+                               ("opa_loc_ppa_s1", ["OPA", "LOC", "PPA"], 1.0),
+                               ("ppa_loc_opa_s1", ["PPA", "LOC", "OPA"], 1.0),
                                ("ppa_s125", ["PPA"], 1.25)):
         rows = []
         for n in range(len(features)):
