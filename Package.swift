@@ -56,9 +56,10 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BERGRegistryTests", dependencies: ["BERGRegistry"]),
         .testTarget(name: "BERGStoreTests", dependencies: ["BERGStore"]),
-        .testTarget(name: "BERGModelsTests", dependencies: ["BERGModels", "BERG"],
+        .testTarget(name: "BERGModelsTests", dependencies: ["BERGModels", "BERG", "BERGFormats", "BERGStore"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "BERGTests", dependencies: ["BERG"]),
-        .testTarget(name: "bergCLITests", dependencies: ["BERG"]),
+        .testTarget(name: "BERGTests", dependencies: ["BERG", "BERGFormats", "BERGModels", "BERGRegistry", "BERGStore"]),
+        // Depends on the executable so that `swift test` builds it first: the CLI tests run it.
+        .testTarget(name: "bergCLITests", dependencies: ["berg", "BERG", "BERGFormats", "BERGStore", "BERGRegistry"]),
     ]
 )

@@ -34,11 +34,23 @@ extension BERG {
     public func encodeMovie(_ model: any EncodingModel, path: String, fps: Double = 2, hrf: Bool = true,
                             batchSize: Int = 64, progress: ProgressReporter? = nil) throws -> EncodingResult {
         let movie = try BERG.loadMovie(path, fps: fps)
-        var result = try encode(model, movie.stimulus, batchSize: batchSize, progress: progress)
-        if hrf { result = try BERG.convolveWithHRF(result, fps: fps) }
+        return try BERG.movieResult(encode(model, movie.stimulus, batchSize: batchSize, progress: progress),
+                                    movie: movie, fps: fps, hrf: hrf)
+    }
+
+    /// A movie's encoded frames, with `hrf` convolved with the HRF, and the frames' times in the
+    /// metadata.
+    static func movieResult(_ encoded: EncodingResult, movie: MovieFrames, fps: Double, hrf: Bool) throws -> EncodingResult {
+        var result = hrf ? try convolveWithHRF(encoded, fps: fps) : encoded
         result.metadata["frame_times"] = .tensor(try Tensor(shape: [movie.times.count], doubles: movie.times))
         result.metadata["frame_indices"] = .tensor(try Tensor(shape: [movie.frameIndices.count], int64s: movie.frameIndices.map(Int64.init)))
         result.metadata["frame_interval"] = .double(1 / fps)
         return result
+    }
+
+    /// Whether a path names a NIfTI file (`.nii` or `.nii.gz`).
+    public static func isNIfTI(_ path: String) -> Bool {
+        let lower = path.lowercased()
+        return lower.hasSuffix(".nii") || lower.hasSuffix(".nii.gz")
     }
 }

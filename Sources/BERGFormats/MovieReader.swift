@@ -70,8 +70,7 @@ public enum MovieReader {
             throw BERGError.unexpectedContent(path: path, message: "no frame could be decoded from this movie")
         }
         let stimulus = try Stimulus(images: pixels, count: taken.count, height: movie.height, width: movie.width,
-                                    names: (0..<taken.count).map { String(format: "frame-%04d", $0) },
-                                    notes: ["frames sampled at \(rate) per second from \(URL(fileURLWithPath: path).lastPathComponent)"])
+                                    names: (0..<taken.count).map { String(format: "frame-%04d", $0) })
         return MovieFrames(stimulus: stimulus, times: Array(times.prefix(taken.count)), frameIndices: taken,
                            movieFrameRate: movie.frameRate, movieFrameCount: movie.frameCount)
     }

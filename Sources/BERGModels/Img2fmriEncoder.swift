@@ -12,17 +12,17 @@ import Foundation
 /// NumPy's C-order boolean indexing of the subject's mask (`mask > 0`). With `roi=all` the
 /// five ROIs follow one another in the manifest's order.
 ///
-/// Predictions stay in the subject's space. With the selection `space=mni` the kind builds
+/// Predictions stay in the subject's space. With the option `space=mni` the kind builds
 /// `Img2fmriGroupMNI` instead: img2fmri's group average in MNI space.
 public struct Img2fmriEncoder: EncodingModel {
     public static let kind = EncoderKind(
-        build: { context -> any EncodingModel in
-            if context.selection["space"] == "mni" { return try Img2fmriGroupMNI(context: context) }
-            return try Img2fmriEncoder(context: context)
+        name: "img2fmri", settings: Img2fmriSettings.self, requiresPreprocessing: true,
+        builder: { context, settings -> any EncodingModel in
+            if context.options.string("space") == "mni" { return try Img2fmriGroupMNI(context: context, settings: settings) }
+            return try Img2fmriEncoder(context: context, settings: settings)
         },
-        metadata: { context in
-            if context.selection["space"] == "mni" { return try Img2fmriGroupMNI(context: context).metadata }
-            let settings = try Img2fmriSettings(context.manifest)
+        metadata: { context, settings in
+            if context.options.string("space") == "mni" { return try Img2fmriGroupMNI(context: context, settings: settings).metadata }
             return try Img2fmriReadout(context: context, settings: settings).metadata
         })
 
@@ -31,18 +31,23 @@ public struct Img2fmriEncoder: EncodingModel {
     public let selection: Selection
     public let device: Device
     public var metadata: Metadata { readout.metadata }
+    public var placement: ResponsePlacement? { readout.placement }
 
     let backbone: Img2fmriBackbone
     let readout: Img2fmriReadout
 
+    /// The model a context describes, with the manifest's settings decoded.
     public init(context: EncoderContext) throws {
-        let settings = try Img2fmriSettings(context.manifest)
+        try self.init(context: context, settings: SettingsDecoder.decode(Img2fmriSettings.self, from: context.manifest))
+    }
+
+    public init(context: EncoderContext, settings: Img2fmriSettings) throws {
         modelID = context.manifest.modelID
         subject = context.subject
         selection = context.selection
         device = try context.device.resolved()
         readout = try Img2fmriReadout(context: context, settings: settings)
-        backbone = try Img2fmriBackbone(context: context, settings: settings, featureCount: readout.featureCount)
+        backbone = try Img2fmriBackbone(context: context, featureCount: readout.featureCount)
     }
 
     public func encode(_ stimulus: Stimulus, progress: ProgressReporter?) throws -> EncodingResult {
@@ -54,9 +59,8 @@ public struct Img2fmriEncoder: EncodingModel {
         }
         var metadata = readout.metadata
         metadata["center_crop"] = .bool(backbone.centerCrop)
-        if !stimulus.notes.isEmpty { metadata["stimulus_notes"] = .strings(stimulus.notes) }
         return EncodingResult(responses: ["responses": try Tensor(shape: [stimulus.count, voxels], floats: responses)],
-                              metadata: metadata)
+                              metadata: metadata, stimulusNames: stimulus.names, placement: placement)
     }
 }
 
@@ -64,23 +68,26 @@ public struct Img2fmriEncoder: EncodingModel {
 /// img2fmri's preprocessing of each image.
 struct Img2fmriBackbone: Sendable {
     let network: ResNet18
-    let settings: Img2fmriSettings
+    /// The manifest's preprocessing, or with `center_crop` the shorter side to the input size
+    /// and a centre crop (img2fmri's option).
+    let preprocessing: Preprocessing
     /// img2fmri's `center_crop`: Resize(224) of the shorter side + CenterCrop(224) instead of
     /// Resize((224, 224)).
     let centerCrop: Bool
     /// Images per forward pass; bounds the memory of the network's activations.
     let batchSize = 32
 
-    /// The `backbone` artifact, with the selection's `center_crop`; its features must number
+    /// The `backbone` artifact, with the `center_crop` option; its features must number
     /// `featureCount` (what the Ridge models take).
-    init(context: EncoderContext, settings: Img2fmriSettings, featureCount: Int) throws {
-        self.settings = settings
-        switch context.selection["center_crop"] ?? "false" {
-        case "true": centerCrop = true
-        case "false": centerCrop = false
-        case let other:
-            throw BERGError.invalidParameter(model: context.manifest.modelID, name: "center_crop", value: other, valid: ["false", "true"])
+    init(context: EncoderContext, featureCount: Int) throws {
+        centerCrop = context.options.bool("center_crop") ?? false
+        var preprocessing = try EncoderKind.preprocessing(of: context.manifest)
+        if centerCrop, let size = preprocessing.size {
+            preprocessing.size = nil
+            preprocessing.shorterSide = size[0]
+            preprocessing.crop = size[0]
         }
+        self.preprocessing = preprocessing
         let file = try context.file("backbone")
         network = try ResNet18(stateDict: TorchCheckpoint(path: file.path).stateDict())
         guard network.featureCount == featureCount else {
@@ -97,7 +104,7 @@ struct Img2fmriBackbone: Sendable {
         var start = 0
         while start < stimulus.count {
             let range = start..<min(start + batchSize, stimulus.count)
-            let input = try preprocess(stimulus.batch(range).tensor)
+            let input = try preprocessing.apply(stimulus.batch(range))
             guard let features = try network.forward(input, outputs: ["flatten"])["flatten"] else {
                 throw BERGError.unexpectedContent(path: "ResNet-18", message: "the network gave no avgpool features")
             }
@@ -106,52 +113,29 @@ struct Img2fmriBackbone: Sendable {
             progress?.report(completed: start, total: stimulus.count, message: "images")
         }
     }
-
-    /// img2fmri's transforms on the PIL image: Resize((224, 224)) — or Resize(224) then
-    /// CenterCrop((224, 224)) — with Pillow's bilinear filter, then ToTensor and Normalize.
-    func preprocess(_ images: Tensor) throws -> Tensor {
-        let size = settings.inputSize
-        let resized = centerCrop
-            ? try ImageResize.resizeShorterSideCenterCrop(images, shorterSide: size, crop: size, filter: .bilinear)
-            : try ImageResize.pil(images, height: size, width: size, filter: .bilinear)
-        return try ImageResize.toFloat(resized, mean: settings.mean, std: settings.std)
-    }
 }
 
 /// The manifest's `encoder.settings` for the img2fmri kind.
-struct Img2fmriSettings: Sendable {
-    var inputSize: Int
-    var mean: [Float]
-    var std: [Float]
-    var rois: [String]
-    var ridgeMember: String
-    var maskMember: String
-    var countsMember: String
+public struct Img2fmriSettings: EncoderSettingsType, Equatable {
+    /// Features per image from the backbone (ResNet-18's average pooling: 512).
+    public var featureSize: Int
+    /// The ROI names in the order of the wheel's voxel-count table.
+    public var rois: [String]
+    /// Paths inside the wheel; `{subject}`, `{roi}` and `{hemisphere}` (LH or RH) are filled in.
+    public var ridgeMember: String
+    public var maskMember: String
+    public var countsMember: String
+    /// img2fmri's group-level files (the `space=mni` option); nil: the model has no MNI space.
+    public var mni: Img2fmriMNISettings?
 
-    init(_ manifest: Manifest) throws {
-        let settings = manifest.encoder.settings
-        func fail(_ key: String, _ expected: String) -> BERGError {
-            BERGError.invalidManifest(file: manifest.modelID, keyPath: "encoder.settings.\(key)", message: "expected \(expected)")
+    public func validate() throws {
+        guard featureSize > 0 else { throw SettingsProblem("feature_size", "must be positive") }
+        guard !rois.isEmpty else { throw SettingsProblem("rois", "expected the list of ROI names in shape_array order") }
+        for (key, template) in [("ridge_member", ridgeMember), ("mask_member", maskMember), ("counts_member", countsMember)]
+        where template.isEmpty {
+            throw SettingsProblem(key, "expected a path template")
         }
-        func floats(_ key: String) throws -> [Float] {
-            guard let list = settings[key]?.listValue, list.count == 3 else { throw fail(key, "a list of 3 numbers") }
-            return try list.map { guard let d = $0.doubleValue else { throw fail(key, "a list of 3 numbers") }; return Float(d) }
-        }
-        func string(_ key: String) throws -> String {
-            guard let s = settings[key]?.stringValue, !s.isEmpty else { throw fail(key, "a path template") }
-            return s
-        }
-        guard let size = settings["input_size"]?.intValue, size > 0 else { throw fail("input_size", "a positive integer") }
-        guard let rois = settings["rois"]?.listValue?.compactMap(\.stringValue), !rois.isEmpty else {
-            throw fail("rois", "the list of ROI names in shape_array order")
-        }
-        inputSize = size
-        mean = try floats("mean")
-        std = try floats("std")
-        self.rois = rois
-        ridgeMember = try string("ridge_member")
-        maskMember = try string("mask_member")
-        countsMember = try string("counts_member")
+        try mni?.validate()
     }
 }
 
@@ -163,6 +147,7 @@ struct Img2fmriReadout: Sendable {
     var featureCount: Int { linear.inFeatures }
     var voxelCount: Int { linear.outFeatures }
     let metadata: Metadata
+    let placement: ResponsePlacement
 
     init(context: EncoderContext, settings: Img2fmriSettings) throws {
         let roi = context.selection["roi"] ?? ""
@@ -183,7 +168,7 @@ struct Img2fmriReadout: Sendable {
     init(manifest: Manifest, subject: Subject, selection: Selection, rois: [String], settings: Img2fmriSettings,
          package packageFile: URL) throws {
         for roi in rois where !settings.rois.contains(roi) {
-            throw BERGError.invalidParameter(model: manifest.modelID, name: "roi", value: roi, valid: settings.rois)
+            throw BERGError.invalidParameter(model: manifest.modelID, name: "roi", value: roi, valid: settings.rois + ["all"])
         }
         self.rois = rois
         func memberPath(_ template: String, roi: String = "", hemisphere: String = "") -> String {
@@ -272,6 +257,8 @@ struct Img2fmriReadout: Sendable {
         metadata["volume_shape"] = .tensor(try Tensor(shape: [3], int64s: (grid?.shape ?? []).map(Int64.init)))
         metadata["affine"] = .tensor(try Tensor(shape: [4, 4], doubles: grid?.affine ?? []))
         self.metadata = metadata
+        guard let grid else { throw BERGError.invalidSelection(model: manifest.modelID, message: "no ROI selected") }
+        placement = .volume(try VolumePlacement(gridShape: grid.shape, affine: grid.affine, voxels: ["responses": ijk.map(Int.init)]))
     }
 
     /// The folder that holds the wheel's members: the `package` artifact itself (the store's

@@ -31,6 +31,8 @@ public struct Img2fmriGroupMNI: EncodingModel {
     public let selection: Selection
     public let device: Device
     public let metadata: Metadata
+    /// The mask's voxels on the MNI grid; 0 elsewhere in a volume, as img2fmri writes it.
+    public let placement: ResponsePlacement?
     /// The smoothing σ in mm.
     public let sigma: Double
     /// The ROIs predicted, in img2fmri's `roi_list` order.
@@ -43,21 +45,31 @@ public struct Img2fmriGroupMNI: EncodingModel {
     let backbone: Img2fmriBackbone?
     let projections: [Img2fmriSubjectProjection]
 
+    /// The model a context describes, with the manifest's settings decoded.
+    public init(context: EncoderContext) throws {
+        try self.init(context: context, settings: SettingsDecoder.decode(Img2fmriSettings.self, from: context.manifest))
+    }
+
     /// Builds the group model from `context.files["group"]` (the wheel's members in its layout,
-    /// or the wheel) and `context.files["backbone"]`. `rois` nil: the selection's `roi` (`all`,
-    /// one name, or names joined by commas); `sigma` nil: the manifest's default.
-    public init(context: EncoderContext, rois: [String]? = nil, sigma: Double? = nil) throws {
-        let settings = try Img2fmriSettings(context.manifest)
-        let mni = try Img2fmriMNISettings(context.manifest)
+    /// or the wheel) and, when given, `context.files["backbone"]` (without it only
+    /// `predict(features:)` works). `rois` nil: the option `roi_list` (names joined by commas,
+    /// in order) when set, else the selection's `roi` (`all` or one name); `sigma` nil: the
+    /// option `sigma` (1 mm by default).
+    public init(context: EncoderContext, settings: Img2fmriSettings, rois: [String]? = nil, sigma: Double? = nil) throws {
         let id = context.manifest.modelID
-        let chosen = try rois ?? Img2fmriGroupMNI.rois(context.selection["roi"] ?? "all", settings: settings, model: id)
-        guard !chosen.isEmpty else {
-            throw BERGError.invalidParameter(model: id, name: "roi", value: "", valid: settings.rois + ["all"])
+        guard let mni = settings.mni else {
+            throw BERGError.invalidParameter(model: id, name: "space", value: "mni", valid: ["subject"])
+        }
+        let listed = (context.options.string("roi_list") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let roi = context.selection["roi"] ?? "all"
+        let chosen = rois ?? (!listed.isEmpty ? listed : roi == "all" ? settings.rois : [roi])
+        guard !chosen.isEmpty, Set(chosen).count == chosen.count else {
+            throw BERGError.invalidParameter(model: id, name: "roi_list", value: chosen.joined(separator: ","), valid: ["distinct names of " + settings.rois.joined(separator: ", ")])
         }
         for roi in chosen where !settings.rois.contains(roi) {
             throw BERGError.invalidParameter(model: id, name: "roi", value: roi, valid: settings.rois + ["all"])
         }
-        let sigma = sigma ?? mni.sigma
+        let sigma = sigma ?? context.options.number("sigma") ?? 1.0
         guard sigma > 0, sigma.isFinite, sigma <= 20 else {
             throw BERGError.invalidParameter(model: id, name: "sigma", value: String(sigma), valid: ["a number of mm in (0, 20]"])
         }
@@ -127,7 +139,7 @@ public struct Img2fmriGroupMNI: EncodingModel {
         }
         self.projections = projections
         backbone = context.files["backbone"] == nil ? nil
-            : try Img2fmriBackbone(context: context, settings: settings, featureCount: first.readout.featureCount)
+            : try Img2fmriBackbone(context: context, featureCount: first.readout.featureCount)
 
         var metadata = Metadata()
         metadata["space"] = .string("mni")
@@ -139,9 +151,10 @@ public struct Img2fmriGroupMNI: EncodingModel {
         metadata["voxel_ijk"] = .tensor(try Tensor(shape: [maskVoxels.count, 3], int64s: ijk))
         metadata["volume_shape"] = .tensor(try Tensor(shape: [3], int64s: reference.shape.map(Int64.init)))
         metadata["affine"] = .tensor(try Tensor(shape: [4, 4], doubles: reference.voxelToWorld.rows.flatMap { $0 }))
-        metadata["volume_fill"] = .double(0)
-        metadata["center_crop"] = .bool(context.selection["center_crop"] == "true")
+        metadata["center_crop"] = .bool(context.options.bool("center_crop") ?? false)
         self.metadata = metadata
+        placement = .volume(try VolumePlacement(gridShape: reference.shape, affine: reference.voxelToWorld.rows.flatMap { $0 },
+                                                voxels: ["responses": ijk.map { Int($0) }], background: 0))
     }
 
     public func encode(_ stimulus: Stimulus, progress: ProgressReporter?) throws -> EncodingResult {
@@ -153,10 +166,8 @@ public struct Img2fmriGroupMNI: EncodingModel {
             let group = try predict(features: features)
             responses.replaceSubrange(range.lowerBound * maskVoxels.count ..< range.upperBound * maskVoxels.count, with: group.floats)
         }
-        var metadata = self.metadata
-        if !stimulus.notes.isEmpty { metadata["stimulus_notes"] = .strings(stimulus.notes) }
         return EncodingResult(responses: ["responses": try Tensor(shape: [stimulus.count, maskVoxels.count], floats: responses)],
-                              metadata: metadata)
+                              metadata: metadata, stimulusNames: stimulus.names, placement: placement)
     }
 
     /// The group values [N, mask voxels] for ResNet features [N, F]: steps 1–6 after the network.
@@ -193,46 +204,31 @@ public struct Img2fmriGroupMNI: EncodingModel {
         let sd = (x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(x.count)).squareRoot()
         return x.map { ($0 - mean) / sd }
     }
-
-    /// `all`, one ROI, or ROIs joined by commas (img2fmri's `--roi_list`, in that order).
-    static func rois(_ value: String, settings: Img2fmriSettings, model: String) throws -> [String] {
-        if value == "all" { return settings.rois }
-        return value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-    }
 }
 
-/// The manifest's `encoder.settings.mni`: where img2fmri's group-level files sit in the wheel.
-struct Img2fmriMNISettings: Sendable {
-    var subjects: [Int]
-    var t1Member: String
-    var prematMember: String
-    var warpMember: String
-    var referenceMember: String
-    var groupMaskMember: String
-    var sigma: Double
+/// The manifest's `encoder.settings.mni`: where img2fmri's group-level files sit in the wheel;
+/// `{subject}` and `{roi}` are filled in.
+public struct Img2fmriMNISettings: Decodable, Sendable, Equatable {
+    /// The subjects averaged.
+    public var subjects: [Int]
+    /// Each subject's T1 image (only its header is read: the 1 mm grid of AFNI's resample).
+    public var t1Member: String
+    /// FLIRT's T1 → robustfov-cropped T1 matrix (applywarp's `--premat`).
+    public var prematMember: String
+    /// FNIRT's coefficient field (applywarp's `--warp`).
+    public var warpMember: String
+    /// The MNI image applywarp writes onto (`--ref`; only its header is read).
+    public var referenceMember: String
+    /// Each ROI's group mask in MNI space.
+    public var groupMaskMember: String
 
-    init(_ manifest: Manifest) throws {
-        func fail(_ key: String, _ expected: String) -> BERGError {
-            .invalidManifest(file: manifest.modelID, keyPath: "encoder.settings.mni\(key.isEmpty ? "" : ".")\(key)", message: "expected \(expected)")
+    func validate() throws {
+        guard !subjects.isEmpty else { throw SettingsProblem("mni.subjects", "expected the subjects to average") }
+        for (key, template) in [("t1_member", t1Member), ("premat_member", prematMember), ("warp_member", warpMember),
+                                ("reference_member", referenceMember), ("group_mask_member", groupMaskMember)]
+        where template.isEmpty {
+            throw SettingsProblem("mni.\(key)", "expected a path template")
         }
-        guard let settings = manifest.encoder.settings["mni"]?.mapValue else {
-            throw BERGError.unsupported("\(manifest.modelID) has no MNI space (its manifest has no encoder.settings.mni); use --space subject")
-        }
-        func string(_ key: String) throws -> String {
-            guard let s = settings[key]?.stringValue, !s.isEmpty else { throw fail(key, "a path template inside the wheel") }
-            return s
-        }
-        guard let subjects = settings["subjects"]?.listValue?.compactMap(\.intValue), !subjects.isEmpty else {
-            throw fail("subjects", "the list of subject numbers to average")
-        }
-        guard let sigma = settings["sigma"]?.doubleValue, sigma > 0 else { throw fail("sigma", "the default smoothing σ in mm") }
-        self.subjects = subjects
-        t1Member = try string("t1_member")
-        prematMember = try string("premat_member")
-        warpMember = try string("warp_member")
-        referenceMember = try string("reference_member")
-        groupMaskMember = try string("group_mask_member")
-        self.sigma = sigma
     }
 
     func member(_ template: String, subject: Int = 0, roi: String = "") -> String {

@@ -80,13 +80,15 @@ metadata:
     description: Gain of each voxel.
   - name: field_radius_deg
     description: Half the width of the square image in degrees of visual angle.
+placement: visual_field
 encoder:
   kind: css_prf
+  preprocessing:
+    # Non-square images are centre-cropped to the largest square, which spans the field.
+    square_crop: true
   settings:
     # The square image spans [-8.4°, 8.4°] in x and y.
     field_radius_deg: 8.4
-    # Non-square images are centre-cropped to the largest square on the way in.
-    square_crop: true
     # The contrast image is computed per pixel, then averaged to this many cells per side.
     contrast_grid: 96
     contrast_definition: >-
@@ -225,13 +227,17 @@ metadata:
   - name: encoding_models/test_img_num
     shape: [test_images]
     description: NSD image numbers used for testing.
+placement: volume
 encoder:
   kind: fwrf
-  settings:
-    # Images are resized to this side as torchvision's Resize on uint8 tensors does.
-    image_size: 227
-    # Image files are centre-cropped to a square on the way in; arrays must be square.
+  preprocessing:
+    # BERG's fwRF takes square images: non-square ones are centre-cropped to the largest
+    # square first, then resized to 227×227 as torchvision's Resize does on uint8 tensors.
+    # The network itself then computes x / 255 − mu with the checkpoint's mean image.
     square_crop: true
+    resize: torchvision_bilinear
+    size: [227, 227]
+  settings:
     # Images per forward pass (BERG uses 100).
     batch_size: 100
 artifacts:
@@ -282,13 +288,13 @@ description: >-
   participant's region masks, which place every output on the participant's own
   (subject-space) voxel grid. As in img2fmri, images are squashed to 224×224 without
   cropping unless the center_crop option is set. By default predictions are in each
-  participant's own space. With space=mni (`berg encode --space mni`) they are img2fmri's
-  default output instead, a group average in MNI space: the same steps as img2fmri's
-  predict (AFNI resampling to each participant's T1, FSL's non-linear warp to MNI, Gaussian
-  smoothing, z-scoring and averaging across the three participants) computed here from the
-  transforms the wheel ships, without FSL or AFNI. Movies are encoded frame by frame at a
-  chosen rate (2 Hz in img2fmri) and convolved with img2fmri's haemodynamic response.
-  With roi=all, every region is predicted, and a voxel that lies in two regions gets the
+  participant's own space. With the option space=mni (`berg encode --space mni`) they are
+  img2fmri's default output instead, a group average in MNI space made from all three
+  participants: the same steps as img2fmri's predict (AFNI resampling to each participant's
+  T1, FSL's non-linear warp to MNI, Gaussian smoothing, z-scoring and averaging across the
+  participants), computed here from the transforms the wheel ships, without FSL or AFNI.
+  Movies are encoded frame by frame at a chosen rate (2 Hz in img2fmri) and convolved with
+  img2fmri's haemodynamic response. With roi=all, every region is predicted, and a voxel that lies in two regions gets the
   plain mean of the two predictions in the volume output; img2fmri itself keeps a running
   mean in ROI order, which gives the later regions more weight where three regions overlap,
   so its volumes depend on the ROI order and can differ from these at such voxels.
@@ -306,37 +312,47 @@ parameters:
     description: BOLD5000 participant CSI1, CSI2 or CSI3; each has their own regressions and voxel grid.
   selection:
     required: true
-    order: [roi, center_crop, space]
+    order: [roi]
     properties:
       roi:
         type: string
         valid_values: [EarlyVis, OPA, LOC, RSC, PPA, all]
         description: >-
           Region of interest, both hemispheres. `all` predicts every region, one after the
-          other in the order listed, into one output. In MNI space (`berg encode --space mni
-          --roi ...`) a comma-separated list such as EarlyVis,OPA,LOC,RSC is also accepted,
-          as img2fmri's roi_list.
-      center_crop:
-        type: string
-        valid_values: ["false", "true"]
-        default: "false"
-        description: >-
-          Preprocessing, as img2fmri's option of that name: `false` resizes the whole image to
-          224×224; `true` resizes its shorter side to 224 and crops the centre 224×224.
-      space:
-        type: string
-        valid_values: [subject, mni]
-        default: subject
-        description: >-
-          Where the predictions are placed. `subject`: the chosen participant's own voxels
-          (the outputs described below). `mni`: img2fmri's group average in MNI space, made
-          from all three participants whatever the subject (`berg encode --space mni`): each
-          participant's prediction volume is resampled to their T1 grid (AFNI 3dresample,
-          nearest neighbour), warped to MNI with their FLIRT matrix and FNIRT coefficient
-          field (FSL applywarp, nearest neighbour), smoothed with a Gaussian of σ mm (fslmaths
-          -s, default 1), z-scored inside the union of the ROIs' group masks, summed over the
-          participants and z-scored again; the output is then [images, mask voxels] on the
-          91×109×91 MNI grid (2 mm), 0 outside the mask in a volume.
+          other in the order listed, into one output.
+  options:
+    center_crop:
+      type: bool
+      default: false
+      description: >-
+        Preprocessing, as img2fmri's option of that name: `false` resizes the whole image to
+        224×224; `true` resizes its shorter side to 224 and crops the centre 224×224.
+    space:
+      type: string
+      valid_values: [subject, mni]
+      default: subject
+      description: >-
+        Where the predictions are placed. `subject`: the chosen participant's own voxels (the
+        outputs described below). `mni`: img2fmri's group average in MNI space, made from all
+        three participants whatever the subject (`berg encode --space mni`): each
+        participant's prediction volume is resampled to their T1 grid (AFNI 3dresample,
+        nearest neighbour), warped to MNI with their FLIRT matrix and FNIRT coefficient field
+        (FSL applywarp, nearest neighbour), smoothed with a Gaussian of `sigma` mm (fslmaths
+        -s), z-scored inside the union of the ROIs' group masks, summed over the participants
+        and z-scored again. The output is then [images, mask voxels] on the 91×109×91 MNI grid
+        (2 mm), and a volume holds 0 outside the mask, as img2fmri's files do.
+    sigma:
+      type: number
+      default: 1.0
+      description: >-
+        space=mni only: the standard deviation in mm of the Gaussian smoothing (img2fmri's
+        sigma; FWHM ≈ 2.355 σ).
+    roi_list:
+      type: string
+      default: ""
+      description: >-
+        space=mni only: img2fmri's roi_list, region names joined by commas in the order
+        img2fmri averages them (such as EarlyVis,OPA,LOC,RSC); empty: the roi selection.
 input:
   name: images
   shape: [images, 3, height, width]
@@ -386,16 +402,17 @@ metadata:
     description: The smoothing σ in mm (space=mni).
   - name: subjects
     description: The participants averaged (space=mni).
-  - name: volume_fill
-    description: The value of voxels outside the mask in a volume output (0 for space=mni, as img2fmri writes).
+placement: volume
 encoder:
   kind: img2fmri
-  settings:
-    # torchvision transforms, as img2fmri.predict.generate_activations applies them to a PIL image.
-    input_size: 224
-    resample: pil_bilinear
+  preprocessing:
+    # torchvision transforms, as img2fmri.predict.generate_activations applies them to a PIL
+    # image (the center_crop option resizes the shorter side to 224 and crops 224 instead).
+    resize: pil_bilinear
+    size: [224, 224]
     mean: [0.485, 0.456, 0.406]
     std: [0.229, 0.224, 0.225]
+  settings:
     # ResNet-18 up to global average pooling.
     feature_size: 512
     rois: [EarlyVis, OPA, LOC, RSC, PPA]
@@ -411,7 +428,6 @@ encoder:
       warp_member: "img2fmri/derivatives/sub{subject}.anat/T1_to_MNI_nonlin_coeff.nii.gz"
       reference_member: "img2fmri/derivatives/sub{subject}.anat/T1_to_MNI_nonlin.nii.gz"
       group_mask_member: "img2fmri/derivatives/group_mni_bool_masks/{roi}.nii.gz"
-      sigma: 1.0
 artifacts:
   - name: package
     source: pip

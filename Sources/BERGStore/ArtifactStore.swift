@@ -89,12 +89,12 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
     public func plan(for manifest: Manifest, subject: Subject, selection: Selection) throws -> [PlannedFile] {
         var files: [PlannedFile] = []
         for artifact in manifest.artifacts where artifact.applies(to: selection) {
-            files += try plan(artifact, modelID: manifest.modelID, subject: subject, selection: selection)
+            files += try plan(artifact, modelID: manifest.modelID, folder: manifest.sourceFolder, subject: subject, selection: selection)
         }
         return files
     }
 
-    func plan(_ artifact: Artifact, modelID: String, subject: Subject, selection: Selection) throws -> [PlannedFile] {
+    func plan(_ artifact: Artifact, modelID: String, folder: String?, subject: Subject, selection: Selection) throws -> [PlannedFile] {
         func expand(_ template: String) -> String { Manifest.expand(template, subject: subject, selection: selection) }
         var file = PlannedFile(modelID: modelID, artifact: artifact.name, source: artifact.source, remote: nil,
                                cachePath: nil, local: URL(fileURLWithPath: "/"), member: nil, pipRoot: nil,
@@ -148,6 +148,15 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
                 file.local = bergDir.appendingPathComponent(path)
                 file.origin = .bergDir
                 return [file]
+            }
+            // A relative path is relative to the manifest's folder (a model package).
+            if let path, !path.hasPrefix("/"), let folder {
+                let url = URL(fileURLWithPath: folder).appendingPathComponent(path)
+                if FileManager.default.fileExists(atPath: url.path) {
+                    file.local = url
+                    file.origin = .override
+                    return [file]
+                }
             }
             if let path, path.hasPrefix("/"), FileManager.default.fileExists(atPath: path) {
                 file.local = URL(fileURLWithPath: path)

@@ -19,12 +19,14 @@ final class Img2fmriGroupMNITests: XCTestCase {
     }
 
     func group(rois: [String], sigma: Double, centerCrop: Bool = false) throws -> Img2fmriGroupMNI {
+        let manifest = try Img2fmriFixtures.manifest()
         let context = EncoderContext(
-            manifest: try Img2fmriFixtures.manifest(), subject: 1,
-            selection: ["roi": "all", "center_crop": centerCrop ? "true" : "false", "space": "mni"], device: .auto,
+            manifest: manifest, subject: 1, selection: ["roi": "all"],
+            options: ["center_crop": .bool(centerCrop), "space": "mni"], device: .auto,
             files: ["group": Self.package,
                     "backbone": Img2fmriFixtures.folder.appendingPathComponent("e2e/resnet18-tiny.pth")])
-        return try Img2fmriGroupMNI(context: context, rois: rois, sigma: sigma)
+        return try Img2fmriGroupMNI(context: context, settings: SettingsDecoder.decode(Img2fmriSettings.self, from: manifest),
+                                    rois: rois, sigma: sigma)
     }
 
     // MARK: - Conventions
@@ -163,9 +165,10 @@ final class Img2fmriGroupMNITests: XCTestCase {
         let model = try group(rois: ["OPA", "PPA"], sigma: 1.0)
         let stimulus = try StimulusLoader.load(Img2fmriFixtures.path("e2e/images/scene.png"))
         let result = try model.encode(stimulus)
-        let (volume, affine) = try VoxelVolume.volume(of: result)
+        let volume = try VoxelVolume(result).tensor()
         XCTAssertEqual(volume.shape, [12, 14, 12, 1])
-        XCTAssertEqual(affine, model.reference.voxelToWorld.rows.flatMap { $0 })
+        guard case .volume(let placement)? = result.placement else { return XCTFail("no volume placement") }
+        XCTAssertEqual(placement.affine, model.reference.voxelToWorld.rows.flatMap { $0 })
         let values = volume.floats
         XCTAssertFalse(values.contains { $0.isNaN })
         let responses = try XCTUnwrap(result.responses["responses"]).floats

@@ -1,6 +1,7 @@
 import BERG
 import BERGCore
 import BERGFormats
+import BERGRegistry
 @testable import BERGModels
 import Foundation
 import XCTest
@@ -47,10 +48,12 @@ final class Img2fmriNetworkTests: XCTestCase {
     }
 
     func groupFromWheel(rois: [String], sigma: Double) throws -> Img2fmriGroupMNI {
-        let context = EncoderContext(manifest: try Img2fmriFixtures.manifest(), subject: 1,
-                                     selection: ["roi": "all", "center_crop": "false", "space": "mni"], device: .auto,
+        let manifest = try Img2fmriFixtures.manifest()
+        let context = EncoderContext(manifest: manifest, subject: 1, selection: ["roi": "all"],
+                                     options: ["center_crop": false, "space": "mni"], device: .auto,
                                      files: ["group": try Self.wheel()])
-        return try Img2fmriGroupMNI(context: context, rois: rois, sigma: sigma)
+        return try Img2fmriGroupMNI(context: context, settings: SettingsDecoder.decode(Img2fmriSettings.self, from: manifest),
+                                    rois: rois, sigma: sigma)
     }
 
     /// Agreement with the reference pipeline (fslpy, NumPy, SciPy, img2fmri's code) on the real
@@ -148,7 +151,7 @@ final class Img2fmriNetworkTests: XCTestCase {
 
         let movie = try berg.encodeMovie(model, path: folder.appendingPathComponent("img2fmri/tests/test_data/landscape.mp4").path, fps: 2)
         XCTAssertEqual(try XCTUnwrap(movie.responses["responses"]).shape, [15, group.maskVoxels.count])
-        XCTAssertEqual(try VoxelVolume.volume(of: movie).volume.shape, [91, 109, 91, 15])
+        XCTAssertEqual(try VoxelVolume(movie).tensor().shape, [91, 109, 91, 15])
     }
 
     func pearson(_ a: [Float], _ b: [Float]) -> Double {

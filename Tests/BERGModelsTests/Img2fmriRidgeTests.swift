@@ -38,7 +38,7 @@ final class Img2fmriRidgeTests: XCTestCase {
         let context = EncoderContext(manifest: manifest, subject: Subject(subject),
                                      selection: ["roi": roi, "center_crop": "false"], device: .cpu,
                                      files: ["package": try packageFolder(subject: subject)])
-        return try Img2fmriReadout(context: context, settings: Img2fmriSettings(manifest))
+        return try Img2fmriReadout(context: context, settings: SettingsDecoder.decode(Img2fmriSettings.self, from: manifest))
     }
 
     func testRidgePredictionsMatchScikitLearnForEverySubjectAndROI() throws {
@@ -115,8 +115,11 @@ final class Img2fmriRidgeTests: XCTestCase {
     func testAllROIVolumeMatchesTheFixtureIncludingOverlaps() throws {
         let all = try readout(subject: 3, roi: "all")
         let features = try NPYFile.read(Img2fmriFixtures.path("features.npy"))
-        let result = EncodingResult(responses: ["responses": try all.predict(features)], metadata: all.metadata)
-        let (volume, affine) = try VoxelVolume.volume(of: result)
+        let result = EncodingResult(responses: ["responses": try all.predict(features)], metadata: all.metadata,
+                                    placement: all.placement)
+        let volume = try VoxelVolume(result).tensor()
+        guard case .volume(let placement) = all.placement else { return XCTFail("img2fmri places its outputs on a voxel grid") }
+        let affine = placement.affine
         let expected = try NIfTIFile.read(Img2fmriFixtures.path("ridge/volume_subj3_all.nii.gz"))
         XCTAssertEqual(volume.shape, expected.shape)
         XCTAssertEqual(affine, expected.affine.flatMap { $0 })

@@ -1,4 +1,7 @@
 import BERG
+import BERGFormats
+import BERGRegistry
+import BERGStore
 import Foundation
 import XCTest
 
@@ -26,7 +29,8 @@ final class CLITests: XCTestCase {
         }
         candidates.append(root.appendingPathComponent(".build/debug/berg"))
         guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            throw XCTSkip("the berg binary is not built; run `swift build` first")
+            throw BERGError.fileNotFound(path: root.appendingPathComponent(".build/debug/berg").path,
+                                         hint: "the CLI tests run the berg binary, which this test target depends on; build with `swift build --build-tests`")
         }
         return found
     }
@@ -133,8 +137,8 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try file.attribute("model_id"), .string("fmri-kay2013-css_prf"))
         XCTAssertEqual(try file.readStrings("stimulus_names"), ["a-grey.png", "b-white.png", "c-checker.png", "d-wide.png"])
         XCTAssertEqual(try file.read("responses").shape, [4, 288])
-        guard case .string(let notes) = try file.attribute("stimulus_notes") else { return XCTFail("no stimulus_notes") }
-        XCTAssertTrue(notes.contains("centre-cropped") && notes.contains("d-wide.png"), notes)
+        guard case .string(let notes) = try file.attribute("stimulus_crop") else { return XCTFail("no stimulus_crop") }
+        XCTAssertTrue(notes.contains("centre-cropped") && notes.contains("d-wide.png") && notes.contains("64×48"), notes)
     }
 
     func testRetinotopyStimuliAndPicture() throws {

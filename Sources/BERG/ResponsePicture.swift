@@ -1,5 +1,13 @@
-import BERG
+import BERGCore
+import BERGFormats
 import Foundation
+
+extension BERG {
+    /// Draws a visual-field-placed result (pRF models) as a PNG: one panel per stimulus family.
+    public static func writeResponsePicture(_ result: EncodingResult, to path: String) throws {
+        try ResponsePicture.write(result, stimulusNames: result.stimulusNames, to: path)
+    }
+}
 
 /// Draws a pRF model's responses on the visual field: one panel per stimulus family (the
 /// stimulus name up to its last `-`, e.g. `ring`, `wedge`), in which each voxel is a disc of
@@ -9,14 +17,13 @@ enum ResponsePicture {
     static let panel = 320
 
     static func write(_ result: EncodingResult, stimulusNames: [String], to path: String) throws {
-        guard let x = result.metadata.tensor("prf_x_deg")?.floats, let y = result.metadata.tensor("prf_y_deg")?.floats,
-              let sigma = result.metadata.tensor("prf_sigma_deg")?.floats,
-              case .double(let radius)? = result.metadata["field_radius_deg"] else {
-            throw BERGError.invalidInput("--picture needs a model whose metadata gives pRF positions (prf_x_deg, prf_y_deg, prf_sigma_deg, field_radius_deg)")
+        guard case .visualField(let field)? = result.placement else {
+            throw BERGError.unsupported("a response picture needs a model whose outputs lie in the visual field (pRF models such as fmri-kay2013-css_prf)")
         }
+        let (x, y, sigma, radius) = (field.x, field.y, field.sigma, field.fieldRadius)
         guard let responses = result.responses["responses"], responses.rank == 2,
               responses.shape[1] == x.count, x.count == y.count, x.count == sigma.count else {
-            throw BERGError.invalidInput("--picture needs one response array [images, voxels] that matches the pRF metadata")
+            throw BERGError.invalidInput("a response picture needs one response array [images, voxels] that matches the pRFs")
         }
         let values = responses.floats
         let voxels = responses.shape[1]
