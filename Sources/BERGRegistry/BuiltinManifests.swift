@@ -317,9 +317,10 @@ parameters:
       roi:
         type: string
         valid_values: [EarlyVis, OPA, LOC, RSC, PPA, all]
+        default: all
         description: >-
-          Region of interest, both hemispheres. `all` predicts every region, one after the
-          other in the order listed, into one output.
+          Region of interest, both hemispheres. `all` (the default, as img2fmri's roi_list)
+          predicts every region, one after the other in the order listed, into one output.
   options:
     center_crop:
       type: bool
