@@ -7,9 +7,9 @@ import Foundation
 /// `robustfov` cropped for FNIRT: a shift along z).
 public struct FLIRTMatrix: Sendable, Equatable {
     /// Input FSL coordinates → reference FSL coordinates.
-    public var transform: AffineTransform
+    public var transform: Affine3D
 
-    public init(_ transform: AffineTransform) { self.transform = transform }
+    public init(_ transform: Affine3D) { self.transform = transform }
 
     public static func read(_ path: String) throws -> FLIRTMatrix {
         let data = try NPYFile.readFile(path)
@@ -25,11 +25,11 @@ public struct FLIRTMatrix: Sendable, Equatable {
         guard rows[3] == [0, 0, 0, 1] else {
             throw BERGError.unexpectedContent(path: path, message: "the last row of a FLIRT matrix is 0 0 0 1, got \(rows[3])")
         }
-        return FLIRTMatrix(try AffineTransform(rows: rows))
+        return FLIRTMatrix(try Affine3D(rows: rows))
     }
 
     /// The same map between voxel indices: input voxel → reference voxel.
-    public func voxelTransform(input: VolumeGrid, reference: VolumeGrid) throws -> AffineTransform {
+    public func voxelTransform(input: VolumeGrid, reference: VolumeGrid) throws -> Affine3D {
         try reference.voxelToFSL.inverse().after(transform).after(input.voxelToFSL)
     }
 }

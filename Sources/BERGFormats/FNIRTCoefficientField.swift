@@ -38,7 +38,7 @@ public struct FNIRTCoefficientField: Sendable {
     public let referenceShape: [Int]
     /// The initial affine: source FSL coordinates → reference FSL coordinates.
     public let initialAffine: FLIRTMatrix
-    let referenceToSource: AffineTransform
+    let referenceToSource: Affine3D
 
     public static let cubicSplineIntent = 2007
 
@@ -63,7 +63,7 @@ public struct FNIRTCoefficientField: Sendable {
         }
         let knots = try positive(Array(header.pixdim[1...3]), "the knot spacing (pixdim 1–3)")
         let referenceSize = try positive(header.intentParameters, "the reference voxel size (intent_p1–3)")
-        let affine = try AffineTransform(rows: header.srow.map { $0.map(Double.init) })
+        let affine = try Affine3D(rows: header.srow.map { $0.map(Double.init) })
         let data = try image.data().floats
         return FNIRTCoefficientField(
             coefficientShape: Array(image.shape.prefix(3)), coefficients: data,

@@ -23,9 +23,12 @@ public struct MovieFrames: Sendable {
 ///   `nb_frames` (else duration × fps) and `CAP_PROP_FPS` its average frame rate
 ///   (landscape.mp4: 170 frames at 23.976 fps, 7.09 s).
 /// - img2fmri seeks to t = 0, 0.5, 1.0, … s while t is shorter than the movie, and OpenCV
-///   then returns frame round(t × fps) (the frame whose timestamp × fps rounds to it): 15
+///   then returns frame round(t × fps), numbering frames by (timestamp − first frame's
+///   timestamp) × fps, rounded (landscape.mp4's first frame is not at the stream's start): 15
 ///   frames for landscape.mp4. A seek past the last frame returns nothing and is skipped.
-/// - OpenCV converts to BGR24 with swscale (SWS_BICUBIC); img2fmri writes each frame as JPEG
+/// - OpenCV converts to BGR24 with swscale (SWS_BICUBIC), with the frame's own YUV matrix
+///   (BT.709 for landscape.mp4; swscale's default would be BT.601, up to 5 grey levels off, as
+///   FFmpeg's scale filter also does: both give the same pixels here); img2fmri writes each frame as JPEG
 ///   (OpenCV's default quality 95) and reads it back with Pillow. The JPEG round trip is not
 ///   repeated here: frames go to the model as decoded.
 public enum MovieReader {
@@ -103,7 +106,6 @@ final class OpenMovie {
     private var codec: UnsafeMutablePointer<AVCodecContext>?
     private let streamIndex: Int32
     private let timeBase: Double
-    private let startTime: Int64
     let frameRate: Double
     let frameCount: Int
     let width: Int
@@ -137,7 +139,6 @@ final class OpenMovie {
         timeBase = seconds(stream.pointee.time_base)
         let average = seconds(stream.pointee.avg_frame_rate)
         frameRate = average > 0 ? average : seconds(stream.pointee.r_frame_rate)
-        startTime = stream.pointee.start_time == berg_av_nopts_value() ? 0 : stream.pointee.start_time
         let duration = stream.pointee.duration != berg_av_nopts_value() ? Double(stream.pointee.duration) * timeBase
             : Double(opened.pointee.duration) / Double(AV_TIME_BASE)
         frameCount = stream.pointee.nb_frames > 0 ? Int(stream.pointee.nb_frames) : Int((duration * frameRate + 0.5).rounded(.down))
@@ -160,7 +161,8 @@ final class OpenMovie {
         if format != nil { avformat_close_input(&format) }
     }
 
-    /// Decodes the frames in order, handing each one's index (round(timestamp × fps)) and its
+    /// Decodes the frames in order, handing each one's index (round((timestamp − the first
+    /// frame's) × fps)) and its
     /// packed RGB24 pixels to `body` until `body` returns false or the movie ends.
     func decode(_ body: (Int, UnsafeBufferPointer<UInt8>) throws -> Bool) throws {
         guard let format, let codec else { return }
@@ -173,6 +175,7 @@ final class OpenMovie {
         defer { if let scaler { sws_freeContext(scaler) } }
         var rgb = [UInt8](repeating: 0, count: 3 * width * height)
         var sequence = 0
+        var firstPTS: Int64? = nil
 
         /// Drains the decoder; false when `body` asked to stop.
         func receive() throws -> Bool {
@@ -187,10 +190,13 @@ final class OpenMovie {
                 scaler = sws_getCachedContext(scaler, Int32(width), Int32(height), AVPixelFormat(frame.pointee.format),
                                               Int32(width), Int32(height), AV_PIX_FMT_RGB24, SWS_BICUBIC, nil, nil, nil)
                 guard let scaler else { throw BERGError.missingDependency("FFmpeg's swscale cannot convert this movie's pixel format to RGB") }
+                berg_sws_use_frame_colorspace(scaler, frame)
                 let rows = rgb.withUnsafeMutableBufferPointer { berg_sws_scale_frame(scaler, frame, $0.baseAddress, Int32(3 * width)) }
                 guard rows == Int32(height) else { throw BERGError.corruptFile(path: path, offset: nil, message: "frame \(sequence) could not be converted to RGB") }
+                // OpenCV numbers frames by their timestamp relative to the first frame's.
                 let pts = frame.pointee.best_effort_timestamp
-                let index = pts == berg_av_nopts_value() ? sequence : Int(Double(pts - startTime) * timeBase * frameRate + 0.5)
+                if firstPTS == nil, pts != berg_av_nopts_value() { firstPTS = pts }
+                let index = pts == berg_av_nopts_value() ? sequence : Int(Double(pts - (firstPTS ?? pts)) * timeBase * frameRate + 0.5)
                 sequence += 1
                 let more = try rgb.withUnsafeBufferPointer { try body(index, $0) }
                 if !more { return false }

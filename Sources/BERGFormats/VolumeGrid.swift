@@ -8,11 +8,11 @@ public struct VolumeGrid: Sendable, Equatable {
     public var shape: [Int]
     /// Voxel index (i, j, k) → world mm: nibabel's `img.affine` (the sform when its code is set,
     /// else the qform when its code is set, else a plain scaling with x mirrored).
-    public var voxelToWorld: AffineTransform
+    public var voxelToWorld: Affine3D
     /// `pixdim[1...3]`, the voxel sizes FSL's coordinates use.
     public var voxelSize: SIMD3<Double>
 
-    public init(shape: [Int], voxelToWorld: AffineTransform, voxelSize: SIMD3<Double>) {
+    public init(shape: [Int], voxelToWorld: Affine3D, voxelSize: SIMD3<Double>) {
         precondition(shape.count == 3, "a volume grid has three sides")
         self.shape = shape
         self.voxelToWorld = voxelToWorld
@@ -29,7 +29,7 @@ public struct VolumeGrid: Sendable, Equatable {
             throw BERGError.unexpectedContent(path: path, message: "voxel sizes (pixdim 1–3) must be positive, got \(sizes)")
         }
         self.init(shape: Array(header.shape.prefix(3)),
-                  voxelToWorld: try AffineTransform(rows: NIfTIFile.affine(header, path: path)),
+                  voxelToWorld: try Affine3D(rows: NIfTIFile.affine(header, path: path)),
                   voxelSize: SIMD3(sizes[0], sizes[1], sizes[2]))
     }
 
@@ -57,7 +57,7 @@ public struct VolumeGrid: Sendable, Equatable {
     /// determinant (sform when sform_code ≠ 0, else qform). Two images whose world matrices
     /// disagree can therefore share FSL coordinates; FLIRT's `.mat` maps the input image's FSL
     /// coordinates to the reference image's.
-    public var voxelToFSL: AffineTransform {
+    public var voxelToFSL: Affine3D {
         if isNeurological {
             return .scaling(SIMD3(-voxelSize.x, voxelSize.y, voxelSize.z),
                             offset: SIMD3(Double(shape[0] - 1) * voxelSize.x, 0, 0))

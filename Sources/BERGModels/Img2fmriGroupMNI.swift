@@ -81,11 +81,17 @@ public struct Img2fmriGroupMNI: EncodingModel {
 
         let threads = ComputeThreads.count
         let groupFile = try context.file("group")
+        // Each subject's grid comes from the header of its first ROI's LH mask.
+        func maskMember(_ s: Int) -> String {
+            Manifest.expand(settings.maskMember.replacingOccurrences(of: "{roi}", with: chosen[0])
+                .replacingOccurrences(of: "{hemisphere}", with: "LH"), subject: Subject(s), selection: context.selection)
+        }
         var members: [String] = []
         for s in mni.subjects {
             for template in [mni.t1Member, mni.prematMember, mni.warpMember, mni.referenceMember] {
                 members.append(mni.member(template, subject: s))
             }
+            members.append(maskMember(s))
         }
         members += chosen.map { mni.member(mni.groupMaskMember, roi: $0) }
         let package = try Img2fmriReadout.packageFolder(groupFile, members: members)
@@ -111,6 +117,13 @@ public struct Img2fmriGroupMNI: EncodingModel {
         self.reference = reference
         self.maskVoxels = maskVoxels
         let smoothing = try GaussianSmoothing(sigma: sigma, grid: reference)
+        // Only the MNI voxels the smoothing reads at the mask's voxels need the warp.
+        var read = [Bool](repeating: false, count: reference.voxelCount)
+        let (ny, nz) = (reference.shape[1], reference.shape[2])
+        for voxel in maskVoxels {
+            for tap in smoothing.taps(voxel / (ny * nz), voxel / nz % ny, voxel % nz) { read[tap.index] = true }
+        }
+        let needed = read.indices.filter { read[$0] }
 
         var projections: [Img2fmriSubjectProjection] = []
         for s in mni.subjects {
@@ -121,17 +134,12 @@ public struct Img2fmriGroupMNI: EncodingModel {
             guard subjectReference.shape == reference.shape, subjectReference.voxelToWorld == reference.voxelToWorld else {
                 throw BERGError.unexpectedContent(path: path(mni.member(mni.referenceMember, subject: s)), message: "subject \(s)'s MNI reference grid differs from subject \(mni.subjects[0])'s")
             }
-            let maskFile = package.folder.appendingPathComponent(
-                Manifest.expand(settings.maskMember.replacingOccurrences(of: "{roi}", with: chosen[0])
-                    .replacingOccurrences(of: "{hemisphere}", with: "LH"), subject: subject, selection: context.selection)).path
-            let subjectGrid = try VolumeGrid.read(maskFile)
-            let t1 = try VolumeGrid.read(path(mni.member(mni.t1Member, subject: s)))
-            let toT1 = try VolumeResampler.afniNearest(input: subjectGrid, master: t1, threads: threads)
-            let toMNI = try VolumeResampler.fnirtNearest(
-                input: t1, reference: reference, premat: FLIRTMatrix.read(path(mni.member(mni.prematMember, subject: s))),
-                warp: FNIRTCoefficientField.read(path(mni.member(mni.warpMember, subject: s))), threads: threads)
+            let route = Img2fmriSubjectRoute(
+                subjectGrid: try VolumeGrid.read(path(maskMember(s))), t1: try VolumeGrid.read(path(mni.member(mni.t1Member, subject: s))),
+                premat: try FLIRTMatrix.read(path(mni.member(mni.prematMember, subject: s))),
+                warp: try FNIRTCoefficientField.read(path(mni.member(mni.warpMember, subject: s))), reference: reference)
             projections.append(try Img2fmriSubjectProjection(
-                subject: subject, readout: readout, subjectGrid: subjectGrid, toMNI: toMNI.after(toT1),
+                subject: subject, readout: readout, route: route, toMNI: route.resampler(voxels: needed, threads: threads),
                 smoothing: smoothing, maskVoxels: maskVoxels))
         }
         guard let first = projections.first, projections.allSatisfy({ $0.readout.featureCount == first.readout.featureCount }) else {
@@ -146,7 +154,6 @@ public struct Img2fmriGroupMNI: EncodingModel {
         metadata["sigma"] = .double(sigma)
         metadata["roi_names"] = .strings(chosen)
         metadata["subjects"] = .tensor(try Tensor(shape: [mni.subjects.count], int64s: mni.subjects.map(Int64.init)))
-        let (ny, nz) = (reference.shape[1], reference.shape[2])
         let ijk = maskVoxels.flatMap { [Int64($0 / (ny * nz)), Int64($0 / nz % ny), Int64($0 % nz)] }
         metadata["voxel_ijk"] = .tensor(try Tensor(shape: [maskVoxels.count, 3], int64s: ijk))
         metadata["volume_shape"] = .tensor(try Tensor(shape: [3], int64s: reference.shape.map(Int64.init)))
@@ -241,7 +248,9 @@ public struct Img2fmriMNISettings: Decodable, Sendable, Equatable {
 struct Img2fmriSubjectProjection: Sendable {
     let subject: Subject
     let readout: Img2fmriReadout
-    /// Per MNI voxel, the subject voxel it takes (AFNI then FSL, nearest neighbour), or −1.
+    let route: Img2fmriSubjectRoute
+    /// Per MNI voxel the smoothing reads, the subject voxel it takes (AFNI then FSL, nearest
+    /// neighbour), or −1.
     let toMNI: VolumeResampler
     /// Per subject voxel (C order) that an output names: the outputs' weights in its running
     /// nanmean.
@@ -250,8 +259,9 @@ struct Img2fmriSubjectProjection: Sendable {
     let columns: [Int32]
     let weights: [Float]
 
-    init(subject: Subject, readout: Img2fmriReadout, subjectGrid: VolumeGrid, toMNI: VolumeResampler,
+    init(subject: Subject, readout: Img2fmriReadout, route: Img2fmriSubjectRoute, toMNI: VolumeResampler,
          smoothing: GaussianSmoothing, maskVoxels: [Int]) throws {
+        let subjectGrid = route.subjectGrid
         guard let ijk = readout.metadata.tensor("voxel_ijk")?.int64s else {
             throw BERGError.unexpectedContent(path: "img2fmri readout", message: "the readout places no voxels")
         }
@@ -290,6 +300,7 @@ struct Img2fmriSubjectProjection: Sendable {
         }
         self.subject = subject
         self.readout = readout
+        self.route = route
         self.toMNI = toMNI
         self.voxelTerms = terms
         self.rowStarts = rowStarts
@@ -318,10 +329,26 @@ struct Img2fmriSubjectProjection: Sendable {
         guard outputs.count == readout.voxelCount else {
             throw BERGError.shapeMismatch(what: "subject \(subject) outputs", expected: [readout.voxelCount], actual: [outputs.count])
         }
-        var subjectVolume = [Float](repeating: 0, count: toMNI.input.voxelCount)
+        var subjectVolume = [Float](repeating: 0, count: route.subjectGrid.voxelCount)
         for (cell, parts) in voxelTerms {
             subjectVolume[cell] = Float(parts.reduce(0.0) { $0 + $1.weight * Double(outputs[$1.output]) })
         }
-        return try toMNI.apply(subjectVolume)
+        return try route.resampler(voxels: nil, threads: ComputeThreads.count).apply(subjectVolume)
+    }
+}
+
+/// One subject's steps 3–4: its 2 mm grid → AFNI's resample onto its T1 grid → FSL's applywarp
+/// (premat, FNIRT field) onto the MNI reference.
+struct Img2fmriSubjectRoute: Sendable {
+    let subjectGrid: VolumeGrid
+    let t1: VolumeGrid
+    let premat: FLIRTMatrix
+    let warp: FNIRTCoefficientField
+    let reference: VolumeGrid
+
+    /// For each MNI voxel (or only `voxels`), the subject voxel it takes.
+    func resampler(voxels: [Int]?, threads: Int) throws -> VolumeResampler {
+        try VolumeResampler.fnirtNearest(input: t1, reference: reference, premat: premat, warp: warp, threads: threads, voxels: voxels)
+            .after(AFNINearest(input: subjectGrid, master: t1))
     }
 }

@@ -10,60 +10,51 @@ public struct VolumeResampler: Sendable {
     /// Per output voxel (C order), the input voxel's C-order index, or −1.
     public let sources: [Int32]
 
-    /// Asks `source` for every output voxel, a few slices at a time on `threads` threads.
-    public init(output: VolumeGrid, input: VolumeGrid, threads: Int = 1,
+    /// Asks `source` for every output voxel (or only for `voxels`, C-order indices; the others
+    /// get none), on `threads` threads.
+    public init(output: VolumeGrid, input: VolumeGrid, threads: Int = 1, voxels: [Int]? = nil,
                 source: @Sendable (_ i: Int, _ j: Int, _ k: Int) -> Int?) {
         self.output = output
         self.input = input
-        let (nx, ny, nz) = (output.shape[0], output.shape[1], output.shape[2])
+        let (ny, nz) = (output.shape[1], output.shape[2])
+        let count = voxels?.count ?? output.voxelCount
         var sources = [Int32](repeating: -1, count: output.voxelCount)
         sources.withUnsafeMutableBufferPointer { buffer in
             let slots = UncheckedSendable(buffer)
-            DispatchQueue.concurrentPerform(iterations: min(max(1, threads), nx)) { worker in
-                for i in stride(from: worker, to: nx, by: max(1, min(threads, nx))) {
-                    for j in 0..<ny {
-                        for k in 0..<nz {
-                            if let s = source(i, j, k) { slots.value[(i * ny + j) * nz + k] = Int32(s) }
-                        }
-                    }
+            let workers = max(1, min(threads, count / 4096 + 1))
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                for n in stride(from: worker, to: count, by: workers) {
+                    let voxel = voxels?[n] ?? n
+                    if let s = source(voxel / (ny * nz), voxel / nz % ny, voxel % nz) { slots.value[voxel] = Int32(s) }
                 }
             }
         }
         self.sources = sources
     }
 
-    /// AFNI `3dresample -master` in its default nearest-neighbour mode.
-    ///
-    /// FACTS (AFNI's `afni_slice.c`, read): the master voxel's centre is taken into input voxel
-    /// coordinates f (through both grids' world matrices; AFNI reads the sform before the
-    /// qform) and the input voxel is ⌊f + 0.5⌋ along each axis, so an exact tie goes to the
-    /// higher index. It is inside when 0 ≤ f + 0.5 < n − 0.0001; outside gives 0. img2fmri's
-    /// 2 mm grids lie an even number of mm from their 1 mm T1 grids, so every other T1 voxel
-    /// is such a tie along x and y (and z for two of the three subjects).
-    public static func afniNearest(input: VolumeGrid, master: VolumeGrid, threads: Int = 1) throws -> VolumeResampler {
-        let map = try input.voxelToWorld.inverse().after(master.voxelToWorld)
-        let sizes = SIMD3<Double>(Double(input.shape[0]), Double(input.shape[1]), Double(input.shape[2]))
-        return VolumeResampler(output: master, input: input, threads: threads) { i, j, k in
-            Self.afniNearestVoxel(map.apply(SIMD3(Double(i), Double(j), Double(k))), sizes: sizes, grid: input)
-        }
+    init(output: VolumeGrid, input: VolumeGrid, sources: [Int32]) {
+        self.output = output
+        self.input = input
+        self.sources = sources
     }
 
-    @inline(__always)
-    static func afniNearestVoxel(_ f: SIMD3<Double>, sizes: SIMD3<Double>, grid: VolumeGrid) -> Int? {
-        let shifted = f + 0.5
-        guard shifted.x >= 0, shifted.y >= 0, shifted.z >= 0,
-              shifted.x < sizes.x - 0.0001, shifted.y < sizes.y - 0.0001, shifted.z < sizes.z - 0.0001 else { return nil }
-        return grid.flatIndex(Int(shifted.x), Int(shifted.y), Int(shifted.z))
+    /// AFNI `3dresample -master` in its default nearest-neighbour mode (see `AFNINearest`).
+    public static func afniNearest(input: VolumeGrid, master: VolumeGrid, threads: Int = 1) throws -> VolumeResampler {
+        let lookup = try AFNINearest(input: input, master: master)
+        return VolumeResampler(output: master, input: input, threads: threads) { i, j, k in
+            lookup.inputVoxel(ofMasterVoxel: i, j, k)
+        }
     }
 
     /// FSL `applywarp --interp=nn --premat=PREMAT --warp=COEFF --ref=REF`: each reference voxel
     /// goes through the FNIRT field to the source's FSL coordinates, back through the inverse of
     /// the FLIRT premat (input → source) to the input's FSL coordinates, and to the input
     /// voxel ⌊c + 0.5⌋, inside when 0 ≤ c ≤ n − 1 (FSL's bounds test, and SciPy's for fslpy).
+    /// Only `voxels` of the reference (C-order indices) when given.
     public static func fnirtNearest(input: VolumeGrid, reference: VolumeGrid, premat: FLIRTMatrix,
-                                    warp: FNIRTCoefficientField, threads: Int = 1) throws -> VolumeResampler {
+                                    warp: FNIRTCoefficientField, threads: Int = 1, voxels: [Int]? = nil) throws -> VolumeResampler {
         let sourceToInputVoxel = try input.voxelToFSL.inverse().after(premat.transform.inverse())
-        return VolumeResampler(output: reference, input: input, threads: threads) { i, j, k in
+        return VolumeResampler(output: reference, input: input, threads: threads, voxels: voxels) { i, j, k in
             let source = warp.sourceCoordinates(ofReferenceVoxel: SIMD3(Double(i), Double(j), Double(k)), reference: reference)
             return fslNearestVoxel(sourceToInputVoxel.apply(source), grid: input)
         }
@@ -85,10 +76,19 @@ public struct VolumeResampler: Sendable {
         return VolumeResampler(output: output, input: inner.input, sources: composed)
     }
 
-    init(output: VolumeGrid, input: VolumeGrid, sources: [Int32]) {
-        self.output = output
-        self.input = input
-        self.sources = sources
+    /// `self` after AFNI's resample from `inner.input` onto this one's input grid, asking `inner`
+    /// only for the voxels this one reads (a 1 mm T1 grid has 11.5 million).
+    public func after(_ inner: AFNINearest) throws -> VolumeResampler {
+        guard inner.master == input else {
+            throw BERGError.invalidInput("resamplers do not chain: AFNI's resample writes a \(inner.master.shape) grid, this one reads a \(input.shape) grid")
+        }
+        let (ny, nz) = (input.shape[1], input.shape[2])
+        let composed = sources.map { s -> Int32 in
+            guard s >= 0 else { return -1 }
+            let t = Int(s)
+            return Int32(inner.inputVoxel(ofMasterVoxel: t / (ny * nz), t / nz % ny, t % nz) ?? -1)
+        }
+        return VolumeResampler(output: output, input: inner.input, sources: composed)
     }
 
     /// The input volume (C order) resampled onto the output grid, `outside` where no input
@@ -98,5 +98,37 @@ public struct VolumeResampler: Sendable {
             throw BERGError.shapeMismatch(what: "volume to resample", expected: input.shape, actual: [values.count])
         }
         return sources.map { $0 < 0 ? outside : values[Int($0)] }
+    }
+}
+
+/// AFNI `3dresample -master` in its default nearest-neighbour mode, voxel by voxel.
+///
+/// FACTS (AFNI's `afni_slice.c`, read): the master voxel's centre is taken into input voxel
+/// coordinates f (through both grids' world matrices; AFNI reads the sform before the qform)
+/// and the input voxel is ⌊f + 0.5⌋ along each axis, so an exact tie goes to the higher index.
+/// It is inside when 0 ≤ f + 0.5 < n − 0.0001; outside gives 0. img2fmri's 2 mm grids lie an
+/// even number of mm from their 1 mm T1 grids, so every other T1 voxel is such a tie along x
+/// and y (and z for two of the three subjects). AFNI reads a float64 NIfTI as float32 and
+/// replaces NaN and ±Inf with 0 (`thd_floatscan`, done for every float64 file since 2014).
+public struct AFNINearest: Sendable {
+    public let input: VolumeGrid
+    public let master: VolumeGrid
+    let masterToInput: Affine3D
+    let sizes: SIMD3<Double>
+
+    public init(input: VolumeGrid, master: VolumeGrid) throws {
+        self.input = input
+        self.master = master
+        masterToInput = try input.voxelToWorld.inverse().after(master.voxelToWorld)
+        sizes = SIMD3(Double(input.shape[0]), Double(input.shape[1]), Double(input.shape[2]))
+    }
+
+    /// The input voxel (C-order index) that master voxel (i, j, k) takes, or nil.
+    @inline(__always)
+    public func inputVoxel(ofMasterVoxel i: Int, _ j: Int, _ k: Int) -> Int? {
+        let shifted = masterToInput.apply(SIMD3(Double(i), Double(j), Double(k))) + 0.5
+        guard shifted.x >= 0, shifted.y >= 0, shifted.z >= 0,
+              shifted.x < sizes.x - 0.0001, shifted.y < sizes.y - 0.0001, shifted.z < sizes.z - 0.0001 else { return nil }
+        return input.flatIndex(Int(shifted.x), Int(shifted.y), Int(shifted.z))
     }
 }

@@ -16,3 +16,14 @@ static inline int berg_sws_scale_frame(struct SwsContext *context, const AVFrame
     int strides[4] = { stride, 0, 0, 0 };
     return sws_scale(context, (const uint8_t *const *)frame->data, frame->linesize, 0, frame->height, planes, strides);
 }
+
+// Converts with the frame's own YUV matrix (BT.709 for HD video) and range, as FFmpeg's scale
+// filter and OpenCV do; swscale alone would assume BT.601.
+static inline void berg_sws_use_frame_colorspace(struct SwsContext *context, const AVFrame *frame) {
+    int *inverse, *table, sourceRange, destinationRange, brightness, contrast, saturation;
+    if (sws_getColorspaceDetails(context, &inverse, &sourceRange, &table, &destinationRange,
+                                 &brightness, &contrast, &saturation) < 0) return;
+    int range = frame->color_range == AVCOL_RANGE_JPEG ? 1 : sourceRange;
+    sws_setColorspaceDetails(context, sws_getCoefficients(frame->colorspace), range, table, destinationRange,
+                             brightness, contrast, saturation);
+}

@@ -91,7 +91,7 @@ final class Img2fmriGroupMNITests: XCTestCase {
             // AFNI: the float32 volume with NaN → 0, onto the T1 grid.
             let volume = try XCTUnwrap(reference["subject\(s)_volume"]).floats.map { $0.isNaN ? 0 : $0 }
             let t1 = try VolumeGrid.read(Self.path("img2fmri/derivatives/T1/sub-CSI\(s)_ses-16_anat_sub-CSI\(s)_ses-16_T1w.nii.gz"))
-            let subjectGrid = projection.toMNI.input
+            let subjectGrid = projection.route.subjectGrid
             let onT1 = try VolumeResampler.afniNearest(input: subjectGrid, master: t1).apply(volume)
             XCTAssertEqual(onT1, try XCTUnwrap(reference["subject\(s)_t1"]).floats, "subject \(s): AFNI resample")
 
