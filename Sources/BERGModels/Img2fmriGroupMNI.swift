@@ -118,11 +118,10 @@ public struct Img2fmriGroupMNI: EncodingModel {
         self.maskVoxels = maskVoxels
         let smoothing = try GaussianSmoothing(sigma: sigma, grid: reference)
         // Only the MNI voxels the smoothing reads at the mask's voxels need the warp.
-        var read = [Bool](repeating: false, count: reference.voxelCount)
         let (ny, nz) = (reference.shape[1], reference.shape[2])
-        for voxel in maskVoxels {
-            for tap in smoothing.taps(voxel / (ny * nz), voxel / nz % ny, voxel % nz) { read[tap.index] = true }
-        }
+        let maskTaps = maskVoxels.map { smoothing.taps($0 / (ny * nz), $0 / nz % ny, $0 % nz) }
+        var read = [Bool](repeating: false, count: reference.voxelCount)
+        for taps in maskTaps { for tap in taps { read[tap.index] = true } }
         let needed = read.indices.filter { read[$0] }
 
         var projections: [Img2fmriSubjectProjection] = []
@@ -140,7 +139,7 @@ public struct Img2fmriGroupMNI: EncodingModel {
                 warp: try FNIRTCoefficientField.read(path(mni.member(mni.warpMember, subject: s))), reference: reference)
             projections.append(try Img2fmriSubjectProjection(
                 subject: subject, readout: readout, route: route, toMNI: route.resampler(voxels: needed, threads: threads),
-                smoothing: smoothing, maskVoxels: maskVoxels))
+                maskTaps: maskTaps))
         }
         guard let first = projections.first, projections.allSatisfy({ $0.readout.featureCount == first.readout.featureCount }) else {
             throw BERGError.invalidManifest(file: id, keyPath: "encoder.settings.mni.subjects", message: "expected at least one subject whose Ridge models take the same features")
@@ -252,39 +251,39 @@ struct Img2fmriSubjectProjection: Sendable {
     /// Per MNI voxel the smoothing reads, the subject voxel it takes (AFNI then FSL, nearest
     /// neighbour), or −1.
     let toMNI: VolumeResampler
-    /// Per subject voxel (C order) that an output names: the outputs' weights in its running
-    /// nanmean.
-    let voxelTerms: [Int: [(output: Int, weight: Double)]]
+    /// Per subject voxel (C order): the outputs' weights in its running nanmean (empty for
+    /// voxels no output names).
+    let voxelTerms: [[(output: Int, weight: Double)]]
     let rowStarts: [Int]
     let columns: [Int32]
     let weights: [Float]
 
+    /// `maskTaps`: per mask voxel, the smoothing's (MNI voxel, weight) taps.
     init(subject: Subject, readout: Img2fmriReadout, route: Img2fmriSubjectRoute, toMNI: VolumeResampler,
-         smoothing: GaussianSmoothing, maskVoxels: [Int]) throws {
+         maskTaps: [[(index: Int, weight: Double)]]) throws {
         let subjectGrid = route.subjectGrid
         guard let ijk = readout.metadata.tensor("voxel_ijk")?.int64s else {
             throw BERGError.unexpectedContent(path: "img2fmri readout", message: "the readout places no voxels")
         }
         // img2fmri's running nanmean: outputs come ROI by ROI, LH then RH, one mask at a time, and
         // each new value is averaged with what the voxel holds so far.
-        var terms: [Int: [(output: Int, weight: Double)]] = [:]
+        var terms = [[(output: Int, weight: Double)]](repeating: [], count: subjectGrid.voxelCount)
         for output in 0..<readout.voxelCount {
             let cell = subjectGrid.flatIndex(Int(ijk[3 * output]), Int(ijk[3 * output + 1]), Int(ijk[3 * output + 2]))
-            if let existing = terms[cell] {
-                terms[cell] = existing.map { ($0.output, $0.weight / 2) } + [(output, 0.5)]
-            } else {
+            if terms[cell].isEmpty {
                 terms[cell] = [(output, 1)]
+            } else {
+                terms[cell] = terms[cell].map { ($0.output, $0.weight / 2) } + [(output, 0.5)]
             }
         }
         var rowStarts = [0], columns: [Int32] = [], weights: [Float] = []
         var row = [Double](repeating: 0, count: readout.voxelCount)
         var touched: [Int] = []
-        let (ny, nz) = (smoothing.grid.shape[1], smoothing.grid.shape[2])
-        for voxel in maskVoxels {
-            for tap in smoothing.taps(voxel / (ny * nz), voxel / nz % ny, voxel % nz) {
+        for taps in maskTaps {
+            for tap in taps {
                 let cell = Int(toMNI.sources[tap.index])
-                guard cell >= 0, let parts = terms[cell] else { continue }
-                for part in parts {
+                guard cell >= 0 else { continue }
+                for part in terms[cell] {
                     if row[part.output] == 0 { touched.append(part.output) }
                     row[part.output] += tap.weight * part.weight
                 }
@@ -312,13 +311,19 @@ struct Img2fmriSubjectProjection: Sendable {
     func maskValues(features: Tensor) throws -> [Float] {
         let outputs = try readout.predict(features).floats
         let images = features.shape[0], voxels = rowStarts.count - 1, width = readout.voxelCount
+        // Outputs by voxel, images contiguous, so that each matrix entry scales one run.
+        var byOutput = [Float](repeating: 0, count: width * images)
+        for n in 0..<images { for o in 0..<width { byOutput[o * images + n] = outputs[n * width + o] } }
         var out = [Float](repeating: 0, count: images * voxels)
-        for n in 0..<images {
-            let base = n * width
+        var sum = [Float](repeating: 0, count: images)
+        byOutput.withUnsafeBufferPointer { x in
             for v in 0..<voxels {
-                var sum = 0.0
-                for e in rowStarts[v] ..< rowStarts[v + 1] { sum += Double(weights[e]) * Double(outputs[base + Int(columns[e])]) }
-                out[n * voxels + v] = Float(sum)
+                for n in 0..<images { sum[n] = 0 }
+                for e in rowStarts[v] ..< rowStarts[v + 1] {
+                    let w = weights[e], base = Int(columns[e]) * images
+                    for n in 0..<images { sum[n] += w * x[base + n] }
+                }
+                for n in 0..<images { out[n * voxels + v] = sum[n] }
             }
         }
         return out
@@ -330,7 +335,7 @@ struct Img2fmriSubjectProjection: Sendable {
             throw BERGError.shapeMismatch(what: "subject \(subject) outputs", expected: [readout.voxelCount], actual: [outputs.count])
         }
         var subjectVolume = [Float](repeating: 0, count: route.subjectGrid.voxelCount)
-        for (cell, parts) in voxelTerms {
+        for (cell, parts) in voxelTerms.enumerated() where !parts.isEmpty {
             subjectVolume[cell] = Float(parts.reduce(0.0) { $0 + $1.weight * Double(outputs[$1.output]) })
         }
         return try route.resampler(voxels: nil, threads: ComputeThreads.count).apply(subjectVolume)
