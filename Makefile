@@ -2,7 +2,7 @@ SWIFT ?= swift
 BERG_DEBUG = .build/debug/berg
 BERG_RELEASE = .build/release/berg
 
-.PHONY: deps build release test demo registry cards readme clean
+.PHONY: deps build release test test-network demo registry cards readme clean
 
 # System libraries (apt-get; does nothing when they are present).
 deps:
@@ -19,6 +19,13 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(BERG_DEBUG) registry check registry
 	$(SWIFT) test --skip-build
+
+# The tests that need the network, skipped by `make test`: img2fmri's real wheel (PyPI, with
+# pip) against the group-level MNI reference, its movie, and its own test properties with the
+# real ResNet-18 weights (download.pytorch.org).
+test-network: deps
+	$(SWIFT) build --build-tests
+	BERG_NETWORK_TESTS=1 $(SWIFT) test --skip-build --filter NetworkTests
 
 # Retinotopic mapping stimuli through the built-in pRF model (V1), with a picture of the result.
 demo: release

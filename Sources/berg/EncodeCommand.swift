@@ -13,9 +13,10 @@ struct EncodeCommand: ParsableCommand {
               --input images/ --output v1.h5 --metadata --volume v1.nii.gz
           berg encode img2fmri-bold5000 --subject 2 --roi all \\
               --option center_crop=true --input photos/ --output csi2.h5
-          berg encode img2fmri-bold5000 --space mni --input photos/ --output group.nii.gz
-          berg encode img2fmri-bold5000 --space mni --sigma 1.25 --input movie.mp4 --fps 2 \\
-              --output movie.nii.gz
+          berg encode img2fmri-bold5000 --space mni \\
+              --input photos/ --output group.nii.gz
+          berg encode img2fmri-bold5000 --space mni --sigma 1.25 \\
+              --input movie.mp4 --fps 2 --output movie.nii.gz
 
         --space mni gives img2fmri's group average in MNI space (all three subjects, no \
         --subject), as a 4-D NIfTI (91×109×91×images, 0 outside the ROIs' mask) or as arrays. \

@@ -121,7 +121,7 @@ final class Img2fmriGroupMNITests: XCTestCase {
         let expected = try XCTUnwrap(reference["group_\(label)"]).floats
         XCTAssertEqual(result.count, expected.count)
         Img2fmriFixtures.assertClose(result, expected, relative: 1e-5, "\(label): group values")
-        XCTAssertGreaterThan(pearson(result, expected), 0.999999, label)
+        XCTAssertGreaterThan(Img2fmriFixtures.pearson(result, expected), 0.999999, label)
     }
 
     func testGroupAverageMatchesTheReference() throws {
@@ -186,7 +186,10 @@ final class Img2fmriGroupMNITests: XCTestCase {
         }
     }
 
-    func pearson(_ a: [Float], _ b: [Float]) -> Double {
+}
+
+extension Img2fmriFixtures {
+    static func pearson(_ a: [Float], _ b: [Float]) -> Double {
         let x = a.map(Double.init), y = b.map(Double.init)
         let mx = x.reduce(0, +) / Double(x.count), my = y.reduce(0, +) / Double(y.count)
         var sxy = 0.0, sxx = 0.0, syy = 0.0

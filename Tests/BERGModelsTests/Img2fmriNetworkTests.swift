@@ -72,7 +72,7 @@ final class Img2fmriNetworkTests: XCTestCase {
             let worst = zip(ours, theirs).map { abs($0 - $1) }.max() ?? 0
             var rows: [Double] = []
             for n in 0..<features.shape[0] {
-                rows.append(pearson(Array(ours[n * count ..< (n + 1) * count]), Array(theirs[n * count ..< (n + 1) * count])))
+                rows.append(Img2fmriFixtures.pearson(Array(ours[n * count ..< (n + 1) * count]), Array(theirs[n * count ..< (n + 1) * count])))
             }
             print("img2fmri MNI \(label): \(count) mask voxels, nonzero disagreements \(nonzeroDisagreement), Pearson r \(rows), max |diff| \(worst) (z units)")
             XCTAssertLessThanOrEqual(Double(nonzeroDisagreement), 0.005 * Double(ours.count), label)
@@ -139,10 +139,10 @@ final class Img2fmriNetworkTests: XCTestCase {
             predictions.append(responses)
         }
         for i in stride(from: 0, to: names.count, by: 2) {
-            let pair = pearson(predictions[i], predictions[i + 1])
+            let pair = Img2fmriFixtures.pearson(predictions[i], predictions[i + 1])
             for j in names.indices where j != i && j != i + 1 {
-                XCTAssertGreaterThan(pair, pearson(predictions[i], predictions[j]), "\(names[i]) vs \(names[j])")
-                XCTAssertGreaterThan(pair, pearson(predictions[i + 1], predictions[j]), "\(names[i + 1]) vs \(names[j])")
+                XCTAssertGreaterThan(pair, Img2fmriFixtures.pearson(predictions[i], predictions[j]), "\(names[i]) vs \(names[j])")
+                XCTAssertGreaterThan(pair, Img2fmriFixtures.pearson(predictions[i + 1], predictions[j]), "\(names[i + 1]) vs \(names[j])")
             }
         }
         let group = try XCTUnwrap(model as? Img2fmriGroupMNI)
@@ -152,13 +152,5 @@ final class Img2fmriNetworkTests: XCTestCase {
         let movie = try berg.encodeMovie(model, path: folder.appendingPathComponent("img2fmri/tests/test_data/landscape.mp4").path, fps: 2)
         XCTAssertEqual(try XCTUnwrap(movie.responses["responses"]).shape, [15, group.maskVoxels.count])
         XCTAssertEqual(try VoxelVolume(movie).tensor().shape, [91, 109, 91, 15])
-    }
-
-    func pearson(_ a: [Float], _ b: [Float]) -> Double {
-        let x = a.map(Double.init), y = b.map(Double.init)
-        let mx = x.reduce(0, +) / Double(x.count), my = y.reduce(0, +) / Double(y.count)
-        var sxy = 0.0, sxx = 0.0, syy = 0.0
-        for (p, q) in zip(x, y) { sxy += (p - mx) * (q - my); sxx += (p - mx) * (p - mx); syy += (q - my) * (q - my) }
-        return sxy / (sxx * syy).squareRoot()
     }
 }

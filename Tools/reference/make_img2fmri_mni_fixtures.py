@@ -172,6 +172,16 @@ def fsl_smooth(volume, sigma, voxel_sizes):
     return out
 
 
+def group_rows(package, rois, features, sigma, stages=None):
+    """group_prediction for every feature vector: [N, mask voxels] float32 and the mask; the
+    first vector's intermediate volumes go into `stages` when given."""
+    rows = []
+    for n in range(len(features)):
+        group, overlap = group_prediction(package, rois, features[n], sigma, stages if n == 0 else None)
+        rows.append(group)
+    return np.stack(rows).astype(np.float32), overlap
+
+
 def overlap_mask(package, rois):
     mask = None
     for roi in rois:
@@ -376,13 +386,8 @@ def synthetic(rng):
                                ("opa_loc_ppa_s1", ["OPA", "LOC", "PPA"], 1.0),
                                ("ppa_loc_opa_s1", ["PPA", "LOC", "OPA"], 1.0),
                                ("ppa_s125", ["PPA"], 1.25)):
-        rows = []
-        for n in range(len(features)):
-            group, overlap = group_prediction(package, rois, features[n], sigma,
-                                              stages if (label == "opa_ppa_s1" and n == 0) else None)
-            rows.append(group)
-        arrays[f"group_{label}"] = np.stack(rows).astype(np.float32)
-        arrays[f"overlap_{label}"] = overlap
+        arrays[f"group_{label}"], arrays[f"overlap_{label}"] = group_rows(
+            package, rois, features, sigma, stages if label == "opa_ppa_s1" else None)
     for key, value in stages.items():
         arrays[key] = value
     np.savez_compressed(os.path.join(OUT, "reference.npz"), **arrays)
@@ -412,12 +417,8 @@ def real_wheel(wheel):
         arrays = {}
         stages = {}
         for label, rois, sigma in (("all_s1", ROIS, 1.0), ("test_s125", ["EarlyVis", "OPA", "LOC", "RSC"], 1.25)):
-            rows = []
-            for n in range(len(features)):
-                group, overlap = group_prediction(package, rois, features[n], sigma,
-                                                  stages if (label == "all_s1" and n == 0) else None)
-                rows.append(group)
-            arrays[f"group_{label}"] = np.stack(rows).astype(np.float32)
+            arrays[f"group_{label}"], overlap = group_rows(package, rois, features, sigma,
+                                                           stages if label == "all_s1" else None)
             arrays[f"overlap_count_{label}"] = np.array(int(overlap.sum()))
         # Each subject's warped volume for the first vector, as (C-order index, value) of its
         # nonzero voxels: the geometry alone, before smoothing.
