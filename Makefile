@@ -2,7 +2,7 @@ SWIFT ?= swift
 BERG_DEBUG = .build/debug/berg
 BERG_RELEASE = .build/release/berg
 
-.PHONY: deps build release test test-network demo registry cards readme clean
+.PHONY: deps build release test test-network test-external-kind demo registry cards readme clean
 
 # System libraries (apt-get; does nothing when they are present).
 deps:
@@ -14,18 +14,23 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product berg
 
-# Builds everything, validates registry/, and runs every test.
+# Builds everything, validates registry/, and runs every test that needs no network.
 test: deps
 	$(SWIFT) build --build-tests
 	$(BERG_DEBUG) registry check registry
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --skip BERGNetworkTests
+	$(MAKE) test-external-kind
 
-# The tests that need the network, skipped by `make test`: img2fmri's real wheel (PyPI, with
-# pip) against the group-level MNI reference, its movie, and its own test properties with the
-# real ResNet-18 weights (download.pytorch.org).
+# A separate package that registers its own encoder kind and runs it through the facade
+# (Tests/ExternalKindPackage); it builds BERG again in its own folder.
+test-external-kind:
+	$(SWIFT) run --package-path Tests/ExternalKindPackage --scratch-path .build-external external-kind-check
+
+# The tests that fetch from PyPI (the img2fmri wheel, with pip) and download.pytorch.org (the
+# real ResNet-18, for img2fmri's own test properties in MNI space).
 test-network: deps
 	$(SWIFT) build --build-tests
-	BERG_NETWORK_TESTS=1 $(SWIFT) test --skip-build --filter NetworkTests
+	$(SWIFT) test --skip-build --filter BERGNetworkTests
 
 # Retinotopic mapping stimuli through the built-in pRF model (V1), with a picture of the result.
 demo: release
@@ -51,4 +56,4 @@ readme:
 	bash Tools/update-readme.sh $(BERG_DEBUG)
 
 clean:
-	rm -rf .build out
+	rm -rf .build .build-external out

@@ -24,6 +24,11 @@ public struct EncodeJob: Sendable {
     /// Also the model's metadata, in the `.h5` output.
     public var includeMetadata: Bool
     public var batchSize: Int
+    /// Go on past image files that cannot be read (their responses are NaN, and they are
+    /// listed), instead of stopping at the first.
+    public var skipUnreadable: Bool
+    /// Receives warnings, such as files passed over.
+    public var warn: (@Sendable (String) -> Void)?
     /// A movie input's frames per second (nil: 2, img2fmri's rate); images take none.
     public var fps: Double?
     /// Convolve a movie's responses with img2fmri's haemodynamic response.
@@ -31,7 +36,8 @@ public struct EncodeJob: Sendable {
 
     public init(modelID: String, subject: Subject, selection: Selection = [:], options: EncodingOptions = [:],
                 device: Device = .auto, input: String, output: String, volume: String? = nil, picture: String? = nil,
-                includeMetadata: Bool = false, batchSize: Int = 64, fps: Double? = nil, hrf: Bool = true) {
+                includeMetadata: Bool = false, batchSize: Int = 64, skipUnreadable: Bool = false,
+                warn: (@Sendable (String) -> Void)? = nil, fps: Double? = nil, hrf: Bool = true) {
         self.modelID = modelID
         self.subject = subject
         self.selection = selection
@@ -43,18 +49,20 @@ public struct EncodeJob: Sendable {
         self.picture = picture
         self.includeMetadata = includeMetadata
         self.batchSize = batchSize
+        self.skipUnreadable = skipUnreadable
+        self.warn = warn
         self.fps = fps
         self.hrf = hrf
     }
+
+    /// Every file the job writes.
+    public var outputs: [String] { [output] + [volume, picture].compactMap { $0 } }
 
     /// Whether the input is a movie (by its extension, or because a frame rate was given).
     public var isMovie: Bool { fps != nil || MovieReader.isMovie(input) }
 
     /// Whether the output is a NIfTI volume rather than an array file.
     public var writesVolume: Bool { BERG.isNIfTI(output) }
-
-    /// Every file the job writes.
-    public var outputs: [String] { [output] + [volume, picture].compactMap { $0 } }
 }
 
 extension BERG {
@@ -125,48 +133,50 @@ extension BERG {
         return manifest
     }
 
-    /// Runs a job: checks it, decodes the images while the model loads, encodes, and writes
-    /// every file it names. On any failure no file of the job is left behind.
+    /// Runs a job: checks it, lists the images, loads the model, and encodes a batch at a time,
+    /// writing every file as the batches come (memory does not grow with the number of images).
+    /// On any failure no file of the job is left behind. Returns what was written besides the
+    /// responses (metadata, names, placement).
     @discardableResult
-    public func run(_ job: EncodeJob, progress: ProgressReporter? = nil) throws -> EncodingResult {
+    public func run(_ job: EncodeJob, progress: ProgressReporter? = nil) throws -> EncodingSummary {
         try check(job)
-        // The images decode while the model loads: both are mostly file reading, and the
-        // model's loading runs on one thread.
-        let (input, fps) = (job.input, job.fps ?? 2)
-        let movieLoading = job.isMovie ? InBackground { try BERG.loadMovie(input, fps: fps) } : nil
-        let loading = job.isMovie ? nil : InBackground { try StimulusLoader.loadRuns(input, threads: BERG.threadCount) }
+        let fps = job.fps ?? 2
+        let movie = job.isMovie ? try BERG.loadMovie(job.input, fps: fps) : nil
+        let source: any StimulusSource
+        if let movie {
+            source = StimulusArray(movie.stimulus)
+        } else {
+            let images = try StimulusLoader.source(job.input, skipUnreadable: job.skipUnreadable, threads: BERG.threadCount)
+            for warning in images.warnings { job.warn?(warning) }
+            source = images
+        }
+        let timeStep = movie == nil ? nil : 1 / fps
         let model = try getEncodingModel(job.modelID, subject: job.subject, selection: job.selection,
                                          options: job.options, device: job.device)
-        var result: EncodingResult
-        if let movieLoading {
-            let movie = try movieLoading.result()
-            result = try BERG.movieResult(encode(model, movie.stimulus, batchSize: job.batchSize, progress: progress),
-                                          movie: movie, fps: fps, hrf: job.hrf)
-        } else {
-            result = try encode(model, loading!.result(), batchSize: job.batchSize, progress: progress)
-        }
-        var written: [String] = []
+        var sinks: [ResultSink] = []
         do {
+            let attributes = ["device": HDF5File.AttributeValue.string(model.device.rawValue), "input": .string(job.input)]
             if job.writesVolume {
-                try BERG.writeResponseVolume(result, to: job.output)
+                sinks.append(try VolumeWriter(path: job.output, count: source.count, placement: model.placement, timeStep: timeStep))
             } else {
-                try write(result, to: job.output, includeMetadata: job.includeMetadata,
-                          attributes: ["device": model.device.rawValue, "input": job.input])
+                sinks.append(try ResultWriter.writer(for: job.output, count: source.count, outputs: try registry.manifest(job.modelID).output.map(\.name),
+                                                     attributes: attributes, includeMetadata: job.includeMetadata))
             }
-            written.append(job.output)
             if let volume = job.volume {
-                try BERG.writeResponseVolume(result, to: volume)
-                written.append(volume)
+                sinks.append(try VolumeWriter(path: volume, count: source.count, placement: model.placement, timeStep: timeStep))
             }
-            if let picture = job.picture {
-                try BERG.writeResponsePicture(result, to: picture)
-                written.append(picture)
-            }
+            if let picture = job.picture { sinks.append(PictureWriter(path: picture)) }
         } catch {
-            for path in written { try? FileManager.default.removeItem(atPath: path) }
+            for sink in sinks { sink.discard() }
             throw error
         }
-        return result
+        // A movie's frames pass through its time course (HRF, frame times) on their way out.
+        let targets = try movie.map { [try MovieTimeCourse(movie: $0, fps: fps, hrf: job.hrf, sinks: sinks)] } ?? sinks
+        let summary = try encode(model, source, batchSize: job.batchSize, progress: progress, into: targets)
+        if let unreadable = summary.metadata.strings("unreadable_stimuli") {
+            job.warn?("\(unreadable.count) image(s) could not be read; their responses are NaN: \(unreadable.prefix(5).joined(separator: "; "))\(unreadable.count > 5 ? "; …" : "")")
+        }
+        return summary
     }
 
     /// An output path whose folder exists and is writable, and which is not itself a folder.
@@ -182,25 +192,5 @@ extension BERG {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw BERGError.invalidArgument(name: "output", value: path, message: "this is a folder; give a file name")
         }
-    }
-}
-
-/// Work started on another thread now, whose result (or error) is collected later.
-final class InBackground<Value>: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private var outcome: Result<Value, any Error>?
-
-    init(_ work: @escaping @Sendable () throws -> Value) {
-        DispatchQueue.global(qos: .userInitiated).async {
-            self.outcome = Result { try work() }
-            self.done.signal()
-        }
-    }
-
-    /// Waits for the work, then returns its value or throws its error.
-    func result() throws -> Value {
-        done.wait()
-        done.signal()  // later calls return at once
-        return try outcome!.get()
     }
 }

@@ -9,29 +9,26 @@ extension BERG {
     /// output column v of image n at that column's voxel (i, j, k), NaN elsewhere; a voxel named
     /// by several outputs gets their mean. With the grid's affine (4×4, row by row).
     public static func responseVolume(_ result: EncodingResult) throws -> (volume: Tensor, affine: [[Double]]) {
-        let (volume, affine) = try volumePlacement(result)
-        return (try volume.tensor(), affine)
-    }
-
-    /// Writes `responseVolume(result)` as a 4-D NIfTI file (`.nii` or `.nii.gz`), streamed from
-    /// the occupied voxels: the mostly-NaN volume is never built whole in memory.
-    /// A group volume in MNI space (`space: mni` in the metadata) says so in its sform code (4),
-    /// and a movie's (`frame_interval`) gives the seconds between volumes.
-    public static func writeResponseVolume(_ result: EncodingResult, to path: String) throws {
-        let (volume, affine) = try volumePlacement(result)
-        let sformCode = result.metadata["space"] == .string("mni") ? 4 : 2
-        var timeStep: Double? = nil
-        if case .double(let interval)? = result.metadata["frame_interval"] { timeStep = interval }
-        try NIfTIFile.write(shape: volume.fileOrderShape, affine: affine, to: path, threads: ComputeThreads.count,
-                            sformCode: sformCode, timeStep: timeStep) { range, out in
-            volume.fill(range, into: out)
-        }
-    }
-
-    static func volumePlacement(_ result: EncodingResult) throws -> (volume: VoxelVolume, affine: [[Double]]) {
         let volume = try VoxelVolume(result)
         guard case .volume(let placement)? = result.placement else { throw BERGError.unsupported("no volume placement") }
-        let a = placement.affine
-        return (volume, (0..<4).map { r in (0..<4).map { c in a[r * 4 + c] } })
+        return (try volume.tensor(), placement.affineRows)
+    }
+
+    /// Writes `responseVolume(result)` as a 4-D NIfTI file (`.nii` or `.nii.gz`), an image at a
+    /// time: the mostly-NaN volume is never built whole in memory.
+    /// A movie's result (`frame_interval` in its metadata) gives the seconds between volumes.
+    public static func writeResponseVolume(_ result: EncodingResult, to path: String) throws {
+        var timeStep: Double? = nil
+        if case .double(let interval)? = result.metadata["frame_interval"] { timeStep = interval }
+        let writer = try VolumeWriter(path: path, count: result.responses.values.first?.shape.first ?? 0,
+                                      placement: result.placement, timeStep: timeStep)
+        do {
+            try writer.append(result)
+            try writer.finish(EncodingSummary(metadata: result.metadata, stimulusNames: result.stimulusNames, placement: result.placement))
+            try writer.commit()
+        } catch {
+            writer.discard()
+            throw error
+        }
     }
 }

@@ -1,6 +1,7 @@
 import BERGCore
 import BERGFormats
 @testable import BERGModels
+import BERGTestSupport
 import Foundation
 import XCTest
 
@@ -8,7 +9,9 @@ import XCTest
 /// `np.convolve(x, hrf)[:frames]`, in Tools/reference/make_img2fmri_mni_fixtures.py).
 final class HemodynamicResponseTests: XCTestCase {
     func reference() throws -> [String: Tensor] {
-        let folder = Img2fmriFixtures.packageRoot.appendingPathComponent("Tests/BERGFormatsTests/Fixtures/movie")
+        // The movie fixtures' HRFs (BERGFormatsTests/Fixtures/movie), from the source tree.
+        let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        let folder = tests.appendingPathComponent("BERGFormatsTests/Fixtures/movie")
         return try NPZFile.read(folder.appendingPathComponent("reference.npz").path)
     }
 
@@ -32,7 +35,7 @@ final class HemodynamicResponseTests: XCTestCase {
         let expected = try XCTUnwrap(reference["convolved"]).floats
         let out = try HemodynamicResponse.convolve(series.floats, frames: series.shape[0],
                                                    kernel: try HemodynamicResponse.kernel(sampleInterval: 0.5))
-        Img2fmriFixtures.assertClose(out, expected, relative: 1e-6, "HRF convolution")
+        assertClose(out, expected, relative: 1e-6, "HRF convolution")
         XCTAssertThrowsError(try HemodynamicResponse.convolve([1, 2, 3], frames: 2, kernel: [1]))
     }
 }

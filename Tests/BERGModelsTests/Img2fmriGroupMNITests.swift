@@ -2,6 +2,7 @@ import BERGCore
 import BERGFormats
 @testable import BERGModels
 import BERGRegistry
+import BERGTestSupport
 import Foundation
 import XCTest
 
@@ -101,11 +102,11 @@ final class Img2fmriGroupMNITests: XCTestCase {
             let expected = try XCTUnwrap(reference["subject\(s)_mni"]).floats
             XCTAssertEqual(warped.indices.filter { warped[$0] != 0 }, expected.indices.filter { expected[$0] != 0 },
                            "subject \(s): the nonzero voxels after the warp")
-            Img2fmriFixtures.assertClose(warped, expected, relative: 1e-5, "subject \(s): warped values")
+            assertClose(warped, expected, relative: 1e-5, "subject \(s): warped values")
 
             // FSL's smoothing on the reference's warped volume.
             let smoothing = try GaussianSmoothing(sigma: 1.0, grid: model.reference)
-            Img2fmriFixtures.assertClose(try smoothing.apply(expected), try XCTUnwrap(reference["subject\(s)_smoothed"]).floats,
+            assertClose(try smoothing.apply(expected), try XCTUnwrap(reference["subject\(s)_smoothed"]).floats,
                                          relative: 1e-5, "subject \(s): smoothing")
         }
     }
@@ -120,7 +121,7 @@ final class Img2fmriGroupMNITests: XCTestCase {
         let result = try model.predict(features: try XCTUnwrap(reference["features"])).floats
         let expected = try XCTUnwrap(reference["group_\(label)"]).floats
         XCTAssertEqual(result.count, expected.count)
-        Img2fmriFixtures.assertClose(result, expected, relative: 1e-5, "\(label): group values")
+        assertClose(result, expected, relative: 1e-5, "\(label): group values")
         XCTAssertGreaterThan(Img2fmriFixtures.pearson(result, expected), 0.999999, label)
     }
 
@@ -153,7 +154,7 @@ final class Img2fmriGroupMNITests: XCTestCase {
             let result = try model.encode(stimulus)
             let responses = try XCTUnwrap(result.responses["responses"])
             XCTAssertEqual(responses.shape, [1, voxels])
-            Img2fmriFixtures.assertClose(responses.floats, Array(expected[row * voxels ..< (row + 1) * voxels]),
+            assertClose(responses.floats, Array(expected[row * voxels ..< (row + 1) * voxels]),
                                          relative: 1e-4, name)
             XCTAssertEqual(result.metadata["space"], .string("mni"))
             XCTAssertEqual(result.metadata.tensor("volume_shape")?.int64s, [12, 14, 12])

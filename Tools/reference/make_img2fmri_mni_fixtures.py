@@ -49,12 +49,13 @@ Writes Tests/BERGModelsTests/Fixtures/img2fmri/mni/:
                         1 mm "T1" images, FLIRT premats, FNIRT cubic-spline coefficient fields,
                         a 2 mm "MNI" reference and group_mni_bool_masks
   reference.npz         the pipeline on ../e2e/images through that package (see main)
+Writes Tests/BERGNetworkTests/Fixtures/img2fmri/mni/ (for `make test-network`):
   real_reference.npz    the pipeline on the real wheel for ../features.npy (see real_wheel)
+  landscape.json        for the wheel's tests/test_data/landscape.mp4: the sampled frame
+                        indices and each sampled frame's mean per channel
 Writes Tests/BERGFormatsTests/Fixtures/movie/:
   counter.mp4           a small MPEG-4 movie whose frame n is coloured by n
   reference.npz         the frames OpenCV returns at 2 Hz (img2fmri's loop) and the HRFs
-  landscape.json        for the wheel's tests/test_data/landscape.mp4: the sampled frame
-                        indices and each sampled frame's mean per channel (network tests)
 """
 import io
 import json
@@ -85,6 +86,7 @@ ROIS = ["EarlyVis", "OPA", "LOC", "RSC", "PPA"]
 MODELS = os.path.join("Tests", "BERGModelsTests", "Fixtures", "img2fmri")
 OUT = os.path.join(MODELS, "mni")
 MOVIE = os.path.join("Tests", "BERGFormatsTests", "Fixtures", "movie")
+NETWORK = os.path.join("Tests", "BERGNetworkTests", "Fixtures", "img2fmri")
 
 
 def mask_member(subject, hemisphere, roi):
@@ -398,8 +400,9 @@ def synthetic(rng):
 
 
 def real_wheel(wheel):
-    """The pipeline on the real wheel's files for the three fixed vectors of ../features.npy."""
-    features = np.load(os.path.join(MODELS, "features.npy"))
+    """The pipeline on the real wheel's files for the three fixed vectors of
+    Tests/BERGNetworkTests/Fixtures/img2fmri/features.npy."""
+    features = np.load(os.path.join(NETWORK, "features.npy"))
     with tempfile.TemporaryDirectory() as scratch:
         with zipfile.ZipFile(wheel) as archive:
             archive.extractall(scratch)
@@ -429,7 +432,8 @@ def real_wheel(wheel):
             arrays[f"subject{subject}_mni_value"] = mni.ravel()[index].astype(np.float32)
             t1 = stages[f"subject{subject}_t1"]
             arrays[f"subject{subject}_t1_nonzero"] = np.array(int(np.count_nonzero(t1)))
-        np.savez_compressed(os.path.join(OUT, "real_reference.npz"), **arrays)
+        os.makedirs(os.path.join(NETWORK, "mni"), exist_ok=True)
+        np.savez_compressed(os.path.join(NETWORK, "mni", "real_reference.npz"), **arrays)
 
         movie_reference(os.path.join(package, "img2fmri", "tests", "test_data", "landscape.mp4"))
 
@@ -504,7 +508,7 @@ def movie_fixtures(rng):
 
 def movie_reference(path):
     times, frames, rate, count = extract_frames(path)
-    with open(os.path.join(MOVIE, "landscape.json"), "w") as f:
+    with open(os.path.join(NETWORK, "mni", "landscape.json"), "w") as f:
         json.dump({"rate": rate, "frame_count": count, "times": times.tolist(),
                    "frame_index": frame_indices(path, frames).tolist(),
                    "shape": list(frames.shape[1:]),

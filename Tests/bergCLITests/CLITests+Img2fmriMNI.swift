@@ -7,12 +7,12 @@ import XCTest
 /// `berg encode img2fmri-bold5000 --space mni` and movie inputs end to end, on the stand-in
 /// package of Tools/reference/make_img2fmri_mni_fixtures.py (three subjects, tiny backbone),
 /// against its reference.
-extension Img2fmriCLITests {
+extension CLITests {
     static let models = root.appendingPathComponent("Tests/BERGModelsTests/Fixtures/img2fmri")
     static let movie = root.appendingPathComponent("Tests/BERGFormatsTests/Fixtures/movie/counter.mp4")
 
-    func encodeMNI(_ extra: [String], input: String, output: URL) throws -> (status: Int32, stderr: String) {
-        try berg(["encode", "img2fmri-bold5000", "--registry", try registryForStandIn().path,
+    func encodeMNI(_ extra: [String], input: String, output: URL) throws -> Run {
+        try berg(environment: offline, ["encode", "img2fmri-bold5000", "--registry", try img2fmriRegistryForStandIn().path,
                       "--space", "mni", "--option", "roi_list=OPA,PPA", "--input", input, "--output", output.path,
                       "--artifact", "backbone=" + Self.models.appendingPathComponent("e2e/resnet18-tiny.pth").path,
                       "--artifact", "group=" + Self.models.appendingPathComponent("mni/package").path] + extra)
@@ -67,11 +67,11 @@ extension Img2fmriCLITests {
     func testMNIAndMovieUsageErrors() throws {
         let output = work.appendingPathComponent("x.nii.gz")
         // Subject space needs a subject.
-        var run = try berg(["encode", "img2fmri-bold5000", "--roi", "OPA", "--input", Self.movie.path, "--output", output.path])
+        var run = try berg(environment: offline, ["encode", "img2fmri-bold5000", "--roi", "OPA", "--input", Self.movie.path, "--output", output.path])
         XCTAssertEqual(run.status, 2, run.stderr)
         XCTAssertTrue(run.stderr.contains("needs a subject: one of 1, 2, 3"), run.stderr)
         // An unknown space lists the valid ones.
-        run = try berg(["encode", "img2fmri-bold5000", "--space", "talairach", "--input", Self.movie.path, "--output", output.path])
+        run = try berg(environment: offline, ["encode", "img2fmri-bold5000", "--space", "talairach", "--input", Self.movie.path, "--output", output.path])
         XCTAssertEqual(run.status, 2, run.stderr)
         XCTAssertTrue(run.stderr.contains("subject, mni"), run.stderr)
         // --fps is for movies.
@@ -79,7 +79,7 @@ extension Img2fmriCLITests {
         XCTAssertEqual(run.status, 2, run.stderr)
         XCTAssertTrue(run.stderr.contains("movie"), run.stderr)
         // A model without a voxel grid cannot write a volume.
-        run = try berg(["encode", "fmri-kay2013-css_prf", "--subject", "1", "--roi", "V1",
+        run = try berg(environment: offline, ["encode", "fmri-kay2013-css_prf", "--subject", "1", "--roi", "V1",
                             "--input", Self.models.appendingPathComponent("e2e/images").path, "--output", output.path])
         XCTAssertEqual(run.status, 2, run.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: output.path))

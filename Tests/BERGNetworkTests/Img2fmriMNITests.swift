@@ -2,24 +2,31 @@ import BERG
 import BERGCore
 import BERGFormats
 import BERGRegistry
+import BERGStore
+import BERGTestSupport
 @testable import BERGModels
 import Foundation
 import XCTest
 
-/// The group pipeline on the real img2fmri 1.0 wheel (fetched from PyPI with pip), and
-/// img2fmri's own test properties with the real ResNet-18 weights (fetched from
-/// download.pytorch.org). They need the network: `make test-network` runs them
-/// (BERG_NETWORK_TESTS=1); otherwise they are skipped.
-final class Img2fmriNetworkTests: XCTestCase {
-    override func setUpWithError() throws {
-        guard ProcessInfo.processInfo.environment["BERG_NETWORK_TESTS"] == "1" else {
-            throw XCTSkip("needs the network (PyPI, download.pytorch.org): run `make test-network`")
-        }
+/// The group pipeline on the real img2fmri 1.0 wheel (its `group` files fetched from PyPI
+/// through the store's `pip` source), its movie, and img2fmri's own test properties with the
+/// real ResNet-18 weights (fetched from download.pytorch.org): `make test-network`.
+final class Img2fmriMNITests: XCTestCase {
+    static var home: URL { Img2fmriFixtures.packageRoot.appendingPathComponent(".build/berg-test-home") }
+
+    /// The wheel's group-level files, fetched with pip into a cache under .build on first use.
+    static func groupFolder() throws -> URL {
+        // The backbone is not needed here: a stand-in file keeps the store from fetching it.
+        let options = StoreOptions(overrides: ["backbone": URL(fileURLWithPath: #filePath)])
+        let files = try ArtifactStore(home: home, options: options)
+            .localFiles(for: Img2fmriFixtures.manifest(), subject: 1, selection: ["roi": "all", "space": "mni"])
+        return try XCTUnwrap(files["group"])
     }
 
-    /// The img2fmri 1.0 wheel, downloaded once per machine into the temporary folder.
+    /// The img2fmri 1.0 wheel itself (its test images and movie are no artifact's members),
+    /// downloaded once into the same cache.
     static func wheel() throws -> URL {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("berg-network-tests-img2fmri")
+        let folder = home.appendingPathComponent("img2fmri-wheel")
         let wheel = folder.appendingPathComponent("img2fmri-1.0-py3-none-any.whl")
         if FileManager.default.fileExists(atPath: wheel.path) { return wheel }
         let process = Process()
@@ -51,7 +58,7 @@ final class Img2fmriNetworkTests: XCTestCase {
         let manifest = try Img2fmriFixtures.manifest()
         let context = EncoderContext(manifest: manifest, subject: 1, selection: ["roi": "all"],
                                      options: ["center_crop": false, "space": "mni"], device: .auto,
-                                     files: ["group": try Self.wheel()])
+                                     files: ["group": try Self.groupFolder()])
         return try Img2fmriGroupMNI(context: context, settings: SettingsDecoder.decode(Img2fmriSettings.self, from: manifest),
                                     rois: rois, sigma: sigma)
     }
@@ -72,7 +79,7 @@ final class Img2fmriNetworkTests: XCTestCase {
             let worst = zip(ours, theirs).map { abs($0 - $1) }.max() ?? 0
             var rows: [Double] = []
             for n in 0..<features.shape[0] {
-                rows.append(Img2fmriFixtures.pearson(Array(ours[n * count ..< (n + 1) * count]), Array(theirs[n * count ..< (n + 1) * count])))
+                rows.append(pearson(Array(ours[n * count ..< (n + 1) * count]), Array(theirs[n * count ..< (n + 1) * count])))
             }
             print("img2fmri MNI \(label): \(count) mask voxels, nonzero disagreements \(nonzeroDisagreement), Pearson r \(rows), max |diff| \(worst) (z units)")
             XCTAssertLessThanOrEqual(Double(nonzeroDisagreement), 0.005 * Double(ours.count), label)
@@ -106,8 +113,7 @@ final class Img2fmriNetworkTests: XCTestCase {
         let folder = try Self.extract(["img2fmri/tests/test_data/landscape.mp4"])
         defer { try? FileManager.default.removeItem(at: folder) }
         let frames = try BERG.loadMovie(folder.appendingPathComponent("img2fmri/tests/test_data/landscape.mp4").path, fps: 2)
-        let url = Img2fmriFixtures.packageRoot.appendingPathComponent("Tests/BERGFormatsTests/Fixtures/movie/landscape.json")
-        let reference = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let reference = try Img2fmriFixtures.json("mni/landscape.json")
         XCTAssertEqual(frames.frameIndices, try XCTUnwrap(reference["frame_index"] as? [Int]))
         XCTAssertEqual(frames.times, try XCTUnwrap(reference["times"] as? [Double]))
         let means = try XCTUnwrap(reference["channel_means"] as? [[Double]])
@@ -129,7 +135,7 @@ final class Img2fmriNetworkTests: XCTestCase {
         let names = ["amusement1.jpg", "amusement2.jpg", "horse1.jpg", "horse2.jpg"]  // natsorted
         let folder = try Self.extract(names.map { "img2fmri/tests/test_data/images/\($0)" } + ["img2fmri/tests/test_data/landscape.mp4"])
         defer { try? FileManager.default.removeItem(at: folder) }
-        let berg = try BERG()
+        let berg = try BERG(home: Self.home)
         let model = try berg.getGroupMNIModel("img2fmri-bold5000", rois: ["EarlyVis", "OPA", "LOC", "RSC"], sigma: 1.25)
         var predictions: [[Float]] = []
         for name in names {
@@ -139,10 +145,10 @@ final class Img2fmriNetworkTests: XCTestCase {
             predictions.append(responses)
         }
         for i in stride(from: 0, to: names.count, by: 2) {
-            let pair = Img2fmriFixtures.pearson(predictions[i], predictions[i + 1])
+            let pair = pearson(predictions[i], predictions[i + 1])
             for j in names.indices where j != i && j != i + 1 {
-                XCTAssertGreaterThan(pair, Img2fmriFixtures.pearson(predictions[i], predictions[j]), "\(names[i]) vs \(names[j])")
-                XCTAssertGreaterThan(pair, Img2fmriFixtures.pearson(predictions[i + 1], predictions[j]), "\(names[i + 1]) vs \(names[j])")
+                XCTAssertGreaterThan(pair, pearson(predictions[i], predictions[j]), "\(names[i]) vs \(names[j])")
+                XCTAssertGreaterThan(pair, pearson(predictions[i + 1], predictions[j]), "\(names[i + 1]) vs \(names[j])")
             }
         }
         let group = try XCTUnwrap(model as? Img2fmriGroupMNI)
@@ -152,5 +158,13 @@ final class Img2fmriNetworkTests: XCTestCase {
         let movie = try berg.encodeMovie(model, path: folder.appendingPathComponent("img2fmri/tests/test_data/landscape.mp4").path, fps: 2)
         XCTAssertEqual(try XCTUnwrap(movie.responses["responses"]).shape, [15, group.maskVoxels.count])
         XCTAssertEqual(try VoxelVolume(movie).tensor().shape, [91, 109, 91, 15])
+    }
+
+    func pearson(_ a: [Float], _ b: [Float]) -> Double {
+        let x = a.map(Double.init), y = b.map(Double.init)
+        let mx = x.reduce(0, +) / Double(x.count), my = y.reduce(0, +) / Double(y.count)
+        var sxy = 0.0, sxx = 0.0, syy = 0.0
+        for (p, q) in zip(x, y) { sxy += (p - mx) * (q - my); sxx += (p - mx) * (p - mx); syy += (q - my) * (q - my) }
+        return sxy / (sxx * syy).squareRoot()
     }
 }
