@@ -84,4 +84,17 @@ extension CLITests {
         XCTAssertEqual(run.status, 2, run.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: output.path))
     }
+
+    /// The group-level files come only with space=mni, and then instead of the one-subject ones.
+    func testMNIFilesAreFetchedOnlyForTheMNISpace() throws {
+        let plain = try berg(environment: offline, ["get-model", "img2fmri-bold5000", "--subject", "1", "--dry-run"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertFalse(plain.stdout.contains("T1_to_MNI_nonlin_coeff"), plain.stdout)
+        let mni = try berg(environment: offline, ["get-model", "img2fmri-bold5000", "--subject", "1", "--option", "space=mni", "--dry-run"])
+        XCTAssertEqual(mni.status, 0, mni.stderr)
+        for member in ["sub2.anat/T1_to_MNI_nonlin_coeff.nii.gz", "sub3.anat/T1_nonroi2roi.mat", "group_mni_bool_masks/RSC.nii.gz",
+                       "sub-CSI3_ses-16_anat_sub-CSI3_ses-16_T1w.nii.gz", "subj2_PPA_model.pkl"] {
+            XCTAssertTrue(mni.stdout.contains(member), member)
+        }
+    }
 }
