@@ -34,6 +34,10 @@ enum ErrorReport {
             return ". Give the file with --artifact NAME=PATH, point --berg-dir at a BERG download, or unset BERG_OFFLINE and run `berg get-model`"
         case .invalidParameter(let model, let name, _, _) where name == "subject":
             return ". `berg describe \(model)` lists the subjects"
+        case .invalidArgument(let name, _, let message) where name == "RDM output" && message.contains("one RDM"):
+            return ". Choose it with --layer NAME"
+        case .invalidArgument(let name, _, _) where name == "PCA components":
+            return ". Give a smaller --pca"
         default:
             return ""
         }
