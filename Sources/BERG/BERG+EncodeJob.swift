@@ -173,6 +173,7 @@ extension BERG {
         // A movie's frames pass through its time course (HRF, frame times) on their way out.
         let targets = try movie.map { [try MovieTimeCourse(movie: $0, fps: fps, hrf: job.hrf, sinks: sinks)] } ?? sinks
         let summary = try encode(model, source, batchSize: job.batchSize, progress: progress, into: targets)
+        for warning in summary.warnings { job.warn?(warning) }
         if let unreadable = summary.metadata.strings("unreadable_stimuli") {
             job.warn?("\(unreadable.count) image(s) could not be read; their responses are NaN: \(unreadable.prefix(5).joined(separator: "; "))\(unreadable.count > 5 ? "; …" : "")")
         }

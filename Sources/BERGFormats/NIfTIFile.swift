@@ -58,15 +58,24 @@ public struct NIfTIImage: Sendable {
 /// so that flat C-order positions match NumPy's `volume[mask]` on nibabel's array.
 public enum NIfTIFile {
     static let headerSize = 348
-    /// The largest data this reader allocates (8 GiB).
-    public static let maxDataBytes = 8 << 30
+    /// The largest data this reader allocates (`ReadLimits.maxBytes`).
+    public static var maxDataBytes: Int { ReadLimits.maxBytes }
+
+    /// The header alone: of a `.nii.gz`, only its first bytes are inflated.
+    public static func readHeader(_ path: String) throws -> NIfTIHeader {
+        try readHeader(NPYFile.readFile(path), path: path)
+    }
+
+    static func readHeader(_ file: Data, path: String) throws -> NIfTIHeader {
+        let head = Gzip.isGzip(file) ? try Gzip.inflate(file, limit: headerSize, path: path) : file.prefix(headerSize)
+        return try parseHeader(Data(head), path: path)
+    }
 
     public static func read(_ path: String) throws -> NIfTIImage {
         let file = try NPYFile.readFile(path)
         let gzipped = Gzip.isGzip(file)
         // Inflate the header first, then exactly as much data as it declares.
-        let head = gzipped ? try Gzip.inflate(file, limit: headerSize, path: path) : file.prefix(headerSize)
-        let header = try parseHeader(Data(head), path: path)
+        let header = try readHeader(file, path: path)
         guard let (dtype, width) = storedType(header.datatypeCode) else {
             throw BERGError.unexpectedContent(path: path, message: "NIfTI datatype \(header.datatypeCode) is not supported (uint8, int8, int16, uint16, int32, uint32, int64, float32 and float64 are)")
         }
@@ -76,6 +85,7 @@ public enum NIfTIFile {
             throw BERGError.limitExceeded(what: "NIfTI data size of \(path) in bytes", limit: maxDataBytes, actual: overflow ? Int.max : dataBytes)
         }
         let needed = header.voxOffset + dataBytes
+        if gzipped { try ReadLimits.checkInflation(declared: needed, compressed: file.count, of: "NIfTI data", path: path) }
         let body = gzipped ? try Gzip.inflate(file, limit: needed, path: path) : file
         guard body.count >= needed else {
             throw BERGError.corruptFile(path: path, offset: body.count,
@@ -87,14 +97,6 @@ public enum NIfTIFile {
                                 shape: header.shape)
         let raw = header.shape.count > 1 ? try RawArray.fortranToC(stored) : stored
         return NIfTIImage(header: header, affine: try affine(header, path: path), raw: raw)
-    }
-
-    /// The header alone (its affine from `affine(_:path:)`), inflating only its 348 bytes of a
-    /// `.nii.gz`: the grid of a large image without reading its data.
-    public static func readHeader(_ path: String) throws -> NIfTIHeader {
-        let file = try NPYFile.readFile(path)
-        let head = Gzip.isGzip(file) ? try Gzip.inflate(file, limit: headerSize, path: path) : file.prefix(headerSize)
-        return try parseHeader(Data(head), path: path)
     }
 
     /// Parses a 348-byte NIfTI-1 header of either byte order.

@@ -24,7 +24,9 @@ public struct Img2fmriEncoder: EncodingModel {
         metadata: { context, settings in
             if context.options.string("space") == "mni" { return try Img2fmriGroupMNI(context: context, settings: settings).metadata }
             return try Img2fmriReadout(context: context, settings: settings).metadata
-        })
+        },
+        // The ridge pickles and masks (subject space) or the group files (space=mni), not the backbone.
+        metadataArtifacts: ["package", "group"])
 
     public let modelID: String
     public let subject: Subject

@@ -44,7 +44,7 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: "Where to write: .npy (float32 [N, V]), .h5 (responses, stimulus names, attributes), or .nii/.nii.gz (a 4-D volume).")
     var output: String
 
-    @Option(help: "Images per batch.") var batchSize = 64
+    @Option(parsing: .unconditional, help: "Images per batch.") var batchSize = 64
     @Flag(help: "Also write the model's metadata (into the .h5 file).") var metadata = false
     @Option(help: "Also draw a PNG of the responses on the visual field (pRF models).") var picture: String?
     @Option(help: "Also write the responses into the ROI's voxels of a 4-D NIfTI volume, NaN elsewhere (.nii or .nii.gz; volume-space models such as fmri-nsd-fwrf).")
@@ -79,7 +79,10 @@ struct EncodeCommand: ParsableCommand {
                             includeMetadata: metadata, batchSize: batchSize, skipUnreadable: skipUnreadable,
                             warn: { writeStderr("berg: warning: \($0)\n") }, fps: fps, hrf: !noHrf)
         let progress = try ProgressDisplay.fromEnvironment()
-        let summary = try berg.run(job, progress: progress)
+        let summary = try ModelFilesError.adding(modelID: job.modelID, subject: model.subject, selection: job.selection,
+                                                 registries: registry.registries) {
+            try berg.run(job, progress: progress)
+        }
         progress.end()
         let shapes = summary.shapes.keys.sorted().map { "\($0) \(summary.shapes[$0]!)" }.joined(separator: ", ")
         writeStderr("wrote \(job.outputs.joined(separator: ", ")) (\(shapes))\n")
