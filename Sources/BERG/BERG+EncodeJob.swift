@@ -11,9 +11,11 @@ public struct EncodeJob: Sendable {
     public var selection: Selection
     public var options: EncodingOptions
     public var device: Device
-    /// An image, a folder of images, a text file listing images, or a uint8 `.npy` array.
+    /// An image, a folder of images, a text file listing images, a uint8 `.npy` array, or a
+    /// movie (`MovieReader.isMovie`).
     public var input: String
-    /// `.npy` (one output) or `.h5`.
+    /// `.npy` (one output), `.h5`, or `.nii`/`.nii.gz` (the responses as a 4-D volume, for
+    /// volume-placed models).
     public var output: String
     /// Also a 4-D NIfTI of the responses on the model's voxel grid (volume-placed models).
     public var volume: String?
@@ -32,11 +34,16 @@ public struct EncodeJob: Sendable {
     public var shard: Shard?
     /// More root attributes for the `.h5` output (a shard task's plan hash).
     public var attributes: [String: String]
+    /// A movie input's frames per second (nil: 2, img2fmri's rate); images take none.
+    public var fps: Double?
+    /// Convolve a movie's responses with img2fmri's haemodynamic response.
+    public var hrf: Bool
 
     public init(modelID: String, subject: Subject, selection: Selection = [:], options: EncodingOptions = [:],
                 device: Device = .auto, input: String, output: String, volume: String? = nil, picture: String? = nil,
                 includeMetadata: Bool = false, batchSize: Int = 64, skipUnreadable: Bool = false,
-                shard: Shard? = nil, attributes: [String: String] = [:], warn: (@Sendable (String) -> Void)? = nil) {
+                shard: Shard? = nil, attributes: [String: String] = [:],
+                warn: (@Sendable (String) -> Void)? = nil, fps: Double? = nil, hrf: Bool = true) {
         self.modelID = modelID
         self.subject = subject
         self.selection = selection
@@ -52,10 +59,18 @@ public struct EncodeJob: Sendable {
         self.warn = warn
         self.shard = shard
         self.attributes = attributes
+        self.fps = fps
+        self.hrf = hrf
     }
 
     /// Every file the job writes.
     public var outputs: [String] { [output] + [volume, picture].compactMap { $0 } }
+
+    /// Whether the input is a movie (by its extension, or because a frame rate was given).
+    public var isMovie: Bool { fps != nil || MovieReader.isMovie(input) }
+
+    /// Whether the output is a NIfTI volume rather than an array file.
+    public var writesVolume: Bool { BERG.isNIfTI(output) }
 }
 
 extension BERG {
@@ -72,8 +87,24 @@ extension BERG {
             throw BERGError.invalidArgument(name: "batch size", value: String(job.batchSize), message: "must be at least 1")
         }
         let outputExtension = URL(fileURLWithPath: job.output).pathExtension.lowercased()
-        guard ["npy", "h5", "hdf5"].contains(outputExtension) else {
-            throw BERGError.invalidArgument(name: "output", value: job.output, message: "it must end in .npy or .h5 (.npy: the responses only; .h5: responses, stimulus names, attributes and metadata)")
+        guard ["npy", "h5", "hdf5"].contains(outputExtension) || job.writesVolume else {
+            throw BERGError.invalidArgument(name: "output", value: job.output, message: "it must end in .npy or .h5, or in .nii or .nii.gz for a volume (.npy: the responses only; .h5: responses, stimulus names, attributes and metadata; .nii(.gz): a 4-D volume, for models placed on a voxel grid)")
+        }
+        if job.writesVolume {
+            guard manifest.placement == .volume else {
+                throw BERGError.invalidArgument(name: "output", value: job.output, message: "\(job.modelID)'s responses are not placed on a voxel grid, so they cannot be written as a volume; write .npy or .h5")
+            }
+            if job.includeMetadata {
+                throw BERGError.invalidArgument(name: "output", value: job.output, message: "a NIfTI volume holds only the responses; write an .h5 file to include the metadata")
+            }
+        }
+        if let fps = job.fps {
+            guard fps > 0, fps.isFinite, fps <= 1000 else {
+                throw BERGError.invalidArgument(name: "fps", value: String(fps), message: "a movie's frames per second must be a positive number up to 1000")
+            }
+            guard MovieReader.isMovie(job.input) else {
+                throw BERGError.invalidArgument(name: "fps", value: String(fps), message: "the frame rate applies to a movie input (.mp4, .mov, .avi, .mkv, .webm, …), and \(job.input) is not one")
+            }
         }
         if outputExtension == "npy" {
             if job.includeMetadata {
@@ -107,7 +138,12 @@ extension BERG {
         guard FileManager.default.fileExists(atPath: job.input) else {
             throw BERGError.fileNotFound(path: job.input, hint: "The input must be an image, a folder of images, a .npy array or a text file listing images")
         }
-        if let shard = job.shard { _ = try ShardedSource(StimulusLoader.source(job.input), shard: shard, batchSize: job.batchSize) }
+        if let shard = job.shard {
+            guard !job.isMovie else {
+                throw BERGError.invalidArgument(name: "shard", value: shard.description, message: "a movie's responses are convolved over time, across any shard's edges; encode the movie whole")
+            }
+            _ = try ShardedSource(StimulusLoader.source(job.input), shard: shard, batchSize: job.batchSize)
+        }
         return manifest
     }
 
@@ -118,11 +154,20 @@ extension BERG {
     @discardableResult
     public func run(_ job: EncodeJob, progress: ProgressReporter? = nil) throws -> EncodingSummary {
         try check(job)
-        let whole = try StimulusLoader.source(job.input, skipUnreadable: job.skipUnreadable, threads: BERG.threadCount)
-        for warning in whole.warnings { job.warn?(warning) }
-        let shard = try job.shard.map { try ShardedSource(whole, shard: $0, batchSize: job.batchSize) }
-        let source: any StimulusSource = shard ?? whole
-        let count = shard?.range.count ?? whole.count
+        let fps = job.fps ?? 2
+        let movie = job.isMovie ? try BERG.loadMovie(job.input, fps: fps) : nil
+        let source: any StimulusSource
+        var shard: ShardedSource? = nil
+        if let movie {
+            source = StimulusArray(movie.stimulus)
+        } else {
+            let images = try StimulusLoader.source(job.input, skipUnreadable: job.skipUnreadable, threads: BERG.threadCount)
+            for warning in images.warnings { job.warn?(warning) }
+            shard = try job.shard.map { try ShardedSource(images, shard: $0, batchSize: job.batchSize) }
+            source = shard ?? images
+        }
+        let count = shard?.range.count ?? source.count
+        let timeStep = movie == nil ? nil : 1 / fps
         let model = try getEncodingModel(job.modelID, subject: job.subject, selection: job.selection,
                                          options: job.options, device: job.device)
         var sinks: [ResultSink] = []
@@ -130,15 +175,25 @@ extension BERG {
             var attributes = ["device": HDF5File.AttributeValue.string(model.device.rawValue), "input": .string(job.input)]
             if let shard = job.shard { attributes["shard"] = .string(shard.description) }
             for (key, value) in job.attributes { attributes[key] = .string(value) }
-            sinks.append(try ResultWriter.writer(for: job.output, count: count, outputs: try registry.manifest(job.modelID).output.map(\.name),
-                                                 attributes: attributes, includeMetadata: job.includeMetadata))
-            if let volume = job.volume { sinks.append(try VolumeWriter(path: volume, count: count, placement: model.placement)) }
+            if job.writesVolume {
+                sinks.append(try VolumeWriter(path: job.output, count: count, placement: model.placement, timeStep: timeStep))
+            } else {
+                sinks.append(try ResultWriter.writer(for: job.output, count: count, outputs: try registry.manifest(job.modelID).output.map(\.name),
+                                                     attributes: attributes, includeMetadata: job.includeMetadata))
+            }
+            if let volume = job.volume {
+                sinks.append(try VolumeWriter(path: volume, count: count, placement: model.placement, timeStep: timeStep))
+            }
             if let picture = job.picture { sinks.append(PictureWriter(path: picture)) }
         } catch {
             for sink in sinks { sink.discard() }
             throw error
         }
-        var summary = try encode(model, source, batchSize: job.batchSize, progress: progress, into: shard.map { [$0.keepingOwnRows(sinks)] } ?? sinks)
+        // A movie's frames pass through its time course (HRF, frame times) on their way out; a
+        // shard's covering batches leave only its own rows.
+        let targets = try movie.map { [try MovieTimeCourse(movie: $0, fps: fps, hrf: job.hrf, sinks: sinks)] }
+            ?? shard.map { [$0.keepingOwnRows(sinks)] } ?? sinks
+        var summary = try encode(model, source, batchSize: job.batchSize, progress: progress, into: targets)
         if let shard { summary = shard.narrowed(summary) }
         for warning in summary.warnings { job.warn?(warning) }
         if let unreadable = summary.metadata.strings("unreadable_stimuli") {
