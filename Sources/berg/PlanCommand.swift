@@ -19,15 +19,16 @@ struct PlanCommand: ParsableCommand {
 
         Each task asks for --cpus-per-task (1 for a parametric model, else 4 or this machine's \
         cores if fewer) and for memory estimated from the model's files, the batch size and the \
-        largest shard's images; plan.json says how. Tasks share one model-file cache: \
-        BERG_HOME as set when planning (on a cluster, a shared file system), or --berg-dir.
+        input's largest image; plan.json says how. Tasks share one model-file cache: BERG_HOME \
+        as set when planning (on a cluster, a shared file system), or --berg-dir. Slurm's \
+        default MaxArraySize allows 1,001 tasks in one array: plan a subject at a time.
 
         Examples:
-          berg plan fmri-nsd-fwrf --all-subjects --all-rois --input nsd_images/ \\
-              --shards 20 --output-dir nsd-fwrf --sbatch-option partition=short
+          berg plan fmri-nsd-fwrf --subject 1 --all-rois --input nsd_images/ \\
+              --shards 40 --output-dir nsd-sub1 --sbatch-option partition=short
           berg plan fmri-kay2013-css_prf --subject 1 --roi V1 --roi V2 \\
               --input images/ --shards 4 --output-dir prf --sbatch-option --account=lab
-          sbatch nsd-fwrf/berg-array.sbatch
+          sbatch nsd-sub1/berg-array.sbatch
         """)
 
     @OptionGroup var registry: RegistryOptions
@@ -52,19 +53,19 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "A folder of images, a text file listing images, or a .npy uint8 array.")
     var input: String
 
-    @Option(help: "How many contiguous parts to split the input into.")
+    @Option(parsing: .unconditional, help: "How many contiguous parts to split the input into.")
     var shards: Int
 
     @Option(help: "Where plan.json, berg-array.sbatch and the shards go.")
     var outputDir: String
 
-    @Option(help: "Images per batch.") var batchSize = 64
+    @Option(parsing: .unconditional, help: "Images per batch.") var batchSize = 64
     @Flag(help: "Also write the model's metadata into each output.") var metadata = false
     @Option(help: "auto, cpu or cuda.") var device: Device = .auto
     @Option(name: .customLong("option"), help: ArgumentHelp("An encoding option (repeatable).", valueName: "key=value"))
     var options: [String] = []
 
-    @Option(help: "Threads per task (default: estimated from the model).")
+    @Option(parsing: .unconditional, help: "Threads per task (default: estimated from the model).")
     var cpusPerTask: Int?
 
     @Option(name: .customLong("sbatch-option"), parsing: .unconditionalSingleValue, help: ArgumentHelp(

@@ -65,13 +65,19 @@ final class ShardTests: XCTestCase {
     func testShardedSourceReadsWholeBatchesAndKeepsItsOwnRows() throws {
         let pixels = (0..<10).flatMap { [UInt8](repeating: UInt8($0), count: 3 * 2 * 2) }
         let whole = StimulusArray(try Stimulus(images: pixels, count: 10, height: 2, width: 2, names: (0..<10).map { "i\($0)" }))
-        let shard = try ShardedSource(whole, shard: Shard(2, of: 3), batchSize: 4)
-        XCTAssertEqual(shard.range, 4..<7)
-        XCTAssertEqual(shard.covering, 4..<8)
-        XCTAssertEqual(shard.names, ["i4", "i5", "i6", "i7"])
-        guard case .images(let first)? = try shard.load(0..<2).first else { return XCTFail("no images") }
-        XCTAssertEqual(first.names, ["i4", "i5"])
-        XCTAssertEqual(first.pixels.first, 4)
+        // 3 batches of 4 for 4 shards: image by image (3, 3, 2, 2), read in the batches around.
+        let middle = try ShardedSource(whole, shard: Shard(2, of: 4), batchSize: 4)
+        XCTAssertEqual(middle.range, 3..<6)
+        XCTAssertEqual(middle.covering, 0..<8)
+        XCTAssertEqual(middle.names, (0..<8).map { "i\($0)" })
+        let last = try ShardedSource(whole, shard: Shard(4, of: 4), batchSize: 4)
+        XCTAssertEqual(last.range, 8..<10)
+        XCTAssertEqual(last.covering, 8..<10)
+        guard case .images(let first)? = try last.load(0..<2).first else { return XCTFail("no images") }
+        XCTAssertEqual(first.names, ["i8", "i9"])
+        XCTAssertEqual(first.pixels.first, 8)
+        // 3 batches for 3 shards: whole batches, nothing read twice.
+        XCTAssertEqual(try ShardedSource(whole, shard: Shard(2, of: 3), batchSize: 4).covering, 4..<8)
         XCTAssertThrowsError(try ShardedSource(whole, shard: Shard(11, of: 11), batchSize: 4))
     }
 }
