@@ -1,3 +1,4 @@
+import BERGCompute
 import BERGCore
 import BERGModels
 import BERGRegistry
@@ -51,3 +52,11 @@ public typealias PlannedFile = BERGStore.PlannedFile
 public typealias DownloadProgress = BERGStore.DownloadProgress
 public typealias CachedFile = BERGStore.CachedFile
 public typealias CacheVerification = BERGStore.CacheVerification
+
+// Explaining a model (BERGModels, BERGCompute): input gradients, attribution and dreams.
+public typealias DifferentiableEncodingModel = BERGModels.DifferentiableEncodingModel
+public typealias ResponseTarget = BERGCompute.ResponseTarget
+public typealias IntegrationMethod = BERGCompute.IntegrationMethod
+public typealias Attribution = BERGCompute.Attribution
+public typealias DreamSettings = BERGCompute.DreamSettings
+public typealias DreamResult = BERGCompute.DreamResult

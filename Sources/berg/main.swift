@@ -15,11 +15,14 @@ struct Berg: ParsableCommand {
             RegistryCommand.self,
             MetadataCommand.self,
             EncodeCommand.self,
+            AttributeCommand.self,
+            DreamCommand.self,
             StimuliCommand.self,
             GetModelCommand.self,
             CacheCommand.self,
             Bench.self,
             BenchFWRFCommand.self,
+            BenchGradientCommand.self,
             InspectCommand.self,
         ])
 
