@@ -58,3 +58,33 @@ extension EncodingModel {
         try encode(stimulus, progress: nil)
     }
 }
+
+/// What a run gives besides its response rows: the model's and the run's metadata, every
+/// stimulus's name, and where the responses lie.
+public struct EncodingSummary: Sendable {
+    public var metadata: Metadata
+    public var stimulusNames: [String]
+    public var placement: ResponsePlacement?
+    /// Each output's whole shape, images first.
+    public var shapes: [String: [Int]]
+
+    public init(metadata: Metadata, stimulusNames: [String], placement: ResponsePlacement?, shapes: [String: [Int]] = [:]) {
+        self.metadata = metadata
+        self.stimulusNames = stimulusNames
+        self.placement = placement
+        self.shapes = shapes
+    }
+}
+
+/// Receives a run's results a batch at a time, in stimulus order, so that nothing has to hold
+/// all of them: a file being written, a picture being drawn, or a collector in memory.
+public protocol ResultSink: AnyObject {
+    /// The next batch's responses (rows in stimulus order).
+    func append(_ batch: EncodingResult) throws
+    /// After the last batch: completes the output, not yet where it is visible (a temporary file).
+    func finish(_ summary: EncodingSummary) throws
+    /// After every sink finished: makes the output visible (renames it into place).
+    func commit() throws
+    /// After a failure: removes whatever was written.
+    func discard()
+}

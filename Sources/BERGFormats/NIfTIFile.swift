@@ -344,6 +344,53 @@ public enum NIfTIFile {
         }
     }
 
+    /// Writes a float32 NIfTI-1 a volume at a time (the last axis, images, runs slowest in the
+    /// file): the header first, then each `[X, Y, Z]` block in file order as it comes, through
+    /// the same gzip stream `write(shape:affine:to:values:)` uses, so the bytes are the same.
+    public final class StreamWriter {
+        private let file: StagedFile
+        private let gzip: GzipWriter
+        private let blockCount: Int
+        private let blocks: Int
+        private var written = 0
+
+        public init(path: String, shape: [Int], affine: [[Double]], threads: Int) throws {
+            guard shape.count >= 2 else { throw BERGError.shapeMismatch(what: "a streamed NIfTI volume", expected: [-1, -1, -1, -1], actual: shape) }
+            let header = try NIfTIFile.header(shape: shape, affine: affine)
+            let file = try StagedFile(path: path)
+            self.file = file
+            gzip = GzipWriter(level: path.lowercased().hasSuffix(".gz") ? 1 : nil, threads: threads) { try file.write($0) }
+            blockCount = shape.dropLast().reduce(1, *)
+            blocks = shape.last!
+            try header.withUnsafeBytes { try gzip.write($0) }
+        }
+
+        /// The next volume, `X·Y·Z` values in file order (x fastest).
+        public func append(_ values: UnsafeBufferPointer<Float>) throws {
+            guard values.count == blockCount, written < blocks else {
+                throw BERGError.shapeMismatch(what: "volume \(written) of \(file.path)", expected: [blockCount], actual: [values.count])
+            }
+            if 1.littleEndian == 1 {
+                try gzip.write(UnsafeRawBufferPointer(values))
+            } else {
+                try values.map { $0.bitPattern.littleEndian }.withUnsafeBytes { try gzip.write($0) }
+            }
+            written += 1
+        }
+
+        public func finish() throws {
+            guard written == blocks else {
+                throw BERGError.shapeMismatch(what: "volumes written to \(file.path)", expected: [blocks], actual: [written])
+            }
+            try gzip.finish()
+        }
+
+        /// Renames the finished file into place.
+        public func commit() throws { try file.commit() }
+
+        public func discard() { file.discard() }
+    }
+
     /// The 352 bytes before the data of a float32 volume: the header with the affine in the
     /// sform, and an empty extension flag.
     static func header(shape: [Int], affine: [[Double]]) throws -> [UInt8] {

@@ -163,7 +163,7 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
                 file.origin = .override
                 return [file]
             }
-            throw BERGError.artifactMissing(name: artifact.name, message: "model \(modelID) needs this file from you: pass --artifact \(artifact.name)=PATH\(path.map { " (its usual name is \($0))" } ?? "")")
+            throw BERGError.artifactMissing(name: artifact.name, message: "model \(modelID) needs this file from you, given for artifact '\(artifact.name)'\(path.map { " (its usual name is \($0))" } ?? "")")
         }
         file.origin = FileManager.default.fileExists(atPath: file.local.path) ? .cache : .download
         return [file]
@@ -233,7 +233,7 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
 
     /// The offline error for a file that is not local.
     func offlineError(_ file: PlannedFile) -> BERGError {
-        .artifactMissing(name: file.artifact, message: "BERG_OFFLINE is set and \(file.cachePath ?? file.local.path) is not in the cache at \(home.path). Fetch it on a connected machine with `berg get-model \(file.modelID)` and copy the cache, point --berg-dir at a BERG download, or give the file with --artifact \(file.artifact)=PATH")
+        .artifactMissing(name: file.artifact, message: "offline mode (BERG_OFFLINE) is on and \(file.cachePath ?? file.local.path) is not in the cache at \(home.path); fetch it on a connected machine and copy the cache, or give the file")
     }
 
     /// Downloads a berg-bucket or https file into the cache, once, verified.
