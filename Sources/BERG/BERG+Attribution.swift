@@ -126,7 +126,7 @@ extension BERG {
         let baseline = try job.baseline == "black" ? nil : BERG.baselineImage(model, path: job.baseline, like: images)
         let attribution = try model.integratedGradients(images, baseline: baseline, voxels: voxels, steps: job.steps,
                                                         method: job.method) { done, total in
-            progress?.report(completed: done, total: total, message: "Gradients")
+            progress?.report(completed: done, total: total, message: "gradients")
         }
         let report = AttributionReport(attribution: attribution, stimulusNames: stimuli.flatMap(\.names), voxels: voxels)
         try BERG.writingAll(job.outputs) {
@@ -159,13 +159,13 @@ extension BERG {
             try file.write(Tensor(shape: [a.values.count], doubles: a.sums), at: "attribution_sum")
             try file.write(Tensor(shape: [report.voxels.count], int64s: report.voxels.map(Int64.init)), at: "voxels")
             try file.writeStrings(report.stimulusNames, at: "stimulus_names")
-            var attributes = BERG.resultAttributes(EncodingResult(
-                responses: [:], metadata: BERG.runMetadata(id: model.modelID, subject: model.subject, selection: model.selection)))
-            attributes["method"] = a.method.rawValue
-            attributes["steps"] = String(a.steps)
-            attributes["baseline"] = job.baseline
-            attributes["input"] = BERG.inputDescription(model)
-            for (key, value) in attributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(key, .string(value)) }
+            let attributes: [String: HDF5File.AttributeValue] = [
+                "model_id": .string(model.modelID), "subject": .int(model.subject.number),
+                "selection": .string(model.selection.values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")),
+                "berg_version": .string(BERG.version), "method": .string(a.method.rawValue), "steps": .int(a.steps),
+                "baseline": .string(job.baseline), "input": .string(BERG.inputDescription(model)),
+            ]
+            for (key, value) in attributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(key, value) }
         }
     }
 

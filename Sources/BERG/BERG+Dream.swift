@@ -60,8 +60,8 @@ extension BERG {
         try check(job)
         let model = try getDifferentiableModel(job.modelID, subject: job.subject, selection: job.selection,
                                                options: job.options, device: job.device)
-        let result = try model.dream(voxels: model.checkedVoxels(job.voxels), settings: job.settings) { step, steps, target in
-            progress?.report(completed: step, total: steps, message: String(format: "Dreaming, target %.4g", target))
+        let result = try model.dream(voxels: model.checkedVoxels(job.voxels), settings: job.settings) { step, steps, _ in
+            progress?.report(completed: step, total: steps, message: "steps")
         }
         try BERG.writingAll(job.outputs) {
             try BERG.writeDreamPNG(result, to: job.output)

@@ -60,9 +60,9 @@ struct AttributeCommand: ParsableCommand {
         let job = AttributeJob(modelID: model.modelID, subject: Subject(model.subject), selection: try model.selection,
                                device: compute.device, voxels: target.voxels, input: input, output: output,
                                picture: picture, steps: steps, method: method, baseline: baseline)
-        let progress = ProgressBar.onTerminal
+        let progress = try ProgressDisplay.fromEnvironment()
         let report = try berg.run(job, progress: progress)
-        if progress != nil { FileHandle.standardError.write(Data("\n".utf8)) }
+        progress.end()
         writeStdout(report.completenessLines.joined(separator: "\n") + "\n")
         FileHandle.standardError.write(Data("wrote \(job.outputs.joined(separator: ", ")) (\(report.attribution.attributions.shape))\n".utf8))
     }

@@ -49,9 +49,9 @@ struct DreamCommand: ParsableCommand {
         let berg = try store.makeBERG(registries: registry, modelID: model.modelID)
         let job = DreamJob(modelID: model.modelID, subject: Subject(model.subject), selection: try model.selection,
                            device: compute.device, voxels: target.voxels, settings: settings, output: output, trace: trace)
-        let progress = ProgressBar.onTerminal
+        let progress = try ProgressDisplay.fromEnvironment()
         let result = try berg.run(job, progress: progress)
-        if progress != nil { FileHandle.standardError.write(Data("\n".utf8)) }
+        progress.end()
         let first = result.meanTrace.first ?? .nan, last = result.meanTrace.last ?? .nan
         writeStdout("target: first step \(first), last step \(last); final image \(result.finalValues.map { String($0) }.joined(separator: ", "))\n")
         FileHandle.standardError.write(Data("wrote \(job.outputs.joined(separator: ", "))\n".utf8))
