@@ -246,10 +246,11 @@ extension BERG {
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         let best = times.min() ?? .nan
+        let stages = ComputeProfile.drain().map { String(format: "\n  %@: %.3f s over %d runs + warm-up", $0.stage, $0.seconds, repeats) }.joined()
         return String(format: "berg input gradient %@ %@ voxels=%d batch=%d side=%d threads=%d: best %.3f s, %.2f images/s (runs: %@); memory: %.0f MB after loading, peak %.0f MB",
                       id, selection.values.map { "\($0)=\($1)" }.sorted().joined(separator: ","), model.responseCount, batch, side,
                       BERG.threadCount, best, Double(batch) / best, times.map { String(format: "%.3f", $0) }.joined(separator: ", "),
-                      loaded, MemoryUse.peakMegabytes())
+                      loaded, MemoryUse.peakMegabytes()) + stages
     }
 }
 

@@ -6,9 +6,8 @@ import CBLAS
 ///
 /// For stride 1 (undilated) the input gradient is itself a convolution: of dL/dy with the
 /// kernels flipped and their in/out channels swapped, padded by k − 1 − p. That runs on the
-/// forward engine (Winograd or im2col + GEMM). Strided convolutions take dcol = Wᵀ · dL/dy,
-/// one GEMM per image group, and fold the columns back onto the image (col2im, the adjoint of
-/// im2col).
+/// forward engine (Winograd or im2col + GEMM). Otherwise dcol = Wᵀ · dL/dy, one GEMM per
+/// image, folds the columns back onto the image (col2im, the adjoint of im2col).
 ///
 /// `inputScale` multiplies each input channel's gradient: an eval-mode BatchNorm that comes
 /// right before the convolution (y = conv(s ⊙ x + t)) has the input gradient s ⊙ convᵀ(dy).
@@ -38,6 +37,9 @@ public struct Conv2dInputGradient: Sendable {
             }
         }
         weight = scaled
+        // The transposed convolution pays where it runs as Winograd, or where its im2col is no
+        // larger than the columns' (out ≤ in); otherwise the columns' GEMM and col2im move
+        // out/in times less memory.
         let stride1 = conv.stride == 1 && conv.dilation == 1 && conv.padding.h < kh && conv.padding.w < kw
         guard stride1 else { transposed = nil; return }
         // W'[c, o, i, j] = W[o, c, kh − 1 − i, kw − 1 − j]
@@ -51,8 +53,9 @@ public struct Conv2dInputGradient: Sendable {
                 }
             }
         }
-        transposed = try Conv2d(weight: Tensor(shape: [cin, cout, kh, kw], floats: flipped),
-                                padding: Size2(kh - 1 - conv.padding.h, kw - 1 - conv.padding.w))
+        let candidate = try Conv2d(weight: Tensor(shape: [cin, cout, kh, kw], floats: flipped),
+                                   padding: Size2(kh - 1 - conv.padding.h, kw - 1 - conv.padding.w))
+        transposed = candidate.usesWinograd || cout <= cin ? candidate : nil
     }
 
     /// dL/dx [N, in, h, w] for dL/dy [N, out, oh, ow], where the forward input was h × w.
@@ -63,14 +66,16 @@ public struct Conv2dInputGradient: Sendable {
             throw BERGError.shapeMismatch(what: "Conv2d output gradient", expected: [n, conv.outChannels, o.h, o.w], actual: dy.shape)
         }
         if let transposed {
-            let dx = try transposed(dy)
+            let dx = try ComputeProfile.measure("  conv backward: transposed \(conv.kernel.h)×\(conv.kernel.w) \(conv.outChannels)→\(conv.inChannels)") { try transposed(dy) }
             // With stride 1 the output covers the input exactly (k − 1 − p on each side).
             guard dx.shape == [n, conv.inChannels, h, w] else {
                 throw BERGError.shapeMismatch(what: "Conv2d transposed gradient", expected: [n, conv.inChannels, h, w], actual: dx.shape)
             }
             return dx
         }
-        return try columnGradient(dy.floats, n: n, h: h, w: w, out: o)
+        return try ComputeProfile.measure("  conv backward: columns \(conv.kernel.h)×\(conv.kernel.w) stride \(conv.stride.h)") {
+            try columnGradient(dy.floats, n: n, h: h, w: w, out: o)
+        }
     }
 
     /// dx = col2im(Wᵀ · dy), one image group per worker.

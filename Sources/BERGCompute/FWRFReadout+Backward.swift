@@ -39,7 +39,9 @@ extension FWRFReadout {
     ///     ∂s/∂A_k[b,c,s] = Σ_v g_k[v,s] · ∂s/∂φ_k[v,b,c]      (A_k = nl(F_k); one GEMM per voxel block)
     ///     ∂s/∂F_k        = ∂s/∂A_k ⊙ nl′(F_k)
     ///
-    /// Only φ of one voxel block is held at a time; the GEMMs run on all BLAS threads.
+    /// Each worker takes a run of images through every step with single-threaded GEMMs: no
+    /// step waits for another worker, and BLAS's own threads stay asleep rather than spin
+    /// beside the non-linearities. Only φ of one voxel block is held at a time.
     public func sumsAndGradients(_ featureMaps: [Tensor]) throws -> (sums: [Float], gradients: [Tensor]) {
         guard featureMaps.count == channelCounts.count else {
             throw BERGError.invalidInput("fwRF readout takes \(channelCounts.count) feature maps, got \(featureMaps.count)")
@@ -51,78 +53,87 @@ extension FWRFReadout {
                 throw BERGError.shapeMismatch(what: "fwRF feature map \(k)", expected: [batch, channelCounts[k], spatialSizes[k]], actual: map.shape)
             }
         }
-        let featureCount = channelCounts.reduce(0, +)
-        var rowSums = [Float](repeating: 0, count: voxelCount * batch)   // [v, b]: Σ_c nl(φ)·w
-        var gradients: [Tensor] = []
-        var featureOffset = 0
-        for (k, map) in featureMaps.enumerated() {
-            let c = channelCounts[k], s = spatialSizes[k], columns = batch * c
-            let f = map.floats
-            var activated = [Float](repeating: 0, count: f.count)      // A = nl(F), [(b,c), s]
-            var slope = [Float](repeating: 0, count: f.count)          // nl′(F)
-            f.withUnsafeBufferPointer { fp in
-                activated.withUnsafeMutableBufferPointer { ap in
-                    slope.withUnsafeMutableBufferPointer { dp in
-                        let x = fp.baseAddress!, a = SendablePointer(ap.baseAddress!), d = SendablePointer(dp.baseAddress!)
-                        Parallel.chunks(fp.count) { r in
-                            LogActivation.apply(x + r.lowerBound, a.p + r.lowerBound, count: r.count)
-                            LogActivation.derivative(x + r.lowerBound, d.p + r.lowerBound, count: r.count)
+        let maps = featureMaps.map(\.floats)
+        let mapStarts = maps.indices.map { k in maps[..<k].reduce(0) { $0 + $1.count } }
+        var gradients = [Float](repeating: 0, count: maps.reduce(0) { $0 + $1.count })   // ∂s/∂F_k, one after another
+        var rowSums = [Float](repeating: 0, count: voxelCount * batch)        // [v, b]: Σ_c nl(φ)·w
+        let workers = Parallel.workers(for: batch)
+        let perWorker = (batch + workers - 1) / workers
+        let block = min(voxelCount, FWRFReadout.gradientVoxelBlock)
+        let largest = zip(channelCounts, spatialSizes).map { $0 * $1 }.max() ?? 0
+        // Per worker: φ of one voxel block, and A = nl(F) and nl′(F) of its images.
+        let slot = block * perWorker * (channelCounts.max() ?? 0) + 2 * perWorker * largest
+        let pointers = UncheckedSendable((maps, poolingFields, weights))
+        rowSums.withUnsafeMutableBufferPointer { sp in
+          gradients.withUnsafeMutableBufferPointer { op in
+            ScratchPool.shared.withBuffer(count: workers * slot) { scratch in
+                let sums = SendablePointer(sp.baseAddress!), buffers = SendablePointer(scratch), output = SendablePointer(op.baseAddress!)
+                Parallel.forEach(workers) { worker, _ in
+                    let (maps, fields, weights) = pointers.value
+                    let first = worker * perWorker, count = min(perWorker, batch - first)
+                    guard count > 0 else { return }
+                    let phi = buffers.p + worker * slot
+                    let activated = phi + block * perWorker * (self.channelCounts.max() ?? 0), slopes = activated + perWorker * largest
+                    var featureOffset = 0
+                    for k in maps.indices {
+                        let c = self.channelCounts[k], s = self.spatialSizes[k], columns = count * c
+                        let mapOffset = first * c * s, size = count * c * s
+                        maps[k].withUnsafeBufferPointer { fp in
+                            LogActivation.valueAndSlope(fp.baseAddress! + mapOffset, value: activated, slope: slopes, count: size)
                         }
-                    }
-                }
-            }
-            var gradient = [Float](repeating: 0, count: f.count)       // ∂s/∂A, then ∂s/∂F
-            let block = min(voxelCount, FWRFReadout.gradientVoxelBlock)
-            var phi = [Float](repeating: 0, count: block * columns)
-            poolingFields[k].withUnsafeBufferPointer { gp in
-                activated.withUnsafeBufferPointer { ap in
-                    phi.withUnsafeMutableBufferPointer { pp in
-                        gradient.withUnsafeMutableBufferPointer { dp in
+                        let dA = output.p + mapStarts[k] + mapOffset
+                        fields[k].withUnsafeBufferPointer { gp in
                             weights.withUnsafeBufferPointer { wp in
-                                rowSums.withUnsafeMutableBufferPointer { sp in
-                                    let phiPtr = SendablePointer(pp.baseAddress!), sums = SendablePointer(sp.baseAddress!)
-                                    let w = wp.baseAddress!
-                                    for v0 in stride(from: 0, to: voxelCount, by: block) {
-                                        let nv = min(block, voxelCount - v0)
-                                        let g = gp.baseAddress! + v0 * s
-                                        // φ [nv, (b,c)] = g [nv, s] · Aᵀ
-                                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(nv), Int32(columns), Int32(s),
-                                                    1, g, Int32(s), ap.baseAddress!, Int32(s), 0, phiPtr.p, Int32(columns))
-                                        // Each voxel's row: its sums, then φ ← w · nl′(φ).
-                                        Parallel.chunks(nv, minChunk: 16) { rows in
-                                            for v in rows {
-                                                let row = phiPtr.p + v * columns
-                                                let wRow = w + (v0 + v) * featureCount + featureOffset
-                                                for b in 0..<batch {
-                                                    let p = row + b * c
-                                                    var sum: Float = 0
-                                                    for j in 0..<c {
-                                                        let value = p[j]
-                                                        sum += LogActivation.evaluate(value) * wRow[j]
-                                                        p[j] = wRow[j] * LogActivation.slope(value)
-                                                    }
-                                                    sums.p[(v0 + v) * batch + b] += sum
-                                                }
-                                            }
-                                        }
-                                        // ∂s/∂A [(b,c), s] += φᵀ [(b,c), nv] · g [nv, s]
-                                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(columns), Int32(s), Int32(nv),
-                                                    1, phiPtr.p, Int32(columns), g, Int32(s), v0 == 0 ? 0 : 1, dp.baseAddress!, Int32(s))
-                                    }
+                                for v0 in stride(from: 0, to: self.voxelCount, by: block) {
+                                    let nv = min(block, self.voxelCount - v0)
+                                    let g = gp.baseAddress! + v0 * s
+                                    // φ [nv, (b,c)] = g [nv, s] · Aᵀ
+                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(nv), Int32(columns), Int32(s),
+                                                1, g, Int32(s), activated, Int32(s), 0, phi, Int32(columns))
+                                    // Each voxel's row: its sums, then φ ← w · nl′(φ).
+                                    FWRFReadout.weightedSlopes(phi, rows: nv, images: count, channels: c,
+                                                               weights: wp.baseAddress! + v0 * self.featureCount + featureOffset,
+                                                               weightStride: self.featureCount, sums: sums.p + v0 * batch + first, sumStride: batch)
+                                    // ∂s/∂A [(b,c), s] += φᵀ [(b,c), nv] · g [nv, s]
+                                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(columns), Int32(s), Int32(nv),
+                                                1, phi, Int32(columns), g, Int32(s), v0 == 0 ? 0 : 1, dA, Int32(s))
                                 }
                             }
                         }
+                        for i in 0..<size { dA[i] *= slopes[i] }
+                        featureOffset += c
                     }
                 }
             }
-            for i in gradient.indices { gradient[i] *= slope[i] }
-            gradients.append(try Tensor(shape: map.shape, floats: gradient))
-            featureOffset += c
+          }
         }
         let biasSum = bias.reduce(0, +)
         var sums = [Float](repeating: biasSum, count: batch)
         for v in 0..<voxelCount { for b in 0..<batch { sums[b] += rowSums[v * batch + b] } }
-        return (sums, gradients)
+        return (sums, try maps.indices.map { k in
+            try Tensor(shape: featureMaps[k].shape, floats: Array(gradients[mapStarts[k]..<(mapStarts[k] + maps[k].count)]))
+        })
+    }
+
+    var featureCount: Int { channelCounts.reduce(0, +) }
+
+    /// For each voxel row of φ [rows, images·C]: adds Σ_c nl(φ)·w to that voxel's sum of each
+    /// image, and replaces φ by w · nl′(φ).
+    static func weightedSlopes(_ phi: UnsafeMutablePointer<Float>, rows: Int, images: Int, channels c: Int,
+                               weights: UnsafePointer<Float>, weightStride: Int, sums: UnsafeMutablePointer<Float>, sumStride: Int) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * c) { buffer in
+            // nl(φ) and nl′(φ) of one row apart from φ, so that the loops vectorise.
+            let value = buffer.baseAddress!, slope = value + c
+            for v in 0..<rows {
+                let w = weights + v * weightStride
+                for b in 0..<images {
+                    let p = phi + (v * images + b) * c
+                    LogActivation.valueAndSlope(p, value: value, slope: slope, count: c)
+                    sums[v * sumStride + b] += LogActivation.dot(value, w, count: c)
+                    for j in 0..<c { p[j] = w[j] * slope[j] }
+                }
+            }
+        }
     }
 }
 
@@ -130,15 +141,24 @@ extension LogActivation {
     /// nl′(x) = |tanh x| / (1 + |x|) + log(1 + |x|) · (1 − tanh² x), with nl′(0) = 0 as PyTorch
     /// differentiates |x| there.
     @inline(__always)
-    public static func slope(_ x: Float) -> Float {
+    public static func slope(_ x: Float) -> Float { valueAndSlope(x).slope }
+
+    /// nl(x) and nl′(x) from one log and one tanh.
+    @inline(__always)
+    static func valueAndSlope(_ x: Float) -> (value: Float, slope: Float) {
         let a = Float(bitPattern: x.bitPattern & 0x7FFF_FFFF)
-        let t = tanh(x, magnitude: a)
+        let t = tanh(x, magnitude: a), l = log(1 + a)
         let magnitude = Float(bitPattern: t.bitPattern & 0x7FFF_FFFF)
-        return magnitude / (1 + a) + log(1 + a) * (1 - t * t)
+        return (l * t, magnitude / (1 + a) + l * (1 - t * t))
     }
 
-    /// out[i] = nl′(x[i]).
-    public static func derivative(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { out[i] = slope(x[i]) }
+    /// value[i] = nl(x[i]) and slope[i] = nl′(x[i]), in one vectorisable pass (the three must
+    /// not overlap).
+    static func valueAndSlope(_ x: UnsafePointer<Float>, value: UnsafeMutablePointer<Float>, slope: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count {
+            let (v, d) = valueAndSlope(x[i])
+            value[i] = v
+            slope[i] = d
+        }
     }
 }

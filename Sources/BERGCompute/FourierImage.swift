@@ -99,14 +99,12 @@ public struct FourierImage: Sendable {
             let base = b * 3 * planeSize
             for i in 0..<planeSize {
                 // Through the sigmoid, then the colour mixing (transposed).
-                var mixed = [Float](repeating: 0, count: 3)
-                for c in 0..<3 {
+                func mixed(_ c: Int) -> Float {
                     let v = y[base + c * planeSize + i]
-                    mixed[c] = g[base + c * planeSize + i] * v * (1 - v)
+                    return g[base + c * planeSize + i] * v * (1 - v)
                 }
-                for j in 0..<3 {
-                    spatial[base + j * planeSize + i] = m[j] * mixed[0] + m[3 + j] * mixed[1] + m[6 + j] * mixed[2]
-                }
+                let (d0, d1, d2) = (mixed(0), mixed(1), mixed(2))
+                for j in 0..<3 { spatial[base + j * planeSize + i] = m[j] * d0 + m[3 + j] * d1 + m[6 + j] * d2 }
             }
         }
         var result = [Float](repeating: 0, count: spectrum.count)

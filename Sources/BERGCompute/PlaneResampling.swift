@@ -30,9 +30,11 @@ struct PlaneResampling: Sendable {
                 let y0 = Int(Foundation.floor(sy)), x0 = Int(Foundation.floor(sx))
                 let fy = Float(sy - Double(y0)), fx = Float(sx - Double(x0))
                 let p = y * outWidth + x
-                let corners = [(y0, x0, (1 - fy) * (1 - fx)), (y0, x0 + 1, (1 - fy) * fx),
-                               (y0 + 1, x0, fy * (1 - fx)), (y0 + 1, x0 + 1, fy * fx)]
-                for (t, (cy, cx, w)) in corners.enumerated() where w != 0 {
+                // The four corners: (y0, x0), (y0, x0 + 1), (y0 + 1, x0), (y0 + 1, x0 + 1).
+                for t in 0..<4 {
+                    let cy = y0 + t / 2, cx = x0 + t % 2
+                    let w = (t / 2 == 0 ? 1 - fy : fy) * (t % 2 == 0 ? 1 - fx : fx)
+                    guard w != 0 else { continue }
                     if cy >= 0, cy < inHeight, cx >= 0, cx < inWidth {
                         taps[4 * p + t] = Int32(cy * inWidth + cx)
                         weights[4 * p + t] = w
@@ -51,15 +53,18 @@ struct PlaneResampling: Sendable {
     func apply(_ x: [Float], planes: Int) -> [Float] {
         let inPlane = inHeight * inWidth, outPlane = outHeight * outWidth
         var out = [Float](repeating: 0, count: planes * outPlane)
-        for plane in 0..<planes {
-            let src = plane * inPlane, dst = plane * outPlane
-            for p in 0..<outPlane {
-                var v = constant?[p] ?? 0
-                for t in 0..<4 {
-                    let at = taps[4 * p + t]
-                    if at >= 0 { v += weights[4 * p + t] * x[src + Int(at)] }
+        taps.withUnsafeBufferPointer { tp in
+            weights.withUnsafeBufferPointer { wp in
+                x.withUnsafeBufferPointer { xp in
+                    out.withUnsafeMutableBufferPointer { op in
+                        let (t, w) = (tp.baseAddress!, wp.baseAddress!)
+                        for plane in 0..<planes {
+                            let src = xp.baseAddress! + plane * inPlane, dst = op.baseAddress! + plane * outPlane
+                            if let constant { for p in 0..<outPlane { dst[p] = constant[p] } }
+                            for i in 0..<(4 * outPlane) where t[i] >= 0 { dst[i >> 2] += w[i] * src[Int(t[i])] }
+                        }
+                    }
                 }
-                out[dst + p] = v
             }
         }
         return out
@@ -69,13 +74,16 @@ struct PlaneResampling: Sendable {
     func adjoint(_ g: [Float], planes: Int) -> [Float] {
         let inPlane = inHeight * inWidth, outPlane = outHeight * outWidth
         var out = [Float](repeating: 0, count: planes * inPlane)
-        for plane in 0..<planes {
-            let src = plane * outPlane, dst = plane * inPlane
-            for p in 0..<outPlane {
-                let gp = g[src + p]
-                for t in 0..<4 {
-                    let at = taps[4 * p + t]
-                    if at >= 0 { out[dst + Int(at)] += weights[4 * p + t] * gp }
+        taps.withUnsafeBufferPointer { tp in
+            weights.withUnsafeBufferPointer { wp in
+                g.withUnsafeBufferPointer { gp in
+                    out.withUnsafeMutableBufferPointer { op in
+                        let (t, w) = (tp.baseAddress!, wp.baseAddress!)
+                        for plane in 0..<planes {
+                            let src = gp.baseAddress! + plane * outPlane, dst = op.baseAddress! + plane * inPlane
+                            for i in 0..<(4 * outPlane) where t[i] >= 0 { dst[Int(t[i])] += w[i] * src[i >> 2] }
+                        }
+                    }
                 }
             }
         }

@@ -65,10 +65,14 @@ struct FWRFResponseTarget: ResponseTarget {
         var sums = [Float](repeating: 0, count: images.shape[0])
         var gradient: Tensor?
         for part in parts {
-            let activations = try part.network.activations(part.network.normalized(images), recording: true)
-            let (partSums, mapGradients) = try part.readout.sumsAndGradients(activations.featureMaps)
+            let activations = try ComputeProfile.measure("gradient: forward") {
+                try part.network.activations(part.network.normalized(images), recording: true)
+            }
+            let (partSums, mapGradients) = try ComputeProfile.measure("gradient: readout") {
+                try part.readout.sumsAndGradients(activations.featureMaps)
+            }
             for b in sums.indices { sums[b] += partSums[b] }
-            let dx = try part.gradient.inputGradient(mapGradients, activations)
+            let dx = try ComputeProfile.measure("gradient: network backward") { try part.gradient.inputGradient(mapGradients, activations) }
             gradient = try gradient.map { try Ops.add($0, dx) } ?? dx
         }
         let scale = 1 / Float(voxelCount)

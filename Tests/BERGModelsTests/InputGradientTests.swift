@@ -9,26 +9,22 @@ import BERGStore
 /// (Tools/reference/make_attribution_fixtures.py): a random-weight fwRF network in BERG's
 /// layout (V1, 6 voxels) and img2fmri's pipeline on a tiny ResNet-18 with a Ridge readout.
 final class InputGradientTests: XCTestCase {
-    nonisolated(unsafe) static var scratch: URL!
-    static var bergDir: URL { scratch.appendingPathComponent("berg_dir") }
-
-    override class func setUp() {
-        super.setUp()
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("attribution-tests-\(UUID().uuidString)")
+    /// The fixture BERG directory (V1, FFA-1, PPA of subject 1), unpacked once per run.
+    static let bergDir: URL = {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("attribution-tests-\(ProcessInfo.processInfo.processIdentifier)")
+        try? FileManager.default.removeItem(at: scratch)
         do {
             try ArchiveExtractor.extract(AttributionFixtures.directory.appendingPathComponent("berg_dir.tar.xz"), into: scratch)
         } catch {
             XCTFail("cannot unpack the fixture BERG directory: \(error)")
         }
-    }
-
-    override class func tearDown() {
-        if let scratch { try? FileManager.default.removeItem(at: scratch) }
-        super.tearDown()
-    }
+        atexit { try? FileManager.default.removeItem(at: FileManager.default.temporaryDirectory.appendingPathComponent("attribution-tests-\(ProcessInfo.processInfo.processIdentifier)")) }
+        return scratch.appendingPathComponent("berg_dir")
+    }()
 
     static func fwrf(_ roi: String) throws -> FWRFEncoder {
-        let berg = try BERG(home: scratch.appendingPathComponent("home"), storeOptions: StoreOptions(bergDir: bergDir, offline: true))
+        let berg = try BERG(home: bergDir.deletingLastPathComponent().appendingPathComponent("home"),
+                            storeOptions: StoreOptions(bergDir: bergDir, offline: true))
         return try XCTUnwrap(try berg.getEncodingModel("fmri-nsd-fwrf", subject: 1, selection: ["roi": roi]) as? FWRFEncoder)
     }
 
