@@ -79,6 +79,22 @@ public final class VisionTransformer: FeatureNetwork, @unchecked Sendable {
         nodeNames = names
     }
 
+    /// Patches [N, D, g, g] → tokens [N, 1 + g², D], the class token first, plus the position
+    /// embedding (the input of the encoder's first block).
+    func tokens(_ patches: Tensor) throws -> Tensor {
+        let n = patches.shape[0], d = hidden, s = (imageSize / patch) * (imageSize / patch), t = s + 1
+        let pv = patches.floats
+        var tokens = [Float](repeating: 0, count: n * t * d)
+        for b in 0..<n {
+            for j in 0..<d { tokens[b * t * d + j] = classToken[j] + posEmbedding[j] }
+            for c in 0..<d {
+                let src = b * d * s + c * s
+                for k in 0..<s { tokens[b * t * d + (k + 1) * d + c] = pv[src + k] + posEmbedding[(k + 1) * d + c] }
+            }
+        }
+        return try Tensor(shape: [n, t, d], floats: tokens)
+    }
+
     /// x: [N, 3, imageSize, imageSize] normalised images.
     public func forward(_ x: Tensor, outputs: [String]) throws -> [String: Tensor] {
         let last = try lastRequestedNode(outputs, in: nodeNames, network: "VisionTransformer")
@@ -96,18 +112,8 @@ public final class VisionTransformer: FeatureNetwork, @unchecked Sendable {
         }
         let patches = try ComputeProfile.measure("conv_proj") { try convProj(x) }  // [N, D, g, g]
         guard emit("conv_proj", patches) else { return result }
-        // [N, D, S] → [N, 1 + S, D] with the class token first, plus the position embedding.
-        let d = hidden, s = (imageSize / patch) * (imageSize / patch), t = s + 1
-        let pv = patches.floats
-        var tokens = [Float](repeating: 0, count: n * t * d)
-        for b in 0..<n {
-            for j in 0..<d { tokens[b * t * d + j] = classToken[j] + posEmbedding[j] }
-            for c in 0..<d {
-                let src = b * d * s + c * s
-                for k in 0..<s { tokens[b * t * d + (k + 1) * d + c] = pv[src + k] + posEmbedding[(k + 1) * d + c] }
-            }
-        }
-        var hState = try Tensor(shape: [n, t, d], floats: tokens)
+        var hState = try tokens(patches)
+        let d = hidden
         for (i, block) in blocks.enumerated() {
             let p = "encoder.layers.encoder_layer_\(i)"
             let normed1 = try ComputeProfile.measure("layernorm") { try block.ln1(hState) }

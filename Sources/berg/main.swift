@@ -15,6 +15,7 @@ struct Berg: ParsableCommand {
             RegistryCommand.self,
             MetadataCommand.self,
             EncodeCommand.self,
+            FeaturesCommand.self,
             StimuliCommand.self,
             GetModelCommand.self,
             CacheCommand.self,
