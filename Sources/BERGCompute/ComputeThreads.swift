@@ -48,10 +48,10 @@ struct SendablePointer<T>: @unchecked Sendable {
     init(_ p: UnsafeMutablePointer<T>) { self.p = p }
 }
 
-
-enum Parallel {
+/// Loops over items on the compute threads (other modules' numeric loops use them too).
+public enum Parallel {
     /// How many workers a loop over `n` items uses: one per thread, at most one per item.
-    static func workers(for n: Int) -> Int {
+    public static func workers(for n: Int) -> Int {
         let threads = ComputeThreads.count
         return (n > 1 && threads > 1) ? min(threads, n) : 1
     }
@@ -59,7 +59,7 @@ enum Parallel {
     /// Runs `body(item, worker)` for item in 0..<n, where `worker` < `workers(for: n)` names a
     /// per-worker scratch slot. With more than one worker OpenBLAS runs single-threaded inside
     /// (no oversubscription); with one, items run in order and OpenBLAS uses all threads.
-    static func forEach(_ n: Int, _ body: (_ item: Int, _ worker: Int) -> Void) {
+    public static func forEach(_ n: Int, _ body: (_ item: Int, _ worker: Int) -> Void) {
         let workers = workers(for: n)
         guard workers > 1 else {
             for i in 0..<n { body(i, 0) }
@@ -79,7 +79,7 @@ enum Parallel {
     }
 
     /// Splits 0..<n into contiguous chunks, one per worker, for element-wise work.
-    static func chunks(_ n: Int, minChunk: Int = 1 << 16, _ body: (Range<Int>) -> Void) {
+    public static func chunks(_ n: Int, minChunk: Int = 1 << 16, _ body: (Range<Int>) -> Void) {
         let threads = ComputeThreads.count
         let pieces = min(threads, max(1, n / minChunk))
         if pieces <= 1 { body(0..<n); return }

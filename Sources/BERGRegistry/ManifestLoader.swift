@@ -131,8 +131,9 @@ public enum ManifestLoader {
             BERGError.invalidManifest(file: file, keyPath: keyPath, message: message)
         }
         let stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
-        if file.hasSuffix(".yaml") || file.hasSuffix(".yml"), stem != manifest.modelID {
-            throw fail("model_id", "model_id '\(manifest.modelID)' must equal the file name '\(stem)'")
+        // A model package's `manifest.yaml` may hold any id.
+        if file.hasSuffix(".yaml") || file.hasSuffix(".yml"), stem != manifest.modelID, stem != "manifest" {
+            throw fail("model_id", "model_id '\(manifest.modelID)' must equal the file name '\(stem)' (or the file be a model package's manifest.yaml)")
         }
         let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
         guard !manifest.modelID.isEmpty, manifest.modelID.allSatisfy({ allowed.contains($0) }) else {

@@ -16,6 +16,7 @@ struct Berg: ParsableCommand {
             MetadataCommand.self,
             EncodeCommand.self,
             FeaturesCommand.self,
+            FitCommand.self,
             StimuliCommand.self,
             GetModelCommand.self,
             CacheCommand.self,
