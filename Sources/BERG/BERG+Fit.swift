@@ -118,10 +118,14 @@ extension BERG {
             responses.rows = responses.rows.keepingColumns(kept)
             say("dropped \(bad.count) of \(kept.count + bad.count) voxels that hold NaN (voxels \(listed))")
         }
+        try EncodingFit.check(features: x, responses: responses.rows, settings: job.settings)
         say("fitting \(job.settings.pipelineDescription) on features [\(x.rows), \(x.columns)] and responses [\(responses.rows.rows), \(responses.rows.columns)]")
         let result = try EncodingFit.run(features: x, responses: responses.rows, settings: job.settings, progress: say)
         let writer = FitOutputWriter(job: job, features: features, responses: responses, keptVoxels: kept, droppedVoxels: bad, result: result)
         let summary = try writer.write()
+        if features.provenance == nil {
+            say("model/ holds weights.npz and no manifest.yaml: these features did not come from `berg features`, so the network and weights that make them are unknown")
+        }
         say(String(format: "median %@ %.4f over %d voxels; wrote %@ in %@", job.settings.score.rawValue, summary.median, summary.voxels,
                    summary.files.joined(separator: ", "), job.outputDirectory))
         return summary

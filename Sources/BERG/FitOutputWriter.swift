@@ -134,7 +134,7 @@ struct FitOutputWriter {
         let model = result.model
         let v = keptVoxels.count
         var arrays: [(name: String, tensor: Tensor)] = [
-            ("coef", try Tensor(shape: [v, model.inputCount], floats: model.coefficients.map(Float.init))),
+            ("coef", try Tensor(shape: [v, model.inputCount], floats: model.coefficients)),
             ("intercept", try Tensor(shape: [v], doubles: model.intercept)),
         ]
         if let components = model.pcaComponents, let mean = model.pcaMean {
@@ -175,9 +175,11 @@ struct FitOutputWriter {
             "readouts": [["output": "responses", "coef": "coef", "intercept": "intercept"]],
         ]
         if s.pca != nil { settings["pca"] = ["components": "pca_components", "mean": "pca_mean"] }
-        let backbone: [String: Any] = provenance.weights.hasPrefix("https://") || provenance.weights.hasPrefix("http://")
-            ? ["name": "backbone", "source": "https", "url": provenance.weights, "sha256": provenance.weightsSHA256]
-            : ["name": "backbone", "source": "local", "path": provenance.weights, "sha256": provenance.weightsSHA256]
+        var backbone: [String: Any] = provenance.weights.hasPrefix("https://") || provenance.weights.hasPrefix("http://")
+            ? ["name": "backbone", "source": "https", "url": provenance.weights]
+            : ["name": "backbone", "source": "local", "path": provenance.weights]
+        let sha = provenance.weightsSHA256.lowercased()
+        if sha.count == 64, sha.allSatisfy(\.isHexDigit) { backbone["sha256"] = sha }
         let validation: String
         switch s.validation {
         case .kFold(let k): validation = "\(k)-fold cross-validation (contiguous folds)"

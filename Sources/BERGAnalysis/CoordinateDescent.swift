@@ -37,11 +37,7 @@ enum CoordinateDescent {
         }
         for j in 0..<v { for k in 0..<p { coefT.values[k * v + j] = solutions[j * p + k] } }
         var out = FittedReadout(predictions: FitProblem.predictions(test, coefT, means: yMean))
-        if problem.wantCoefficients {
-            let (coefficients, intercept) = FitProblem.readout(coefT, featureMeans: mean, responseMeans: yMean)
-            out.coefficients = coefficients
-            out.intercept = intercept
-        }
+        if problem.wantCoefficients { out.setCoefficients(coefT, featureMeans: mean, responseMeans: yMean) }
         return out
     }
 

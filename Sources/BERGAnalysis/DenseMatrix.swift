@@ -91,9 +91,11 @@ struct SymmetricEigenpairs: Sendable {
     var values: [Double]
     var vectors: DenseMatrix
 
-    /// The `count` largest eigenpairs (all when nil) of the symmetric matrix `a`, by LAPACK's
-    /// `dsyevr`.
-    init(_ a: DenseMatrix, largest count: Int? = nil) throws {
+    /// The `count` largest eigenpairs (all when nil) of the symmetric matrix `a`: LAPACK's
+    /// `dsyevr` for some, `dsyevd` (divide and conquer, several times faster than MRRR here)
+    /// for all. Both overwrite their input: pass a matrix that is not needed afterwards to
+    /// avoid a copy.
+    init(_ a: consuming DenseMatrix, largest count: Int? = nil) throws {
         let n = a.rows
         precondition(a.columns == n)
         let k = min(count ?? n, n)
@@ -103,6 +105,12 @@ struct SymmetricEigenpairs: Sendable {
             return
         }
         var matrix = a.values
+        a = DenseMatrix(zeros: 0, 0)
+        (values, vectors) = k == n ? try Self.all(&matrix, size: n) : try Self.largest(&matrix, size: n, count: k)
+    }
+
+    /// The `k` largest eigenpairs by `dsyevr`.
+    private static func largest(_ matrix: inout [Double], size n: Int, count k: Int) throws -> ([Double], DenseMatrix) {
         var jobz: CChar = 86 /* V */, range: CChar = k == n ? 65 /* A */ : 73 /* I */, uplo: CChar = 76 /* L */
         var order = Int32(n), lda = Int32(n), ldz = Int32(n)
         var lower = Int32(n - k + 1), upper = Int32(n)
@@ -123,13 +131,43 @@ struct SymmetricEigenpairs: Sendable {
         guard info == 0, Int(found) == k else {
             throw BERGError.unsupported("LAPACK dsyevr did not converge (info \(info), \(found) of \(k) eigenvalues)")
         }
-        // Ascending, each vector a column of z (column-major): reverse into rows, largest first.
-        values = (0..<k).reversed().map { w[$0] }
-        var rowsOut = [Double](repeating: 0, count: k * n)
-        for (row, column) in (0..<k).reversed().enumerated() {
-            for i in 0..<n { rowsOut[row * n + i] = z[column * n + i] }
+        matrix = []
+        // Ascending, each vector a contiguous column of z (column-major), so z read row-major
+        // has one eigenvector per row: reverse the rows in place, largest first.
+        let values: [Double] = (0..<k).reversed().map { w[$0] }
+        z.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            for row in 0..<(k / 2) {
+                let other = k - 1 - row
+                for i in 0..<n { swap(&base[row * n + i], &base[other * n + i]) }
+            }
         }
-        vectors = DenseMatrix(rows: k, columns: n, values: rowsOut)
+        return (values, DenseMatrix(rows: k, columns: n, values: z))
+    }
+
+    /// Every eigenpair of the n × n symmetric `matrix` by `dsyevd`; the matrix becomes the
+    /// eigenvectors, one per row (column-major columns read row-major), largest first.
+    private static func all(_ matrix: inout [Double], size n: Int) throws -> ([Double], DenseMatrix) {
+        var jobz: CChar = 86 /* V */, uplo: CChar = 76 /* L */
+        var order = Int32(n), lda = Int32(n), info: Int32 = 0
+        var w = [Double](repeating: 0, count: n)
+        var workSize = 0.0, iworkSize: Int32 = 0, query: Int32 = -1, iquery: Int32 = -1
+        dsyevd_(&jobz, &uplo, &order, &matrix, &lda, &w, &workSize, &query, &iworkSize, &iquery, &info, 1, 1)
+        guard info == 0 else { throw BERGError.unsupported("LAPACK dsyevd failed its workspace query (info \(info))") }
+        var lwork = Int32(workSize), liwork = iworkSize
+        var work = [Double](repeating: 0, count: Int(lwork))
+        var iwork = [Int32](repeating: 0, count: Int(liwork))
+        dsyevd_(&jobz, &uplo, &order, &matrix, &lda, &w, &work, &lwork, &iwork, &liwork, &info, 1, 1)
+        guard info == 0 else { throw BERGError.unsupported("LAPACK dsyevd did not converge (info \(info))") }
+        work = []
+        matrix.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            for row in 0..<(n / 2) {
+                let other = n - 1 - row
+                for i in 0..<n { swap(&base[row * n + i], &base[other * n + i]) }
+            }
+        }
+        return (w.reversed(), DenseMatrix(rows: n, columns: n, values: matrix))
     }
 
     init(values: [Double], vectors: DenseMatrix) {

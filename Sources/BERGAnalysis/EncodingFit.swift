@@ -102,8 +102,8 @@ public struct FittedPipeline: Sendable {
     public var pcaMean: [Double]?
     public var pcaComponents: [Double]?
     public var pcaComponentCount: Int
-    /// Coefficients [V, p] (row-major) on the PCA scores (or the features), intercepts [V].
-    public var coefficients: [Double]
+    /// Coefficients [V, p] (row-major, float32) on the PCA scores (or the features), intercepts [V].
+    public var coefficients: [Float]
     public var intercept: [Double]
     /// p, the readout's input size.
     public var inputCount: Int
@@ -136,12 +136,15 @@ public struct EncodingFitResult: Sendable {
 /// estimator are fitted on the training rows only and predict the held-out rows; then the
 /// pipeline is refitted on all rows.
 public enum EncodingFit {
-    public static func run(features: FeatureRows, responses: ResponseRows, settings: EncodingFitSettings,
-                           progress: ((String) -> Void)? = nil) throws -> EncodingFitResult {
+    /// Checks the settings against the data's sizes before any work: the same stimuli, and
+    /// PCA and PLS component counts no larger than the smallest training set allows. Usage
+    /// errors name the shapes.
+    public static func check(features: FeatureRows, responses: ResponseRows, settings: EncodingFitSettings) throws {
         try settings.check()
         guard features.rows == responses.rows else {
-            throw BERGError.shapeMismatch(what: "responses for \(features.rows) stimuli of features [\(features.rows), \(features.columns)] (the same N)",
-                                          expected: [features.rows, responses.columns], actual: [responses.rows, responses.columns])
+            throw BERGError.invalidArgument(
+                name: "responses", value: "[\(responses.rows), \(responses.columns)]",
+                message: "the features [\(features.rows), \(features.columns)] and responses [\(responses.rows), \(responses.columns)] differ in their number of stimuli")
         }
         let splits = try settings.validation.splits(rows: features.rows)
         let smallestTraining = splits.map(\.train.count).min() ?? features.rows
@@ -149,12 +152,17 @@ public enum EncodingFit {
             throw BERGError.invalidArgument(name: "pca", value: String(k),
                                             message: "PCA(\(k)) needs K ≤ the training rows and the features, but the smallest training set is [\(smallestTraining), \(features.columns)]")
         }
-        let plsComponents = settings.components ?? 2
-        if settings.estimator == .pls, plsComponents > min(smallestTraining, settings.pca ?? features.columns) {
-            let k = plsComponents
+        let k = settings.components ?? 2
+        if settings.estimator == .pls, k > min(smallestTraining, settings.pca ?? features.columns) {
             throw BERGError.invalidArgument(name: "components", value: String(k),
                                             message: "PLSRegression(\(k)) needs K ≤ the training rows and the features, but the smallest training set is [\(smallestTraining), \(settings.pca ?? features.columns)]")
         }
+    }
+
+    public static func run(features: FeatureRows, responses: ResponseRows, settings: EncodingFitSettings,
+                           progress: ((String) -> Void)? = nil) throws -> EncodingFitResult {
+        try check(features: features, responses: responses, settings: settings)
+        let splits = try settings.validation.splits(rows: features.rows)
         let say = progress ?? { _ in }
         let started = Date()
         let x = settings.zscoreFeatures ? try features.zscoredRows(name: "the features") : features
@@ -188,7 +196,8 @@ public enum EncodingFit {
         var clock = Date()
         let (whole, wholePCA) = try problem(train: all, test: [], coefficients: true, warmStart: nil)
         let refit = try estimate(whole, settings)
-        say(String(format: "all %d rows: %@ in %.1f s", x.rows, settings.pipelineDescription, Date().timeIntervalSince(clock)))
+        say(String(format: "all %d rows: %@ in %.1f s%@", x.rows, settings.pipelineDescription, Date().timeIntervalSince(clock),
+                   refit.recheckedVoxels > 0 ? " (\(refit.recheckedVoxels) voxels' alphas decided again in float64)" : ""))
 
         let v = responses.columns, folds = splits.count
         var scores = [Double](repeating: .nan, count: v * folds)
@@ -211,8 +220,8 @@ public enum EncodingFit {
         }
         let model = FittedPipeline(
             pcaMean: wholePCA?.mean, pcaComponents: wholePCA?.components.values, pcaComponentCount: wholePCA?.componentCount ?? 0,
-            coefficients: refit.coefficients?.values ?? [], intercept: refit.intercept ?? [],
-            inputCount: refit.coefficients?.columns ?? 0, alphas: refit.alphas)
+            coefficients: refit.coefficients ?? [], intercept: refit.intercept ?? [],
+            inputCount: refit.inputCount, alphas: refit.alphas)
         return EncodingFitResult(scores: scores, folds: folds, predictions: predictions, predictedRows: predictedRows,
                                  foldAlphas: foldAlphas, model: model)
     }

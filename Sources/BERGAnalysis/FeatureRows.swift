@@ -95,10 +95,10 @@ public struct FeatureRows: Sendable {
         return sums.map { $0 / Double(max(indices.count, 1)) }
     }
 
-    /// Copies rows `indices` × columns `columnRange`, minus `shift` (per column), as float64
-    /// into `out` (row-major, `columnRange.count` wide).
-    func copy(rows indices: ArraySlice<Int>, columns columnRange: Range<Int>, shift: [Double]?,
-              into out: UnsafeMutablePointer<Double>) {
+    /// Copies rows `indices` × columns `columnRange`, minus `shift` (per column, subtracted in
+    /// float64), into `out` (row-major, `columnRange.count` wide) as float64 or float32.
+    func copy<Element: BinaryFloatingPoint>(rows indices: ArraySlice<Int>, columns columnRange: Range<Int>, shift: [Double]?,
+                                            into out: UnsafeMutablePointer<Element>) {
         let width = columnRange.count
         let destination = UncheckedSendable(out)
         let rowList = Array(indices)
@@ -110,9 +110,9 @@ public struct FeatureRows: Sendable {
                     let from = rowList[r] * columns + columnRange.lowerBound
                     let to = out + r * width
                     if let shift {
-                        for j in 0..<width { to[j] = Double(a[from + j]) - shift[columnRange.lowerBound + j] }
+                        for j in 0..<width { to[j] = Element(Double(a[from + j]) - shift[columnRange.lowerBound + j]) }
                     } else {
-                        for j in 0..<width { to[j] = Double(a[from + j]) }
+                        for j in 0..<width { to[j] = Element(a[from + j]) }
                     }
                 }
             }
@@ -130,11 +130,12 @@ public struct FeatureRows: Sendable {
         return out
     }
 
-    /// (X − shift)(X − shift)ᵀ over all rows: [N, N], float64, by dsyrk on column blocks.
+    /// (X − shift)(X − shift)ᵀ over all rows: [N, N], float64, by dsyrk on column blocks
+    /// (wide ones: a long inner dimension keeps dsyrk near its peak).
     func gram(shift: [Double]) -> DenseMatrix {
         var gram = DenseMatrix(zeros: rows, rows)
         let all = Array(0..<rows)
-        let width = max(1, min(columns, FeatureRows.blockBudget / rows))
+        let width = max(1, min(columns, 4 * FeatureRows.blockBudget / rows))
         var block = [Double](repeating: 0, count: rows * width)
         var start = 0
         while start < columns {

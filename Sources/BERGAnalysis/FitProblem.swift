@@ -35,38 +35,77 @@ struct FitProblem {
     }
 }
 
-/// A fitted readout: the test rows' predictions, and, when asked, coefficients [V, p] and
-/// intercepts [V] such that a prediction is x·coefᵀ + intercept for uncentred features x.
+/// A fitted readout: the test rows' predictions, and, when asked, coefficients [V, p]
+/// (float32, as the model package stores them) and intercepts [V] such that a prediction is
+/// x·coefᵀ + intercept for uncentred features x.
 struct FittedReadout {
     /// [m, V], float32.
     var predictions: [Float]
-    var coefficients: DenseMatrix?
-    var intercept: [Double]?
+    var coefficients: [Float]? = nil
+    /// p, the columns of `coefficients`.
+    var inputCount = 0
+    var intercept: [Double]? = nil
     /// The penalty chosen for each voxel (RidgeCV).
-    var alphas: [Double]?
+    var alphas: [Double]? = nil
+    /// RidgeCV: voxels whose choice of alpha was close enough to be decided again in float64.
+    var recheckedVoxels = 0
+
+    /// Sets the coefficients from coefT [p, V] (float64) and the intercepts ȳ − mean·coef.
+    mutating func setCoefficients(_ coefT: DenseMatrix, featureMeans: [Double], responseMeans: [Double]) {
+        let transposed = coefT.transposed
+        coefficients = transposed.values.map(Float.init)
+        inputCount = coefT.rows
+        intercept = FitProblem.intercepts(transposed, featureMeans: featureMeans, responseMeans: responseMeans)
+    }
 }
 
-/// Wide raw features seen through their Gram matrix: the centred Gram of the training rows,
-/// the centred cross Gram of the test rows with them, and the features themselves for the
-/// coefficients (Xcᵀ·dual).
+/// Wide raw features seen through the shared Gram matrix: a fold's centred Gram blocks are
+/// made when asked for (each is large), and the coefficients come from a dual solution.
 struct KernelFeatures {
-    let rows: FeatureRows
+    let shared: SharedGram
+    let trainRows: [Int]
+    let testRows: [Int]
     /// The training rows' mean [P].
     let mean: [Double]
-    /// [n, n].
-    let train: DenseMatrix
-    /// [m, n].
-    let test: DenseMatrix
-    let trainRows: [Int]
 
-    /// Coefficients [V, P] from a dual solution [n, V]: (X − mean)ᵀ·dual, transposed.
-    func coefficients(dual: DenseMatrix) -> DenseMatrix {
-        rows.leftTimes(dual.transposed, rows: trainRows, shift: mean)
+    /// The centred Gram of the training rows [n, n].
+    func trainGram() -> DenseMatrix { shared.centredGram(trainRows) }
+    /// The centred cross Gram of the test rows with the training rows [m, n].
+    func crossGram() -> DenseMatrix { shared.centredCross(testRows, with: trainRows) }
+
+    /// Coefficients [V, P] = ((X − mean)ᵀ·dual)ᵀ for a dual solution [n, V], by float32
+    /// products over row blocks, and intercepts ȳ − mean·coef.
+    func coefficients(dual: [Float], voxels v: Int, responseMeans: [Double]) -> (coefficients: [Float], intercept: [Double]) {
+        let rows = shared.features, p = rows.columns
+        var out = [Float](repeating: 0, count: v * p)
+        let height = max(1, min(trainRows.count, FeatureRows.blockBudget / p))
+        var block = [Float](repeating: 0, count: height * p)
+        var start = 0
+        while start < trainRows.count {
+            let range = start ..< min(trainRows.count, start + height)
+            block.withUnsafeMutableBufferPointer { b in
+                rows.copy(rows: trainRows[range], columns: 0..<p, shift: mean, into: b.baseAddress!)
+                dual.withUnsafeBufferPointer { d in
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(v), Int32(p), Int32(range.count), 1,
+                                d.baseAddress! + start * v, Int32(v), b.baseAddress, Int32(p), start == 0 ? 0 : 1, &out, Int32(p))
+                }
+            }
+            start = range.upperBound
+        }
+        var intercept = responseMeans
+        for j in 0..<v {
+            var s = 0.0
+            for k in 0..<p { s += mean[k] * Double(out[j * p + k]) }
+            intercept[j] -= s
+        }
+        return (out, intercept)
     }
 }
 
 /// X·Xᵀ of all rows (shifted by their mean), computed once and shared by the folds: a fold's
-/// centred Gram blocks are cut from it and double-centred.
+/// centred Gram blocks are cut from it and double-centred,
+/// (x_a − μ)·(x_b − μ) = G_ab − r_a − r_b + c with μ the training mean, r the rows' means over
+/// the training columns and c their mean.
 final class SharedGram: @unchecked Sendable {
     let features: FeatureRows
     let shift: [Double]
@@ -78,41 +117,46 @@ final class SharedGram: @unchecked Sendable {
         gram = features.gram(shift: shift)
     }
 
-    /// The centred Gram of `train` [n, n] and the centred cross Gram of `test` with it [m, n]:
-    /// (x_a − μ)·(x_b − μ) with μ the training mean, from G_ab − r_a − r_b + c.
-    func centredBlocks(train: [Int], test: [Int]) -> (train: DenseMatrix, test: DenseMatrix) {
-        let n = train.count, m = test.count, width = gram.columns
-        func rowMean(_ i: Int) -> Double {
-            var s = 0.0
-            for j in train { s += gram.values[i * width + j] }
-            return s / Double(n)
+    /// Each row's mean over the `train` columns.
+    func rowMeans(_ rows: [Int], over train: [Int]) -> [Double] {
+        let width = gram.columns
+        return gram.values.withUnsafeBufferPointer { g in
+            rows.map { i in
+                var s = 0.0
+                for j in train { s += g[i * width + j] }
+                return s / Double(train.count)
+            }
         }
-        let trainMeans = train.map(rowMean)
-        let total = trainMeans.reduce(0, +) / Double(n)
-        var block = DenseMatrix(zeros: n, n)
-        block.values.withUnsafeMutableBufferPointer { out in
+    }
+
+    /// The centred Gram of `train` [n, n].
+    func centredGram(_ train: [Int]) -> DenseMatrix {
+        let means = rowMeans(train, over: train)
+        return block(train, means, train, means, total: means.reduce(0, +) / Double(train.count))
+    }
+
+    /// The centred cross Gram of `test` with `train` [m, n].
+    func centredCross(_ test: [Int], with train: [Int]) -> DenseMatrix {
+        let trainMeans = rowMeans(train, over: train)
+        return block(test, rowMeans(test, over: train), train, trainMeans, total: trainMeans.reduce(0, +) / Double(train.count))
+    }
+
+    func block(_ rows: [Int], _ rowMeans: [Double], _ columns: [Int], _ columnMeans: [Double], total: Double) -> DenseMatrix {
+        var out = DenseMatrix(zeros: rows.count, columns.count)
+        let width = gram.columns, n = columns.count
+        out.values.withUnsafeMutableBufferPointer { o in
             gram.values.withUnsafeBufferPointer { g in
-                for (a, i) in train.enumerated() {
-                    for (b, j) in train.enumerated() { out[a * n + b] = g[i * width + j] - trainMeans[a] - trainMeans[b] + total }
+                for (a, i) in rows.enumerated() {
+                    for (b, j) in columns.enumerated() { o[a * n + b] = g[i * width + j] - rowMeans[a] - columnMeans[b] + total }
                 }
             }
         }
-        var cross = DenseMatrix(zeros: m, n)
-        let testMeans = test.map(rowMean)
-        cross.values.withUnsafeMutableBufferPointer { out in
-            gram.values.withUnsafeBufferPointer { g in
-                for (a, i) in test.enumerated() {
-                    for (b, j) in train.enumerated() { out[a * n + b] = g[i * width + j] - testMeans[a] - trainMeans[b] + total }
-                }
-            }
-        }
-        return (block, cross)
+        return out
     }
 
     /// The kernel features of a fold.
     func kernel(train: [Int], test: [Int]) -> KernelFeatures {
-        let (block, cross) = centredBlocks(train: train, test: test)
-        return KernelFeatures(rows: features, mean: features.columnMeans(train), train: block, test: cross, trainRows: train)
+        KernelFeatures(shared: self, trainRows: train, testRows: test, mean: features.columnMeans(train))
     }
 }
 
@@ -140,12 +184,6 @@ extension FitProblem {
         var out = [Float](repeating: 0, count: product.values.count)
         for i in 0..<centredTest.rows { for j in 0..<v { out[i * v + j] = Float(product.values[i * v + j] + means[j]) } }
         return out
-    }
-
-    /// Coefficients [V, p] (from coefT [p, V]) and intercepts ȳ − mean·coef.
-    static func readout(_ coefT: DenseMatrix, featureMeans: [Double], responseMeans: [Double]) -> (DenseMatrix, [Double]) {
-        let coefficients = coefT.transposed
-        return (coefficients, intercepts(coefficients, featureMeans: featureMeans, responseMeans: responseMeans))
     }
 
     /// ȳ − mean·coef for coefficients [V, p].

@@ -56,27 +56,20 @@ enum LeastSquares {
                 coefT = DenseMatrix.product(train, dual, transposeA: true)
             }
             var fitted = FittedReadout(predictions: FitProblem.predictions(test, coefT, means: yMean))
-            if problem.wantCoefficients {
-                let (coefficients, intercept) = FitProblem.readout(coefT, featureMeans: mean, responseMeans: yMean)
-                fitted.coefficients = coefficients
-                fitted.intercept = intercept
-            }
+            if problem.wantCoefficients { fitted.setCoefficients(coefT, featureMeans: mean, responseMeans: yMean) }
             return fitted
         case .kernel(let kernel):
-            let dual = try solve(kernel.train, problem.responses.dense(problem.trainRows, voxels: 0..<problem.voxelCount, shift: yMean))
-            var fitted = FittedReadout(predictions: FitProblem.predictions(kernel.test, dual, means: yMean))
+            let dual = try solve(kernel.trainGram(), problem.responses.dense(problem.trainRows, voxels: 0..<problem.voxelCount, shift: yMean))
+            var fitted = FittedReadout(predictions: FitProblem.predictions(kernel.crossGram(), dual, means: yMean))
             if problem.wantCoefficients {
-                let coefficients = kernel.coefficients(dual: dual)
-                fitted.intercept = FitProblem.intercepts(coefficients, featureMeans: kernel.mean, responseMeans: yMean)
+                let (coefficients, intercept) = kernel.coefficients(dual: dual.values.map(Float.init), voxels: problem.voxelCount,
+                                                                    responseMeans: yMean)
                 fitted.coefficients = coefficients
+                fitted.inputCount = kernel.mean.count
+                fitted.intercept = intercept
             }
             return fitted
         }
     }
 }
 
-extension FittedReadout {
-    init(predictions: [Float]) {
-        self.init(predictions: predictions, coefficients: nil, intercept: nil, alphas: nil)
-    }
-}

@@ -65,11 +65,7 @@ enum PLSRegression {
         var test = testRaw
         test.subtractFromRows(xMean)
         var out = FittedReadout(predictions: FitProblem.predictions(test, coefT, means: yMean))
-        if problem.wantCoefficients {
-            let (coefficients, intercept) = FitProblem.readout(coefT, featureMeans: xMean, responseMeans: yMean)
-            out.coefficients = coefficients
-            out.intercept = intercept
-        }
+        if problem.wantCoefficients { out.setCoefficients(coefT, featureMeans: xMean, responseMeans: yMean) }
         return out
     }
 

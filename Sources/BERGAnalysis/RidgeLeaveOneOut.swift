@@ -13,29 +13,32 @@ import Foundation
 enum RidgeLeaveOneOut {
     static let closeCall = 1e-4
 
-    static func fit(_ problem: FitProblem, alphas: [Double]) throws -> FittedReadout {
+    /// `closeCall`: how near (relative) the best two alphas' errors must be for a voxel to be
+    /// decided again in float64.
+    static func fit(_ problem: FitProblem, alphas: [Double], closeCall: Double = closeCall) throws -> FittedReadout {
         switch problem.features {
         case .dense:
             let (train, test, mean) = problem.centred()
             if train.rows <= train.columns {
-                let gram = DenseMatrix.product(train, train, transposeB: true)
-                let cross = DenseMatrix.product(test, train, transposeB: true)
-                var fitted = try gramMode(problem, gram: gram, cross: cross, alphas: alphas)
-                if problem.wantCoefficients, let dual = fitted.coefficients {
-                    let (coefficients, intercept) = FitProblem.readout(DenseMatrix.product(train, dual, transposeA: true),
-                                                                       featureMeans: mean, responseMeans: problem.responseMeans())
-                    fitted.coefficients = coefficients
-                    fitted.intercept = intercept
+                var (fitted, dual) = try gramMode(problem, gram: DenseMatrix.product(train, train, transposeB: true),
+                                                  cross: DenseMatrix.product(test, train, transposeB: true), alphas: alphas,
+                                                  closeCall: closeCall)
+                if problem.wantCoefficients {
+                    let dualMatrix = DenseMatrix(rows: train.rows, columns: problem.voxelCount, values: dual.map(Double.init))
+                    fitted.setCoefficients(DenseMatrix.product(train, dualMatrix, transposeA: true), featureMeans: mean,
+                                           responseMeans: problem.responseMeans())
                 }
                 return fitted
             }
             return try covarianceMode(problem, train: train, test: test, mean: mean, alphas: alphas)
         case .kernel(let kernel):
-            var fitted = try gramMode(problem, gram: kernel.train, cross: kernel.test, alphas: alphas)
-            if problem.wantCoefficients, let dual = fitted.coefficients {
-                let coefficients = kernel.coefficients(dual: dual)
-                fitted.intercept = FitProblem.intercepts(coefficients, featureMeans: kernel.mean, responseMeans: problem.responseMeans())
+            var (fitted, dual) = try gramMode(problem, gram: kernel.trainGram(), cross: kernel.crossGram(), alphas: alphas,
+                                              closeCall: closeCall)
+            if problem.wantCoefficients {
+                let (coefficients, intercept) = kernel.coefficients(dual: dual, voxels: problem.voxelCount, responseMeans: problem.responseMeans())
                 fitted.coefficients = coefficients
+                fitted.inputCount = kernel.mean.count
+                fitted.intercept = intercept
             }
             return fitted
         }
@@ -54,24 +57,29 @@ enum RidgeLeaveOneOut {
         }
 
         /// sklearn keeps an alpha when its score (−mean squared error) is strictly higher.
-        mutating func offer(_ errors: [Double], alpha index: Int) {
+        /// Returns the voxels for which this alpha is now the best.
+        @discardableResult
+        mutating func offer(_ errors: [Double], alpha index: Int) -> [Int] {
+            var improved: [Int] = []
             for v in errors.indices {
                 let e = errors[v]
                 if best[v] < 0 || -e > -bestError[v] {
                     secondError[v] = bestError[v]
                     bestError[v] = e
                     best[v] = index
+                    improved.append(v)
                 } else if e < secondError[v] {
                     secondError[v] = e
                 }
             }
+            return improved
         }
 
-        /// Voxels whose best and runner-up errors are within `closeCall` (relative).
-        func closeCalls() -> [Int] {
+        /// Voxels whose best and runner-up errors are within `threshold` (relative).
+        func closeCalls(_ threshold: Double) -> [Int] {
             best.indices.filter { v in
                 let a = bestError[v], b = secondError[v]
-                return b.isFinite && abs(b - a) <= RidgeLeaveOneOut.closeCall * max(abs(a), abs(b), .leastNormalMagnitude)
+                return b.isFinite && abs(b - a) <= threshold * max(abs(a), abs(b), .leastNormalMagnitude)
             }
         }
     }
@@ -117,89 +125,97 @@ enum RidgeLeaveOneOut {
         for j in 0..<v { for k in 0..<p { coefT.values[k * v + j] = coefficients[choice.best[j]].values[k * v + j] } }
         var out = FittedReadout(predictions: FitProblem.predictions(test, coefT, means: yMean))
         out.alphas = choice.best.map { alphas[$0] }
-        if problem.wantCoefficients {
-            let (c, intercept) = FitProblem.readout(coefT, featureMeans: mean, responseMeans: yMean)
-            out.coefficients = c
-            out.intercept = intercept
-        }
+        if problem.wantCoefficients { out.setCoefficients(coefT, featureMeans: mean, responseMeans: yMean) }
         return out
     }
 
     // MARK: - gram mode: eigendecomposition of XcXcᵀ [n, n]
 
-    /// Returns the predictions, the alphas, and the dual solution [n, V] as `coefficients`
-    /// (the caller turns it into feature-space coefficients).
-    static func gramMode(_ problem: FitProblem, gram: DenseMatrix, cross: DenseMatrix, alphas: [Double]) throws -> FittedReadout {
+    /// Returns the predictions and the alphas, and the dual solution [n, V] (float32), which
+    /// the caller turns into feature-space coefficients.
+    static func gramMode(_ problem: FitProblem, gram: consuming DenseMatrix, cross: DenseMatrix,
+                         alphas: [Double], closeCall: Double) throws -> (FittedReadout, dual: [Float]) {
         let n = gram.rows, m = cross.rows, v = problem.voxelCount
         let yMean = problem.responseMeans()
         let eigen = try SymmetricEigenpairs(gram)                                 // rows of U: eigenvectors
         let basis = eigen.vectors.values.map(Float.init)                          // U [n, n], float32
-        let y = problem.responses.centredFloats(problem.trainRows, shift: yMean)  // [n, V]
         var rotated = [Float](repeating: 0, count: n * v)                         // Uᵀ… = Qᵀ·y
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(v), Int32(n), 1, basis, Int32(n), y, Int32(v),
-                    0, &rotated, Int32(v))
+        do {
+            let y = problem.responses.centredFloats(problem.trainRows, shift: yMean)  // [n, V]
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(v), Int32(n), 1, basis, Int32(n), y, Int32(v),
+                        0, &rotated, Int32(v))
+        }
         var ones = [Double](repeating: 0, count: n)                               // Qᵀ·1
         for k in 0..<n { var s = 0.0; for i in 0..<n { s += eigen.vectors.values[k * n + i] }; ones[k] = s }
 
+        let denominators = alphas.map { alpha in gramDenominators(eigen, eigen.values.map { 1 / ($0 + alpha) }, ones) }
+        // Each alpha's dual solutions Q·diag(1/(λ+α))·Qᵀy, in float32; the best one so far of
+        // each voxel is kept in `dual`.
         var choice = Choice(voxels: v)
         var scaled = [Float](repeating: 0, count: n * v)
+        var candidate = [Float](repeating: 0, count: n * v)
         var dual = [Float](repeating: 0, count: n * v)
         for (index, alpha) in alphas.enumerated() {
-            let d = eigen.values.map { 1 / ($0 + alpha) }
-            let denominators = gramDenominators(eigen, d, ones)
             for k in 0..<n {
-                let factor = Float(d[k])
+                let factor = Float(1 / (eigen.values[k] + alpha))
                 for j in 0..<v { scaled[k * v + j] = rotated[k * v + j] * factor }
             }
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(v), Int32(n), 1, basis, Int32(n), scaled, Int32(v),
-                        0, &dual, Int32(v))
-            choice.offer(looErrors(dual, denominators, voxels: v), alpha: index)
+                        0, &candidate, Int32(v))
+            let improved = choice.offer(looErrors(candidate, denominators[index], voxels: v), alpha: index)
+            if improved.count == v {
+                swap(&dual, &candidate)
+            } else if !improved.isEmpty {
+                for i in 0..<n { for j in improved { dual[i * v + j] = candidate[i * v + j] } }
+            }
         }
-        // The chosen alpha's dual solution for every voxel at once.
-        let chosen = choice.best.map { alphas[$0] }
-        for k in 0..<n {
-            for j in 0..<v { scaled[k * v + j] = rotated[k * v + j] * Float(1 / (eigen.values[k] + chosen[j])) }
-        }
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(v), Int32(n), 1, basis, Int32(n), scaled, Int32(v),
-                    0, &dual, Int32(v))
-        var solution = DenseMatrix(rows: n, columns: v, values: dual.map(Double.init))
-        // Close calls again in float64, voxel by voxel.
-        let close = choice.closeCalls()
+        scaled = []
+        candidate = []
+        rotated = []
+        // Close calls again in float64, all of them in one product per alpha.
+        let close = choice.closeCalls(closeCall)
         if !close.isEmpty {
-            let precise = problem.responses.dense(problem.trainRows, voxels: 0..<v, shift: yMean)
-            for j in close {
-                var column = DenseMatrix(zeros: n, 1)
-                for i in 0..<n { column.values[i] = precise.values[i * v + j] }
-                let inBasis = DenseMatrix.product(eigen.vectors, column)
-                var bestIndex = -1, bestError = Double.infinity, bestDual = DenseMatrix(zeros: n, 1)
-                for (index, alpha) in alphas.enumerated() {
-                    let d = eigen.values.map { 1 / ($0 + alpha) }
-                    var scaledColumn = inBasis
-                    for k in 0..<n { scaledColumn.values[k] *= d[k] }
-                    let c = DenseMatrix.product(eigen.vectors, scaledColumn, transposeA: true)
-                    let denominators = gramDenominators(eigen, d, ones)
-                    var error = 0.0
-                    for i in 0..<n { let e = c.values[i] / denominators[i]; error += e * e }
-                    error /= Double(n)
-                    if bestIndex < 0 || -error > -bestError { bestIndex = index; bestError = error; bestDual = c }
+            var y = DenseMatrix(zeros: n, close.count)
+            for (r, i) in problem.trainRows.enumerated() {
+                for (c, j) in close.enumerated() { y.values[r * close.count + c] = Double(problem.responses.values[i * v + j]) - yMean[j] }
+            }
+            let inBasis = DenseMatrix.product(eigen.vectors, y)
+            var bestError = [Double](repeating: .infinity, count: close.count), bestIndex = [Int](repeating: -1, count: close.count)
+            var bestDual = DenseMatrix(zeros: n, close.count)
+            for (index, alpha) in alphas.enumerated() {
+                var scaledColumns = inBasis
+                for k in 0..<n {
+                    let factor = 1 / (eigen.values[k] + alpha)
+                    for c in 0..<close.count { scaledColumns.values[k * close.count + c] *= factor }
                 }
-                choice.best[j] = bestIndex
-                for i in 0..<n { solution.values[i * v + j] = bestDual.values[i] }
+                let c = DenseMatrix.product(eigen.vectors, scaledColumns, transposeA: true)
+                for column in 0..<close.count {
+                    var error = 0.0
+                    for i in 0..<n { let e = c.values[i * close.count + column] / denominators[index][i]; error += e * e }
+                    error /= Double(n)
+                    if bestIndex[column] < 0 || -error > -bestError[column] {
+                        bestIndex[column] = index
+                        bestError[column] = error
+                        for i in 0..<n { bestDual.values[i * close.count + column] = c.values[i * close.count + column] }
+                    }
+                }
+            }
+            for (column, j) in close.enumerated() {
+                choice.best[j] = bestIndex[column]
+                for i in 0..<n { dual[i * v + j] = Float(bestDual.values[i * close.count + column]) }
             }
         }
         // Predictions: cross·dual + ȳ (float32 product).
-        let crossFloats = cross.values.map(Float.init)
-        let dualFloats = solution.values.map(Float.init)
         var predictions = [Float](repeating: 0, count: m * v)
         if m > 0 {
+            let crossFloats = cross.values.map(Float.init)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(v), Int32(n), 1, crossFloats, Int32(n),
-                        dualFloats, Int32(v), 0, &predictions, Int32(v))
+                        dual, Int32(v), 0, &predictions, Int32(v))
             for i in 0..<m { for j in 0..<v { predictions[i * v + j] += Float(yMean[j]) } }
         }
-        var out = FittedReadout(predictions: predictions)
-        out.alphas = choice.best.map { alphas[$0] }
-        if problem.wantCoefficients { out.coefficients = solution }
-        return out
+        var out = FittedReadout(predictions: predictions, alphas: choice.best.map { alphas[$0] })
+        out.recheckedVoxels = close.count
+        return (out, dual)
     }
 
     /// d_i = [G⁻¹]_ii − [G⁻¹·1]_i / n with G⁻¹ = Q·diag(d)·Qᵀ (the intercept's correction).

@@ -63,7 +63,7 @@ final class SubsetPCA: @unchecked Sendable {
 
     /// PCA of rows `train` (sorted ascending). `warmStart`, another subset's fit, speeds up
     /// the iterative eigensolver.
-    func fit(rows train: [Int], warmStart: PCAFit? = nil) throws -> PCAFit {
+    func fit(rows train: [Int], warmStart: PCAFit? = nil, directLimit: Int = TopEigenpairs.directLimit) throws -> PCAFit {
         let n = train.count, p = features.columns, k = componentCount
         guard k >= 1, k <= min(n, p) else {
             throw BERGError.shapeMismatch(what: "PCA with \(k) components of \(n) training rows × \(p) features (it needs K ≤ both)",
@@ -76,7 +76,7 @@ final class SubsetPCA: @unchecked Sendable {
         var scores: DenseMatrix
         if let shared = gram {
             let start = warmStart.map { $0.transform(features, rows: train) }
-            let eigen = try TopEigenpairs.compute(shared.centredBlocks(train: train, test: []).train, count: k, start: start)
+            let eigen = try TopEigenpairs.compute(shared.centredGram(train), count: k, start: start, directLimit: directLimit)
             singular = eigen.values.map { max(0, $0).squareRoot() }
             // components = S⁻¹·Uᵀ·(X − mean), scores = U·S.
             var left = eigen.vectors
@@ -99,7 +99,7 @@ final class SubsetPCA: @unchecked Sendable {
             }
             for i in 0..<p { for j in 0..<p { covariance.values[i * p + j] -= Double(n) * offset[i] * offset[j] } }
             let start = warmStart.map { $0.components.transposed }
-            let eigen = try TopEigenpairs.compute(covariance, count: k, start: start)
+            let eigen = try TopEigenpairs.compute(covariance, count: k, start: start, directLimit: directLimit)
             singular = eigen.values.map { max(0, $0).squareRoot() }
             components = eigen.vectors
             scores = DenseMatrix(zeros: 0, k)

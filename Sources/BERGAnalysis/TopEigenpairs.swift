@@ -15,7 +15,8 @@ enum TopEigenpairs {
     static let tolerance = 1e-11
     static let maxCycles = 40
 
-    static func compute(_ a: DenseMatrix, count k: Int, start: DenseMatrix? = nil) throws -> SymmetricEigenpairs {
+    static func compute(_ a: DenseMatrix, count k: Int, start: DenseMatrix? = nil,
+                        directLimit: Int = directLimit) throws -> SymmetricEigenpairs {
         let n = a.rows
         let blockSize = min(n, k + max(16, k / 4))
         let depth = 3
@@ -33,13 +34,20 @@ enum TopEigenpairs {
         }
         orthonormaliseColumns(&block, against: nil, generator: &generator)
         let width = (depth + 1) * blockSize
+        // a · block, when known: after a restart the block is the Ritz vectors, whose image
+        // the Rayleigh–Ritz step has already made.
+        var blockImage: DenseMatrix? = nil
         for _ in 0..<maxCycles {
             var basis = DenseMatrix(zeros: n, width)
             var image = DenseMatrix(zeros: n, width)  // a · basis
             setColumns(&basis, at: 0, from: block)
             for j in 0...depth {
                 let columns = (j * blockSize) ..< ((j + 1) * blockSize)
-                multiply(a, basis, columns: columns, into: &image)
+                if j == 0, let known = blockImage {
+                    setColumns(&image, at: 0, from: known)
+                } else {
+                    multiply(a, basis, columns: columns, into: &image)
+                }
                 guard j < depth else { break }
                 var next = columnsOf(image, columns)
                 orthonormaliseColumns(&next, against: (basis, columns.upperBound), generator: &generator)
@@ -65,6 +73,7 @@ enum TopEigenpairs {
                 return SymmetricEigenpairs(values: Array(ritz.values.prefix(k)), vectors: rowsOut)
             }
             block = vectors
+            blockImage = images
         }
         return try SymmetricEigenpairs(a, largest: k)
     }

@@ -58,7 +58,8 @@ struct FitCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The folder to write.", valueName: "OUT")) var outputDir: String
     @Option(help: "The fitted model's id (default: made from the inputs).") var modelID: String?
     @Option(help: "The subject the model declares.") var subject = 1
-    @Flag(help: "Leave out voxels whose responses hold NaN (the count is reported) instead of failing.") var dropNaNVoxels = false
+    @Flag(name: .customLong("drop-nan-voxels"), help: "Leave out voxels whose responses hold NaN (the count is reported) instead of failing.")
+    var dropNaNVoxels = false
     @Option(help: "CPU threads for compute (default: BERG_NUM_THREADS, else all cores).", transform: ComputeOptions.threadCount)
     var threads: Int?
 

@@ -76,7 +76,7 @@ final class FitFidelityTests: XCTestCase {
             XCTAssertLessThanOrEqual(scores, c.tolerance, "\(c.name) scores")
             XCTAssertLessThanOrEqual(predictions, c.tolerance, "\(c.name) predictions")
             let model = result.model
-            let coef = Self.relativeError(model.coefficients, try Self.array("\(c.name).coef").doubles, "\(c.name) coef")
+            let coef = Self.relativeError(model.coefficients.map(Double.init), try Self.array("\(c.name).coef").doubles, "\(c.name) coef")
             let intercept = Self.relativeError(model.intercept, try Self.array("\(c.name).intercept").doubles, "\(c.name) intercept")
             XCTAssertLessThanOrEqual(coef, c.tolerance, "\(c.name) refit coef_")
             XCTAssertLessThanOrEqual(intercept, c.tolerance, "\(c.name) refit intercept_")
