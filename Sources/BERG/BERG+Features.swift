@@ -85,24 +85,29 @@ extension BERG {
         let network = try TorchvisionNetwork.named(job.network)
         let weightsFile = try featureWeights(network, job.weights)
         let extractor = try FeatureExtractor(network: network, weights: weightsFile.path, layers: job.layers)
-        let source = try StimulusSource(job.input)
+        let source = try StimulusLoader.source(job.input, threads: BERG.threadCount)
         let sha256 = try ArtifactStore.sha256(of: weightsFile)
         let preprocessing = String(decoding: try JSONEncoder.sortedKeys.encode(extractor.preprocessing), as: UTF8.self)
         var names: [String] = []
         var shapes: [(String, [Int])] = []
         try ResultWriter.writeHDF5File(to: job.output) { file in
-            try source.forEachBatch(size: job.batchSize, threads: BERG.threadCount) { batch, offset in
-                let outputs = try extractor.features(batch)
-                if shapes.isEmpty {
-                    for layer in extractor.layers {
-                        let shape = [source.count] + outputs[layer]!.shape.dropFirst()
-                        try file.createFloatDataset(layer, shape: shape)
-                        shapes.append((layer, shape))
+            var offset = 0
+            while offset < source.count {
+                for run in try source.load(offset ..< min(offset + job.batchSize, source.count)) {
+                    guard case .images(let batch) = run else { continue }  // unreadable files are errors here
+                    let outputs = try extractor.features(batch)
+                    if shapes.isEmpty {
+                        for layer in extractor.layers {
+                            let shape = [source.count] + outputs[layer]!.shape.dropFirst()
+                            try file.createFloatDataset(layer, shape: shape)
+                            shapes.append((layer, shape))
+                        }
                     }
+                    for layer in extractor.layers { try file.writeRows(outputs[layer]!, at: layer, startingAt: offset) }
+                    names += batch.names
+                    offset += batch.count
+                    progress?.report(completed: offset, total: source.count, message: "images")
                 }
-                for layer in extractor.layers { try file.writeRows(outputs[layer]!, at: layer, startingAt: offset) }
-                names += batch.names
-                progress?.report(completed: offset + batch.count, total: source.count, message: "images")
             }
             try file.writeStrings(names, at: "stimulus_names")
             try ActivationsFile.write(ActivationsFile.Provenance(

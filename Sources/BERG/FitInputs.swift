@@ -6,7 +6,7 @@ import Foundation
 /// The features `berg fit` reads: layers of a `berg features` file (flattened per stimulus,
 /// concatenated in the order given) or a `.npy` array [N, ...].
 struct FitFeatures {
-    var rows: FeatureRows
+    var rows: PatternMatrix
     /// [N, ...] of each layer, or of the array.
     var shapes: [[Int]]
     /// How the activations were made, when they came from `berg features`.
@@ -24,7 +24,7 @@ struct FitFeatures {
                                                 message: "--layer picks datasets of an .h5 file; \(path) is one .npy array")
             }
             let tensor = try NPYFile.read(path)
-            return FitFeatures(rows: try FeatureRows(tensor, name: path), shapes: [tensor.shape], provenance: nil, layers: [])
+            return FitFeatures(rows: try PatternMatrix(tensor, name: path), shapes: [tensor.shape], provenance: nil, layers: [])
         }
         guard ["h5", "hdf5"].contains(ext) else {
             throw BERGError.invalidArgument(name: "features", value: path, message: "expected an .h5 file from `berg features` or a .npy array")
@@ -53,7 +53,7 @@ struct FitFeatures {
             let flat = try tensors.map { try $0.asFloat32.reshaped([n, $0.count / max(n, 1)]) }
             joined = try concatenateColumns(flat)
         }
-        return FitFeatures(rows: try FeatureRows(joined, name: "\(path) \(layers.joined(separator: " + "))"),
+        return FitFeatures(rows: try PatternMatrix(joined, name: "\(path) \(layers.joined(separator: " + "))"),
                            shapes: tensors.map(\.shape), provenance: try ActivationsFile.provenance(of: file), layers: layers)
     }
 

@@ -139,7 +139,7 @@ public enum EncodingFit {
     /// Checks the settings against the data's sizes before any work: the same stimuli, and
     /// PCA and PLS component counts no larger than the smallest training set allows. Usage
     /// errors name the shapes.
-    public static func check(features: FeatureRows, responses: ResponseRows, settings: EncodingFitSettings) throws {
+    public static func check(features: PatternMatrix, responses: ResponseRows, settings: EncodingFitSettings) throws {
         try settings.check()
         guard features.rows == responses.rows else {
             throw BERGError.invalidArgument(
@@ -159,7 +159,7 @@ public enum EncodingFit {
         }
     }
 
-    public static func run(features: FeatureRows, responses: ResponseRows, settings: EncodingFitSettings,
+    public static func run(features: PatternMatrix, responses: ResponseRows, settings: EncodingFitSettings,
                            progress: ((String) -> Void)? = nil) throws -> EncodingFitResult {
         try check(features: features, responses: responses, settings: settings)
         let splits = try settings.validation.splits(rows: features.rows)
@@ -177,11 +177,10 @@ public enum EncodingFit {
             say(String(format: "features [%d, %d]: %@ in %.1f s", x.rows, x.columns,
                        sharedGram != nil ? "Gram matrix X·Xᵀ" : "cross product Xᵀ·X", Date().timeIntervalSince(started)))
         }
-        func problem(train: [Int], test: [Int], coefficients: Bool, warmStart: PCAFit?) throws -> (FitProblem, PCAFit?) {
+        func problem(train: [Int], test: [Int], coefficients: Bool, warmStart: PCA?) throws -> (FitProblem, PCA?) {
             if let pca {
-                let fit = try pca.fit(rows: train, warmStart: warmStart)
-                let testScores = fit.transform(x, rows: test)
-                return (FitProblem(features: .dense(train: fit.trainScores, test: testScores), responses: responses,
+                let (fit, scores) = try pca.fit(rows: train, warmStart: warmStart)
+                return (FitProblem(features: .dense(train: scores, test: fit.transform(x, rows: test)), responses: responses,
                                    trainRows: train, testRows: test, wantCoefficients: coefficients), fit)
             }
             if kernelEstimator, let sharedGram {
@@ -219,7 +218,7 @@ public enum EncodingFit {
                        EncodingFit.median(foldScores), Date().timeIntervalSince(clock)))
         }
         let model = FittedPipeline(
-            pcaMean: wholePCA?.mean, pcaComponents: wholePCA?.components.values, pcaComponentCount: wholePCA?.componentCount ?? 0,
+            pcaMean: wholePCA?.mean, pcaComponents: wholePCA?.components, pcaComponentCount: wholePCA?.componentCount ?? 0,
             coefficients: refit.coefficients ?? [], intercept: refit.intercept ?? [],
             inputCount: refit.inputCount, alphas: refit.alphas)
         return EncodingFitResult(scores: scores, folds: folds, predictions: predictions, predictedRows: predictedRows,

@@ -78,7 +78,7 @@ struct KernelFeatures {
     func coefficients(dual: [Float], voxels v: Int, responseMeans: [Double]) -> (coefficients: [Float], intercept: [Double]) {
         let rows = shared.features, p = rows.columns
         var out = [Float](repeating: 0, count: v * p)
-        let height = max(1, min(trainRows.count, FeatureRows.blockBudget / p))
+        let height = max(1, min(trainRows.count, PatternMatrix.blockBudget / p))
         var block = [Float](repeating: 0, count: height * p)
         var start = 0
         while start < trainRows.count {
@@ -107,11 +107,11 @@ struct KernelFeatures {
 /// (x_a − μ)·(x_b − μ) = G_ab − r_a − r_b + c with μ the training mean, r the rows' means over
 /// the training columns and c their mean.
 final class SharedGram: @unchecked Sendable {
-    let features: FeatureRows
+    let features: PatternMatrix
     let shift: [Double]
     let gram: DenseMatrix
 
-    init(features: FeatureRows) {
+    init(features: PatternMatrix) {
         self.features = features
         shift = features.columnMeans()
         gram = features.gram(shift: shift)

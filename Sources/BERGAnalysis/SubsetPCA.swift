@@ -1,28 +1,6 @@
 import BERGCore
 import Foundation
 
-/// A principal component analysis with scikit-learn's results for `PCA(n_components=K,
-/// svd_solver='full')`: the rows centred per feature, no whitening, each component's sign fixed
-/// as `svd_flip(u_based_decision=False)` fixes it (its largest-magnitude entry positive, the
-/// first such entry as NumPy's argmax picks).
-struct PCAFit: Sendable {
-    /// `mean_` [P].
-    var mean: [Double]
-    /// `components_` [K, P].
-    var components: DenseMatrix
-    /// `singular_values_` [K].
-    var singularValues: [Double]
-    /// `fit_transform` of the training rows: U·S [n, K].
-    var trainScores: DenseMatrix
-
-    var componentCount: Int { components.rows }
-
-    /// `transform`: (x − mean)·componentsᵀ for rows `indices` of `features`.
-    func transform(_ features: FeatureRows, rows indices: [Int]) -> DenseMatrix {
-        features.times(components.transposed, rows: indices, shift: mean)
-    }
-}
-
 /// PCA of many row subsets of one feature matrix (the cross-validation folds and the refit on
 /// all rows), from one float64 product of the whole matrix computed once:
 ///
@@ -36,7 +14,7 @@ struct PCAFit: Sendable {
 /// Both are exact in float64 (the eigenpairs by `TopEigenpairs`), and match a full SVD of the
 /// centred subset to rounding.
 final class SubsetPCA: @unchecked Sendable {
-    let features: FeatureRows
+    let features: PatternMatrix
     let componentCount: Int
     /// X·Xᵀ [N, N] of the rows shifted by their mean, when there are fewer rows than features.
     let gram: SharedGram?
@@ -46,7 +24,7 @@ final class SubsetPCA: @unchecked Sendable {
     let shift: [Double]
 
     /// `gram`, when given, is the shared Gram of these features (the kernel readouts use it too).
-    init(features: FeatureRows, componentCount: Int, gram: SharedGram? = nil) {
+    init(features: PatternMatrix, componentCount: Int, gram: SharedGram? = nil) {
         self.features = features
         self.componentCount = componentCount
         if features.rows <= features.columns {
@@ -61,9 +39,10 @@ final class SubsetPCA: @unchecked Sendable {
         }
     }
 
-    /// PCA of rows `train` (sorted ascending). `warmStart`, another subset's fit, speeds up
-    /// the iterative eigensolver.
-    func fit(rows train: [Int], warmStart: PCAFit? = nil, directLimit: Int = TopEigenpairs.directLimit) throws -> PCAFit {
+    /// The PCA of rows `train` (sorted ascending) and its scores of those rows, U·S [n, K]
+    /// (`fit_transform`). `warmStart`, another subset's fit, speeds up the iterative eigensolver.
+    func fit(rows train: [Int], warmStart: PCA? = nil,
+             directLimit: Int = TopEigenpairs.directLimit) throws -> (pca: PCA, scores: DenseMatrix) {
         let n = train.count, p = features.columns, k = componentCount
         guard k >= 1, k <= min(n, p) else {
             throw BERGError.shapeMismatch(what: "PCA with \(k) components of \(n) training rows × \(p) features (it needs K ≤ both)",
@@ -98,7 +77,7 @@ final class SubsetPCA: @unchecked Sendable {
                 for i in covariance.values.indices { covariance.values[i] -= restProduct.values[i] }
             }
             for i in 0..<p { for j in 0..<p { covariance.values[i * p + j] -= Double(n) * offset[i] * offset[j] } }
-            let start = warmStart.map { $0.components.transposed }
+            let start = warmStart.map { $0.componentMatrix.transposed }
             let eigen = try TopEigenpairs.compute(covariance, count: k, start: start, directLimit: directLimit)
             singular = eigen.values.map { max(0, $0).squareRoot() }
             components = eigen.vectors
@@ -119,6 +98,6 @@ final class SubsetPCA: @unchecked Sendable {
         } else {
             scores = features.times(components.transposed, rows: train, shift: mean)
         }
-        return PCAFit(mean: mean, components: components, singularValues: singular, trainScores: scores)
+        return (PCA(mean: mean, components: components.values, singularValues: singular, samples: n), scores)
     }
 }

@@ -23,7 +23,7 @@ enum TopEigenpairs {
         if n <= directLimit || (depth + 1) * blockSize * 2 > n {
             return try SymmetricEigenpairs(a, largest: k)
         }
-        var generator = SplitMix64(seed: 0x5EED_0014)
+        var generator = Xoshiro256StarStar(seed: 0x5EED_0014)
         // The first block: the start vectors, then random ones, orthonormalised.
         var block = DenseMatrix(zeros: n, blockSize)
         let given = min(start?.columns ?? 0, blockSize)
@@ -104,7 +104,7 @@ enum TopEigenpairs {
     /// Gram–Schmidt within the block). A column that vanishes (the space is exhausted) is
     /// replaced by a random one.
     static func orthonormaliseColumns(_ block: inout DenseMatrix, against previous: (basis: DenseMatrix, count: Int)?,
-                                      generator: inout SplitMix64) {
+                                      generator: inout Xoshiro256StarStar) {
         let n = block.rows, b = block.columns
         for _ in 0..<2 {
             if let (basis, count) = previous, count > 0 {
@@ -140,19 +140,7 @@ enum TopEigenpairs {
     }
 }
 
-/// A small seeded generator (SplitMix64) for reproducible start vectors.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension Xoshiro256StarStar {
     /// Uniform in (0, 1).
     mutating func nextUniform() -> Double { (Double(next() >> 11) + 0.5) / Double(1 << 53) }
 

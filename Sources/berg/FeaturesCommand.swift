@@ -58,17 +58,17 @@ struct FeaturesCommand: ParsableCommand {
         }
         guard !layers.isEmpty else { throw ValidationError("give at least one --layer (a PyTorch module name such as features.12)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
-        try BERG.checkThreadSetting(threads)
+        do { try BERG.checkThreadSetting(threads) } catch let error as BERGError { throw ValidationError(error.message) }
     }
 
     func run() throws {
         try BERG.configureThreads(threads)
         let berg = try BERG(storeOptions: store.storeOptions())
         let job = FeaturesJob(network: network, weights: weights, layers: layers, input: input, output: output, batchSize: batchSize)
-        let progress = ProgressBar.onTerminal
+        let progress = try ProgressDisplay.fromEnvironment()
         let summary = try berg.run(job, progress: progress)
-        if progress != nil { FileHandle.standardError.write(Data("\n".utf8)) }
+        progress.end()
         let shapes = summary.shapes.map { "\($0.layer) \($0.shape)" }.joined(separator: ", ")
-        FileHandle.standardError.write(Data("wrote \(output) (\(shapes))\n".utf8))
+        writeStderr("wrote \(output) (\(shapes))\n")
     }
 }

@@ -70,8 +70,12 @@ struct FitCommand: ParsableCommand {
         guard ScoreKind(rawValue: score) != nil else { throw ValidationError("--score must be correlation or r2, got '\(score)'") }
         if cv != nil, valFraction != nil { throw ValidationError("give --cv K or --val-fraction F, not both") }
         _ = try parsedAlphas()
-        try settings().check()
-        try BERG.checkThreadSetting(threads)
+        do {
+            try settings().check()
+            try BERG.checkThreadSetting(threads)
+        } catch let error as BERGError {
+            throw ValidationError(error.message)  // bad flags are usage errors (exit 2)
+        }
     }
 
     func parsedAlphas() throws -> [Double]? {
@@ -97,6 +101,6 @@ struct FitCommand: ParsableCommand {
         let berg = try BERG()
         let job = FitJob(features: features, layers: layers, responses: responses, mask: mask, settings: try settings(),
                          outputDirectory: outputDir, modelID: modelID, subject: subject, dropNaNVoxels: dropNaNVoxels)
-        try berg.run(job) { line in FileHandle.standardError.write(Data("berg fit: \(line)\n".utf8)) }
+        try berg.run(job) { line in writeStderr("berg fit: \(line)\n") }
     }
 }

@@ -9,13 +9,13 @@ import XCTest
 /// and the .npz writer.
 final class EigenAndSolverTests: XCTestCase {
     /// A symmetric PSD matrix X·Xᵀ with a decaying spectrum, like a layer's Gram matrix.
-    static func gram(rows n: Int, columns p: Int, seed: UInt64) -> (DenseMatrix, FeatureRows) {
-        var generator = SplitMix64(seed: seed)
+    static func gram(rows n: Int, columns p: Int, seed: UInt64) -> (DenseMatrix, PatternMatrix) {
+        var generator = Xoshiro256StarStar(seed: seed)
         var x = [Double](repeating: 0, count: n * p)
         for i in 0..<n {
             for j in 0..<p { x[i * p + j] = generator.nextGaussian() / Double(j + 1).squareRoot() + 0.3 }
         }
-        let features = FeatureRows(rows: n, columns: p, doubles: x)
+        let features = PatternMatrix(rows: n, columns: p, doubles: x)
         let matrix = DenseMatrix(rows: n, columns: p, values: x)
         return (DenseMatrix.product(matrix, matrix, transposeB: true), features)
     }
@@ -59,16 +59,16 @@ final class EigenAndSolverTests: XCTestCase {
         let pca = SubsetPCA(features: features, componentCount: 8)
         let train = Array(0..<60) + Array(90..<300)   // 270 rows: above the iteration's 4 blocks of 24, twice
         let direct = try pca.fit(rows: train)
-        let iterative = try pca.fit(rows: train, warmStart: pca.fit(rows: Array(0..<300)), directLimit: 10)
-        for (a, b) in zip(iterative.components.values, direct.components.values) { XCTAssertEqual(a, b, accuracy: 1e-8) }
-        for (a, b) in zip(iterative.trainScores.values, direct.trainScores.values) { XCTAssertEqual(a, b, accuracy: 1e-7) }
+        let iterative = try pca.fit(rows: train, warmStart: pca.fit(rows: Array(0..<300)).pca, directLimit: 10)
+        for (a, b) in zip(iterative.pca.components, direct.pca.components) { XCTAssertEqual(a, b, accuracy: 1e-8) }
+        for (a, b) in zip(iterative.scores.values, direct.scores.values) { XCTAssertEqual(a, b, accuracy: 1e-7) }
     }
 
     /// With every choice treated as close, RidgeCV's gram mode decides all voxels in float64;
     /// it must agree with the float32 sweep wherever that one was not close.
     func testRidgeCloseCallsAreDecidedInFloat64() throws {
         let (_, features) = Self.gram(rows: 50, columns: 90, seed: 4)
-        var generator = SplitMix64(seed: 5)
+        var generator = Xoshiro256StarStar(seed: 5)
         let values = (0..<(50 * 7)).map { _ in Float(generator.nextGaussian()) }
         let responses = ResponseRows(rows: 50, columns: 7, values: values)
         let rows = Array(0..<40), test = Array(40..<50)

@@ -59,7 +59,7 @@ final class FitFidelityTests: XCTestCase {
     }
 
     func run(_ c: Case) throws -> EncodingFitResult {
-        let x = try FeatureRows(Self.array("\(c.data).X"), name: "X")
+        let x = try PatternMatrix(Self.array("\(c.data).X"), name: "X")
         let y = try ResponseRows(Self.array("\(c.data).Y"), name: "Y")
         return try EncodingFit.run(features: x, responses: y, settings: c.settings)
     }

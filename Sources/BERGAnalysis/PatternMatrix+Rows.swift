@@ -3,59 +3,14 @@ import BERGCore
 import CBLAS
 import Foundation
 
-/// Features as stored, N rows (stimuli) by P columns (units), float32 or float64, row-major;
-/// a tensor [N, ...] is read with each stimulus flattened in C order. Products run in float64 on
-/// blocks widened from the stored values, so float32 features are never copied whole.
-public struct FeatureRows: Sendable {
-    enum Values: Sendable {
-        case float32([Float])
-        case float64([Double])
-    }
-
-    public let rows: Int
-    public let columns: Int
-    var values: Values
-
-    /// Doubles in one widened block (32 MiB).
-    static let blockBudget = 4 << 20
-
-    /// `tensor` [N, ...] flattened per stimulus; `name` says which input it is in errors.
-    public init(_ tensor: Tensor, name: String) throws {
-        guard tensor.rank >= 2, tensor.shape[0] > 0, tensor.count > 0 else {
-            throw BERGError.invalidInput("\(name) has shape \(tensor.shape); features need [stimuli, units...]")
-        }
-        rows = tensor.shape[0]
-        columns = tensor.count / rows
-        switch tensor.storage {
-        case .float32(let a): values = .float32(a)
-        case .float64(let a): values = .float64(a)
-        default: values = .float64(tensor.doubles)
-        }
-        if let bad = firstNonFinite() {
-            throw BERGError.invalidInput("\(name) holds a NaN or infinite value (stimulus \(bad / columns), unit \(bad % columns)); features must be finite")
-        }
-    }
-
-    init(rows: Int, columns: Int, doubles: [Double]) {
-        self.rows = rows
-        self.columns = columns
-        values = .float64(doubles)
-    }
-
-    public var isFloat32: Bool { if case .float32 = values { return true } else { return false } }
-
-    func firstNonFinite() -> Int? {
-        switch values {
-        case .float32(let a): return a.firstIndex { !$0.isFinite }
-        case .float64(let a): return a.firstIndex { !$0.isFinite }
-        }
-    }
-
+/// What cross-validation needs of a feature matrix: products over any set of rows (a fold's
+/// training or test rows), with a column shift (a mean) subtracted in float64.
+extension PatternMatrix {
     /// Each stimulus z-scored across its units (mean 0, population std 1), as
     /// `scipy.stats.zscore(x, axis=1)`; computed in float64, stored in the input's type.
-    public func zscoredRows(name: String) throws -> FeatureRows {
-        var out = self
-        func zscore<T: BinaryFloatingPoint>(_ a: inout [T]) throws {
+    public func zscoredRows(name: String) throws -> PatternMatrix {
+        func zscore<T: BinaryFloatingPoint>(_ input: [T]) throws -> [T] {
+            var a = input
             for i in 0..<rows {
                 var sum = 0.0
                 for j in 0..<columns { sum += Double(a[i * columns + j]) }
@@ -68,21 +23,20 @@ public struct FeatureRows: Sendable {
                 }
                 for j in 0..<columns { a[i * columns + j] = T((Double(a[i * columns + j]) - mean) / std) }
             }
+            return a
         }
-        switch out.values {
-        case .float32(var a): try zscore(&a); out.values = .float32(a)
-        case .float64(var a): try zscore(&a); out.values = .float64(a)
+        switch values {
+        case .float32(let a): return PatternMatrix(rows: rows, columns: columns, values: .float32(try zscore(a)))
+        case .float64(let a): return PatternMatrix(rows: rows, columns: columns, values: .float64(try zscore(a)))
         }
-        return out
     }
 
-    /// The mean of each column over `subset` (all rows when nil), in float64.
-    func columnMeans(_ subset: [Int]? = nil) -> [Double] {
+    /// The mean of each column over the rows `subset`, in float64.
+    func columnMeans(_ subset: [Int]) -> [Double] {
         var sums = [Double](repeating: 0, count: columns)
-        let indices = subset ?? Array(0..<rows)
         func add<T: BinaryFloatingPoint>(_ a: [T]) {
             sums.withUnsafeMutableBufferPointer { s in
-                for i in indices {
+                for i in subset {
                     let base = i * columns
                     for j in 0..<columns { s[j] += Double(a[base + j]) }
                 }
@@ -92,7 +46,7 @@ public struct FeatureRows: Sendable {
         case .float32(let a): add(a)
         case .float64(let a): add(a)
         }
-        return sums.map { $0 / Double(max(indices.count, 1)) }
+        return sums.map { $0 / Double(max(subset.count, 1)) }
     }
 
     /// Copies rows `indices` × columns `columnRange`, minus `shift` (per column, subtracted in
@@ -130,42 +84,23 @@ public struct FeatureRows: Sendable {
         return out
     }
 
-    /// (X − shift)(X − shift)ᵀ over all rows: [N, N], float64, by dsyrk on column blocks
-    /// (wide ones: a long inner dimension keeps dsyrk near its peak).
+    /// (X − shift)(X − shift)ᵀ over all rows [N, N], both triangles, by dsyrk on wide column
+    /// blocks (a long inner dimension keeps dsyrk near its peak).
     func gram(shift: [Double]) -> DenseMatrix {
         var gram = DenseMatrix(zeros: rows, rows)
-        let all = Array(0..<rows)
-        let width = max(1, min(columns, 4 * FeatureRows.blockBudget / rows))
-        var block = [Double](repeating: 0, count: rows * width)
-        var start = 0
-        while start < columns {
-            let range = start ..< min(columns, start + width)
-            block.withUnsafeMutableBufferPointer { b in
-                copy(rows: all[...], columns: range, shift: shift, into: b.baseAddress!)
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(rows), Int32(range.count), 1, b.baseAddress,
-                            Int32(range.count), start == 0 ? 0 : 1, &gram.values, Int32(rows))
+        gram.values.withUnsafeMutableBufferPointer { g in
+            forEachColumnBlock(centring: .columns(shift), budget: 4 * PatternMatrix.blockBudget) { range, block in
+                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(rows), Int32(range.count), 1, block, Int32(range.count),
+                            range.lowerBound == 0 ? 0 : 1, g.baseAddress, Int32(rows))
             }
-            start = range.upperBound
         }
         gram.fillLowerFromUpper()
         return gram
     }
 
-    /// (X − shift)ᵀ(X − shift) over all rows: [P, P], float64, by dsyrk on row blocks.
+    /// (X − shift)ᵀ(X − shift) over all rows [P, P], both triangles.
     func crossProduct(shift: [Double]) -> DenseMatrix {
-        var product = DenseMatrix(zeros: columns, columns)
-        let height = max(1, min(rows, FeatureRows.blockBudget / columns))
-        var block = [Double](repeating: 0, count: height * columns)
-        var start = 0
-        while start < rows {
-            let range = Array(start ..< min(rows, start + height))
-            block.withUnsafeMutableBufferPointer { b in
-                copy(rows: range[...], columns: 0..<columns, shift: shift, into: b.baseAddress!)
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(columns), Int32(range.count), 1, b.baseAddress,
-                            Int32(columns), start == 0 ? 0 : 1, &product.values, Int32(columns))
-            }
-            start += range.count
-        }
+        var product = DenseMatrix(rows: columns, columns: columns, values: crossProduct(centring: .columns(shift)))
         product.fillLowerFromUpper()
         return product
     }
@@ -175,7 +110,7 @@ public struct FeatureRows: Sendable {
         precondition(right.rows == columns)
         var out = DenseMatrix(zeros: indices.count, right.columns)
         guard !indices.isEmpty, right.columns > 0 else { return out }
-        let height = max(1, min(indices.count, FeatureRows.blockBudget / columns))
+        let height = max(1, min(indices.count, PatternMatrix.blockBudget / columns))
         var block = [Double](repeating: 0, count: height * columns)
         var start = 0
         while start < indices.count {
@@ -198,7 +133,7 @@ public struct FeatureRows: Sendable {
         precondition(left.columns == indices.count)
         var out = DenseMatrix(zeros: left.rows, columns)
         guard !indices.isEmpty, left.rows > 0 else { return out }
-        let width = max(1, min(columns, FeatureRows.blockBudget / indices.count))
+        let width = max(1, min(columns, PatternMatrix.blockBudget / indices.count))
         var block = [Double](repeating: 0, count: indices.count * width)
         var start = 0
         while start < columns {
