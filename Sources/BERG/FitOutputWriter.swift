@@ -16,6 +16,7 @@ import Foundation
 /// ├── voxels.npy         int64 [V]: which input voxels these are (with --drop-nan-voxels)
 /// ├── scores.nii.gz      float32: each voxel's mean score on the mask's grid, NaN elsewhere
 /// ├── summary.json       median, mean and 90th percentile of the mean scores, counts, settings
+/// ├── accuracy.png       a histogram of the mean scores, the median marked
 /// └── model/             the pipeline refit on all rows, a feature-linear model package
 ///     ├── manifest.yaml  (when the features came from `berg features`)
 ///     └── weights.npz    coef [V, p] and pca_components [K, P] float32; intercept [V] and
@@ -61,6 +62,8 @@ struct FitOutputWriter {
                 try NIfTIFile.write(try Tensor(shape: grid.shape, floats: volume), affine: grid.affine, to: path("scores.nii.gz"))
                 written.append("scores.nii.gz")
             }
+            try AccuracyPicture.write(meanScores, settings: job.settings, folds: folds, to: path("accuracy.png"))
+            written.append("accuracy.png")
             let modelID = job.modelID ?? defaultModelID()
             let hasManifest = try writeModel(id: modelID, meanScores: meanScores)
             written += hasManifest ? ["model/manifest.yaml", "model/weights.npz"] : ["model/weights.npz"]

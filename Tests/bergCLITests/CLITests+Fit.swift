@@ -59,6 +59,8 @@ extension CLITests {
         XCTAssertNotNil(summary["p90"] as? Double)
         XCTAssertEqual((summary["settings"] as? [String: Any])?["estimator"] as? String, "lasso")
         XCTAssertFalse(FileManager.default.fileExists(atPath: lasso.appendingPathComponent("alphas.npy").path))
+        let picture = try ImageCodec.decode(lasso.appendingPathComponent("accuracy.png").path)
+        XCTAssertEqual(picture.width, 640, "accuracy.png: the histogram of voxel scores")
         let weights = try NPZFile.read(lasso.appendingPathComponent("model/weights.npz").path)
         XCTAssertEqual(weights["coef"]?.shape, [40, 30])
         XCTAssertEqual(weights["pca_components"]?.shape, [30, 300])
