@@ -5,6 +5,9 @@ import BERGRegistry
 import BERGStore
 import Foundation
 
+public typealias FeatureExtractor = BERGModels.FeatureExtractor
+public typealias TorchvisionNetwork = BERGModels.TorchvisionNetwork
+
 /// One `berg features` run: a torchvision network, the layers to read by PyTorch module name,
 /// the images, and the activations file to write.
 public struct FeaturesJob: Sendable {

@@ -3,9 +3,15 @@ import BERGCore
 import BERGFormats
 import Foundation
 
+// What a library user of `berg fit` needs, re-exported (Exports.swift's convention).
 public typealias EncodingFitSettings = BERGAnalysis.EncodingFitSettings
 public typealias Validation = BERGAnalysis.Validation
 public typealias ScoreKind = BERGAnalysis.ScoreKind
+public typealias EncodingFit = BERGAnalysis.EncodingFit
+public typealias EncodingFitResult = BERGAnalysis.EncodingFitResult
+public typealias FittedPipeline = BERGAnalysis.FittedPipeline
+public typealias PatternMatrix = BERGAnalysis.PatternMatrix
+public typealias ResponseRows = BERGAnalysis.ResponseRows
 
 /// One `berg fit` run: features, responses, the pipeline, and the folder to write.
 public struct FitJob: Sendable {
