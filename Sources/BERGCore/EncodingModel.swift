@@ -12,13 +12,17 @@ public struct EncodingResult: Sendable {
     /// One name per stimulus (file names, or `image-0` … for arrays), in response order.
     public var stimulusNames: [String]
     public var placement: ResponsePlacement?
+    /// Values along the response axes for the units selected, such as an EEG model's
+    /// `ch_names` and `times`; written beside the responses in an `.h5` file.
+    public var labels: Metadata
 
     public init(responses: [String: Tensor], metadata: Metadata, stimulusNames: [String] = [],
-                placement: ResponsePlacement? = nil) {
+                placement: ResponsePlacement? = nil, labels: Metadata = Metadata()) {
         self.responses = responses
         self.metadata = metadata
         self.stimulusNames = stimulusNames
         self.placement = placement
+        self.labels = labels
     }
 
     /// The one response array of a single-output model; for several outputs (`lh`, `rh`), an
