@@ -13,19 +13,23 @@ public struct EncodeJob: Sendable {
     public var device: Device
     /// An image, a folder of images, a text file listing images, or a uint8 `.npy` array.
     public var input: String
-    /// `.npy` (one output) or `.h5`.
+    /// `.npy` (one output), `.npz` (one array per output) or `.h5`.
     public var output: String
     /// Also a 4-D NIfTI of the responses on the model's voxel grid (volume-placed models).
     public var volume: String?
     /// Also a PNG of the responses on the visual field (pRF models).
     public var picture: String?
+    /// Also GIfTI files `PREFIX.<output>.func.gii` (surface models: `PREFIX.lh.func.gii` and
+    /// `PREFIX.rh.func.gii`), one float32 array per stimulus over all of the mesh's vertices,
+    /// NaN where no vertex was selected.
+    public var surface: String?
     /// Also the model's metadata, in the `.h5` output.
     public var includeMetadata: Bool
     public var batchSize: Int
 
     public init(modelID: String, subject: Subject, selection: Selection = [:], options: EncodingOptions = [:],
                 device: Device = .auto, input: String, output: String, volume: String? = nil, picture: String? = nil,
-                includeMetadata: Bool = false, batchSize: Int = 64) {
+                surface: String? = nil, includeMetadata: Bool = false, batchSize: Int = 64) {
         self.modelID = modelID
         self.subject = subject
         self.selection = selection
@@ -35,12 +39,21 @@ public struct EncodeJob: Sendable {
         self.output = output
         self.volume = volume
         self.picture = picture
+        self.surface = surface
         self.includeMetadata = includeMetadata
         self.batchSize = batchSize
     }
 
-    /// Every file the job writes.
-    public var outputs: [String] { [output] + [volume, picture].compactMap { $0 } }
+    /// Every file the job writes; the surface files are named after the model's outputs.
+    public func outputs(for manifest: Manifest) -> [String] {
+        [output] + [volume, picture].compactMap { $0 } + surfaceFiles(for: manifest).map(\.path)
+    }
+
+    /// `PREFIX.<output>.func.gii` for each of the model's outputs, with `surface`.
+    public func surfaceFiles(for manifest: Manifest) -> [(output: String, path: String)] {
+        guard let surface else { return [] }
+        return manifest.output.map { ($0.name, "\(surface).\($0.name).func.gii") }
+    }
 }
 
 extension BERG {
@@ -57,15 +70,15 @@ extension BERG {
             throw BERGError.invalidArgument(name: "batch size", value: String(job.batchSize), message: "must be at least 1")
         }
         let outputExtension = URL(fileURLWithPath: job.output).pathExtension.lowercased()
-        guard ["npy", "h5", "hdf5"].contains(outputExtension) else {
-            throw BERGError.invalidArgument(name: "output", value: job.output, message: "it must end in .npy or .h5 (.npy: the responses only; .h5: responses, stimulus names, attributes and metadata)")
+        guard ["npy", "npz", "h5", "hdf5"].contains(outputExtension) else {
+            throw BERGError.invalidArgument(name: "output", value: job.output, message: "it must end in .npy, .npz or .h5 (.npy: the one response array; .npz: one array per output; .h5: responses, stimulus names, attributes and metadata)")
         }
-        if outputExtension == "npy" {
+        if outputExtension == "npy" || outputExtension == "npz" {
             if job.includeMetadata {
-                throw BERGError.invalidArgument(name: "output", value: job.output, message: "a .npy file holds only the responses; write an .h5 file to include the metadata")
+                throw BERGError.invalidArgument(name: "output", value: job.output, message: "a .\(outputExtension) file holds only the responses; write an .h5 file to include the metadata")
             }
-            if manifest.output.count > 1 {
-                throw BERGError.invalidArgument(name: "output", value: job.output, message: "\(job.modelID) gives \(manifest.output.count) outputs (\(manifest.output.map(\.name).joined(separator: ", "))), which one .npy file cannot hold; write an .h5 file")
+            if outputExtension == "npy", manifest.output.count > 1 {
+                throw BERGError.invalidArgument(name: "output", value: job.output, message: "\(job.modelID) gives \(manifest.output.count) outputs (\(manifest.output.map(\.name).joined(separator: ", "))), which one .npy file cannot hold; write an .npz file (one array per output) or an .h5 file")
             }
         }
         if let volume = job.volume {
@@ -84,11 +97,20 @@ extension BERG {
                 throw BERGError.invalidArgument(name: "picture", value: picture, message: "\(job.modelID) has no picture: a response picture needs outputs in the visual field (pRF models such as fmri-kay2013-css_prf)")
             }
         }
-        let paths = job.outputs.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-        if Set(paths).count != paths.count {
-            throw BERGError.invalidArgument(name: "outputs", value: job.outputs.joined(separator: ", "), message: "two outputs name the same file")
+        if let surface = job.surface {
+            guard manifest.placement == .surface else {
+                throw BERGError.invalidArgument(name: "surface", value: surface, message: "\(job.modelID)'s responses are not placed on a surface mesh\(manifest.placement.map { " (they lie on a \($0.rawValue.replacingOccurrences(of: "_", with: " ")))" } ?? ""), so they cannot be written as GIfTI; surface models such as fmri-nsd_fsaverage-vit_b_32 can")
+            }
+            guard !surface.hasSuffix("/"), !URL(fileURLWithPath: surface).lastPathComponent.isEmpty else {
+                throw BERGError.invalidArgument(name: "surface", value: surface, message: "give a file prefix such as out/responses (PREFIX.lh.func.gii and PREFIX.rh.func.gii are written)")
+            }
         }
-        for path in job.outputs { try BERG.checkWritable(path) }
+        let outputs = job.outputs(for: manifest)
+        let paths = outputs.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        if Set(paths).count != paths.count {
+            throw BERGError.invalidArgument(name: "outputs", value: outputs.joined(separator: ", "), message: "two outputs name the same file")
+        }
+        for path in outputs { try BERG.checkWritable(path) }
         guard FileManager.default.fileExists(atPath: job.input) else {
             throw BERGError.fileNotFound(path: job.input, hint: "The input must be an image, a folder of images, a .npy array or a text file listing images")
         }
@@ -119,6 +141,12 @@ extension BERG {
             if let picture = job.picture {
                 try BERG.writeResponsePicture(result, to: picture)
                 written.append(picture)
+            }
+            if job.surface != nil {
+                for (output, path) in job.surfaceFiles(for: try registry.manifest(job.modelID)) {
+                    try BERG.writeResponseSurface(result, output: output, to: path)
+                    written.append(path)
+                }
             }
         } catch {
             for path in written { try? FileManager.default.removeItem(atPath: path) }

@@ -13,7 +13,7 @@ public enum ComputeProfile {
 
     /// Runs `body`, adding its wall time to `stage` when profiling is on.
     @inline(__always)
-    static func measure<T>(_ stage: @autoclosure () -> String, _ body: () throws -> T) rethrows -> T {
+    public static func measure<T>(_ stage: @autoclosure () -> String, _ body: () throws -> T) rethrows -> T {
         guard enabled else { return try body() }
         let start = DispatchTime.now().uptimeNanoseconds
         let result = try body()

@@ -21,6 +21,10 @@ extension ArrayInFile {
     /// chunks run along whichever of R and K is longer, so that each byte of M is read once
     /// and x or y only a few times: a PCA [250, 460800] in chunks of features, a readout
     /// [163842, 250] in chunks of outputs.
+    ///
+    /// Aligned little-endian float32 chunks are read by BLAS in the mapping itself, and their
+    /// pages given back every `releaseBytes`; other chunks are read from the file (pread) into
+    /// a float32 buffer, which never maps their pages at all.
     public func multiplyTransposed(_ x: UnsafePointer<Float>, n: Int, ldx: Int, rows: [Int]? = nil,
                                    into y: UnsafeMutablePointer<Float>, ldy: Int) {
         let (r, k) = matrixShape
@@ -39,11 +43,11 @@ extension ArrayInFile {
             let base = raw.baseAddress!
             let direct = dtype == .float32 && !bigEndian && Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0
             var buffer: [Float] = []
-            var first = 0
+            var first = 0, unreleased = 0
             while first < total {
                 let last = min(total, first + perChunk), size = last - first
-                // The chunk of M as BLAS reads it: rows `first..<last` of the picked rows (or
-                // columns `first..<last` along K), straight from the file or copied to float32.
+                // y (+)= x · chunkᵀ, the chunk being rows first..<last of the picked rows, or
+                // columns first..<last of all rows (accumulated).
                 func multiply(_ b: UnsafePointer<Float>, ldb: Int, bTransposed: Bool) {
                     if alongK {
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, bTransposed ? CblasTrans : CblasNoTrans, Int32(n), Int32(r), Int32(size),
@@ -59,6 +63,10 @@ extension ArrayInFile {
                     // C order: M[startRow..., :] or M[:, first...] (ldb K); Fortran: Mᵀ likewise (ldb R).
                     let offset = alongK ? (transposed ? first * r : first) : (transposed ? startRow : startRow * k)
                     multiply((base + offset * width).assumingMemoryBound(to: Float.self), ldb: transposed ? r : k, bTransposed: !transposed)
+                    if (last - unreleased) * (alongK ? r : k) * width >= ArrayInFile.releaseBytes || last == total {
+                        releaseChunk(alongK: alongK, transposed: transposed, first: unreleased, last: last, rows: rows, r: r, k: k)
+                        unreleased = last
+                    }
                 } else {
                     // Copied to float32 in the file's own layout: lines of M (C order) or of Mᵀ (Fortran).
                     let lines = transposed ? (alongK ? first ..< last : 0 ..< k) : (alongK ? 0 ..< r : first ..< last)
@@ -67,37 +75,67 @@ extension ArrayInFile {
                     buffer.withUnsafeMutableBufferPointer { dst in
                         for (i, line) in lines.enumerated() {
                             let target = dst.baseAddress! + i * cols
-                            if transposed {
-                                if alongK || contiguousRows { convert(raw, element: line * r + (alongK ? 0 : startRow), count: cols, into: target) }
-                                else { for j in 0..<size { convert(raw, element: line * r + rows![first + j], count: 1, into: target + j) } }
+                            if transposed && !alongK && !contiguousRows {
+                                for j in 0..<size { convert(raw, element: line * r + rows![first + j], count: 1, into: target + j) }
                             } else {
-                                let row = alongK ? line : (rows?[line] ?? line)
-                                convert(raw, element: row * k + (alongK ? first : 0), count: cols, into: target)
+                                let element = transposed ? line * r + (alongK ? 0 : startRow)
+                                                         : (alongK ? line : (rows?[line] ?? line)) * k + (alongK ? first : 0)
+                                read(raw, element: element, count: cols, into: target)
                             }
                         }
                     }
                     buffer.withUnsafeBufferPointer { multiply($0.baseAddress!, ldb: cols, bTransposed: !transposed) }
+                    unreleased = last
                 }
-                releaseChunk(alongK: alongK, transposed: transposed, first: first, last: last, rows: rows, r: r, k: k)
                 first = last
             }
         }
+        release(byteRange: 0 ..< bytes.count)
     }
 
-    /// Gives back the pages of one chunk once BLAS has read it.
+    /// Pages given back at a time while BLAS reads the mapping.
+    static let releaseBytes = 32 << 20
+
+    /// `count` elements from element index `element` on, as float32: read from the file with
+    /// pread (no page of the mapping is touched), or converted from the mapping.
+    func read(_ raw: UnsafeRawBufferPointer, element: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
+        let source = raw.baseAddress! + element * dtype.byteWidth
+        if let file, !bigEndian {
+            if dtype == .float32, file.read(source, count: count * 4, into: UnsafeMutableRawPointer(out)) { return }
+            if dtype == .float64 {
+                let doubles = [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    initialized = file.read(source, count: count * 8, into: UnsafeMutableRawPointer(buffer.baseAddress!)) ? count : 0
+                }
+                if doubles.count == count {
+                    for i in 0..<count { out[i] = Float(doubles[i]) }
+                    return
+                }
+            }
+        }
+        convert(raw, element: element, count: count, into: out)
+    }
+
+    /// Gives back the pages of chunks once BLAS has read them. The kernel maps a page's
+    /// neighbours along with it (fault-around, 64 KiB), some of them pages of earlier chunks
+    /// already given back; so each range reaches back that far, and the caller gives back the
+    /// whole array at the end.
     private func releaseChunk(alongK: Bool, transposed: Bool, first: Int, last: Int, rows: [Int]?, r: Int, k: Int) {
         guard file != nil else { return }
-        let w = dtype.byteWidth
+        let w = dtype.byteWidth, back = ArrayInFile.faultAround
+        func give(_ start: Int, _ end: Int, floor: Int) { release(byteRange: max(floor, start - back) ..< end) }
         if alongK {
-            if transposed { release(byteRange: first * r * w ..< last * r * w) }
-            else { for row in 0..<r { release(byteRange: (row * k + first) * w ..< (row * k + last) * w) } }
+            if transposed { give(first * r * w, last * r * w, floor: 0) }
+            else { for row in 0..<r { give((row * k + first) * w, (row * k + last) * w, floor: row * k * w) } }
         } else {
             let r0 = rows?[first] ?? first, r1 = (rows?[last - 1] ?? last - 1) + 1
             guard r1 > r0 else { return }
-            if transposed { for kk in 0..<k { release(byteRange: (kk * r + r0) * w ..< (kk * r + r1) * w) } }
-            else { release(byteRange: r0 * k * w ..< r1 * k * w) }
+            if transposed { for kk in 0..<k { give((kk * r + r0) * w, (kk * r + r1) * w, floor: kk * r * w) } }
+            else { give(r0 * k * w, r1 * k * w, floor: 0) }
         }
     }
+
+    /// How far around a faulting page the kernel maps pages (Linux's fault_around_bytes).
+    static let faultAround = 64 << 10
 
     /// `count` elements from element index `element` on, as float32.
     func convert(_ raw: UnsafeRawBufferPointer, element: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
@@ -158,3 +196,4 @@ extension ArrayInFile {
         return out
     }
 }
+

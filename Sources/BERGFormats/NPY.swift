@@ -165,6 +165,13 @@ public enum NPYFile {
 
     /// Encodes a tensor as a version-1 `.npy` (C order, little-endian).
     public static func encode(_ tensor: Tensor) -> Data {
+        var out = header(for: tensor)
+        out.append(RawArray.littleEndianBytes(of: tensor))
+        return out
+    }
+
+    /// The version-1 header (magic, length, dict, padding) that precedes a tensor's bytes.
+    static func header(for tensor: Tensor) -> Data {
         let shapeText = tensor.shape.isEmpty ? "()" : "(" + tensor.shape.map(String.init).joined(separator: ", ") + (tensor.shape.count == 1 ? ",)" : ")")
         var header = "{'descr': '\(descr(for: tensor.dtype))', 'fortran_order': False, 'shape': \(shapeText), }"
         // Pad so the data starts on a 64-byte boundary, header ending in a newline.
@@ -174,7 +181,6 @@ public enum NPYFile {
         let length = UInt16(header.utf8.count)
         out.append(contentsOf: [UInt8(length & 0xFF), UInt8(length >> 8)])
         out.append(contentsOf: Array(header.utf8))
-        out.append(RawArray.littleEndianBytes(of: tensor))
         return out
     }
 

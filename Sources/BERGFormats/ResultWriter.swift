@@ -5,13 +5,16 @@ import Foundation
 ///
 /// - `.npy`: the single response array as float32 ([N, V] as the model gives it). A result with
 ///   several named outputs (such as `lh` and `rh`) cannot go in one `.npy`; that is an error
-///   that says to use `.h5`.
+///   that says to use `.npz` or `.h5`.
+/// - `.npz`: one float32 array per output, named as the output (`responses`, or `lh` and
+///   `rh`), as `np.savez` writes them.
 /// - `.h5` / `.hdf5`:
 ///   ```
 ///   /                      attributes: the `attributes` given (model_id, subject, selection, berg_version, ...)
 ///   ├── responses          float32 [N, V], when the only output is named "responses"
 ///   ├── responses/<name>   one float32 dataset per named output otherwise (lh, rh, ...)
 ///   ├── stimulus_names     UTF-8 strings [N]
+///   ├── <label>            the result's labels of the selected units (EEG: ch_names, times)
 ///   └── metadata/          the result's metadata (only with `includeMetadata`)
 ///   ```
 ///   Large datasets are chunked and gzip-compressed.
@@ -25,18 +28,21 @@ public enum ResultWriter {
         switch URL(fileURLWithPath: path).pathExtension.lowercased() {
         case "npy":
             try writeNPY(result, to: path)
+        case "npz":
+            try checkWritableFolder(of: path)
+            try NPZFile.write(result.responses.sorted(by: { $0.key < $1.key }).map { ($0.key, $0.value.asFloat32) }, to: path)
         case "h5", "hdf5":
             try writeHDF5(result, to: path, stimulusNames: stimulusNames, attributes: attributes,
                           includeMetadata: includeMetadata)
         default:
-            throw BERGError.invalidInput("Cannot tell the output format of '\(path)': name it .npy (responses only) or .h5 (responses, stimulus names and metadata)")
+            throw BERGError.invalidInput("Cannot tell the output format of '\(path)': name it .npy (one output), .npz (one array per output) or .h5 (responses, stimulus names and metadata)")
         }
     }
 
     static func writeNPY(_ result: EncodingResult, to path: String) throws {
         guard result.responses.count == 1, let tensor = result.responses.values.first else {
             let names = result.responses.keys.sorted().joined(separator: ", ")
-            throw BERGError.invalidInput("The model gives several outputs (\(names)), which one .npy file cannot hold apart; write an .h5 file instead (for example --output responses.h5)")
+            throw BERGError.invalidInput("The model gives several outputs (\(names)), which one .npy file cannot hold apart; write an .npz or .h5 file instead (for example --output responses.npz)")
         }
         try checkWritableFolder(of: path)
         try NPYFile.write(tensor.asFloat32, to: path)
@@ -53,6 +59,7 @@ public enum ResultWriter {
                 }
             }
             if !stimulusNames.isEmpty { try file.writeStrings(stimulusNames, at: "stimulus_names") }
+            if !result.labels.isEmpty { try file.writeMetadata(result.labels, at: "/") }
             if includeMetadata { try file.writeMetadata(result.metadata, at: "metadata") }
             for (key, value) in attributes.sorted(by: { $0.key < $1.key }) {
                 try file.setAttribute(key, .string(value))

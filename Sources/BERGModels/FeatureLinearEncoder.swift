@@ -52,11 +52,10 @@ public struct FeatureLinearEncoder: EncodingModel {
         var features: Int { components.matrixShape.cols }
     }
 
-    /// One readout: y = x·coef[rows]ᵀ + intercept[rows] on the output of `projection` (the
-    /// features themselves when nil).
+    /// One readout: y = x·coefᵀ + intercept on the output of `projection` (the features
+    /// themselves when nil); coef holds the selected rows only.
     struct Readout {
         let coef: ArrayInFile
-        let rows: [Int]?
         let intercept: [Float]
         let projection: Int?
         var units: Int { intercept.count }
@@ -175,7 +174,7 @@ public struct FeatureLinearEncoder: EncodingModel {
             }
             // Picked rows are copied (a ROI's few); a whole readout stays in the file.
             let matrix = try rows.map { try ArrayInFile(floats: coef.floats(rows: $0), shape: [$0.count, inputs]) } ?? coef
-            readouts.append(Readout(coef: matrix, rows: nil, intercept: intercept, projection: projectionIndex))
+            readouts.append(Readout(coef: matrix, intercept: intercept, projection: projectionIndex))
             let shape = layout.map { $0.map { units.indices(spec.output, $0).count } } ?? [intercept.count]
             if let at = outputs.firstIndex(where: { $0.name == spec.output }) {
                 guard outputs[at].shape == shape else {
@@ -208,7 +207,10 @@ public struct FeatureLinearEncoder: EncodingModel {
         var start = 0
         while start < stimulus.count {
             let range = start ..< min(start + batchSize, stimulus.count)
-            for (name, values) in try encodeBatch(stimulus.batch(range)) { parts[name, default: []] += values }
+            let batch = range.count == stimulus.count ? stimulus : try stimulus.batch(range)
+            for (name, values) in try encodeBatch(batch) {
+                if parts[name] == nil { parts[name] = values } else { parts[name]! += values }
+            }
             start = range.upperBound
             progress?.report(completed: start, total: stimulus.count, message: "images")
         }
@@ -223,9 +225,39 @@ public struct FeatureLinearEncoder: EncodingModel {
     /// One batch: output name → its responses, image-major.
     func encodeBatch(_ stimulus: Stimulus) throws -> [String: [Float]] {
         let n = stimulus.count
-        let input = try preprocessing.apply(stimulus)
+        let input = try ComputeProfile.measure("preprocessing") { try preprocessing.apply(stimulus) }
         var activations = try network.forward(input, outputs: nodes)
-        // The features [n, F], with one spare row for a PCA's mean (see below).
+        var (x, features) = try ComputeProfile.measure("features") { try self.features(&activations, images: n) }
+        let projected = ComputeProfile.measure("pca") { project(&x, images: n, features: features) }
+        return ComputeProfile.measure("readouts") {
+            var result: [String: [Float]] = [:]
+            for output in outputs {
+                let perReadout = output.readouts.map { readouts[$0].units }.reduce(0, +)
+                var out = [Float](repeating: 0, count: n * perReadout)
+                var column = 0
+                for index in output.readouts {
+                    let readout = readouts[index]
+                    let source = readout.projection.map { projected[$0] } ?? x
+                    let width = readout.projection.map { projections[$0].count } ?? features
+                    source.withUnsafeBufferPointer { s in
+                        out.withUnsafeMutableBufferPointer { o in
+                            readout.coef.multiplyTransposed(s.baseAddress!, n: n, ldx: width, into: o.baseAddress! + column, ldy: perReadout)
+                            for i in 0..<n {
+                                for u in 0..<readout.units { o[i * perReadout + column + u] += readout.intercept[u] }
+                            }
+                        }
+                    }
+                    column += readout.units
+                }
+                result[output.name] = out
+            }
+            return result
+        }
+    }
+
+    /// The layers' outputs flattened per image and concatenated, z-scored and scaled:
+    /// [images + 1, F] (the last row is left for a PCA's mean), and F.
+    func features(_ activations: inout [String: Tensor], images n: Int) throws -> (x: [Float], features: Int) {
         let perImage = try nodes.map { node -> Int in
             guard let t = activations[node], t.rank >= 1, t.shape[0] == n else {
                 throw BERGError.unexpectedContent(path: modelID, message: "the network gave no output for \(node)")
@@ -240,12 +272,10 @@ public struct FeatureLinearEncoder: EncodingModel {
         var x = [Float](repeating: 0, count: (n + 1) * features)
         var offset = 0
         for (node, width) in zip(nodes, perImage) {
-            let values = activations.removeValue(forKey: node)!.floats
+            let values = activations.removeValue(forKey: node)!.floats  // each layer freed once copied
             x.withUnsafeMutableBufferPointer { out in
                 values.withUnsafeBufferPointer { v in
-                    for i in 0..<n {
-                        (out.baseAddress! + i * features + offset).update(from: v.baseAddress! + i * width, count: width)
-                    }
+                    for i in 0..<n { (out.baseAddress! + i * features + offset).update(from: v.baseAddress! + i * width, count: width) }
                 }
             }
             offset += width
@@ -260,11 +290,13 @@ public struct FeatureLinearEncoder: EncodingModel {
                 }
             }
         }
+        return (x, features)
+    }
 
-        // Each PCA once: x·Cᵀ, with the mean as an extra row, so that mean·Cᵀ comes from the
-        // same pass over C (which is read straight from the file).
-        var projected: [[Float]] = []
-        for p in projections {
+    /// Each distinct PCA once: x·Cᵀ − mean·Cᵀ [images, C]. The mean goes into x's spare last
+    /// row, so that mean·Cᵀ comes out of the same pass over C (read straight from the file).
+    func project(_ x: inout [Float], images n: Int, features: Int) -> [[Float]] {
+        projections.map { p in
             var y = [Float](repeating: 0, count: (n + 1) * p.count)
             x.withUnsafeMutableBufferPointer { xb in
                 let meanRow = xb.baseAddress! + n * features
@@ -275,31 +307,9 @@ public struct FeatureLinearEncoder: EncodingModel {
                 }
             }
             for i in 0..<n { for j in 0..<p.count { y[i * p.count + j] -= y[n * p.count + j] } }
-            projected.append(y)
+            y.removeLast(p.count)
+            return y
         }
-
-        var result: [String: [Float]] = [:]
-        for output in outputs {
-            let perReadout = output.readouts.map { readouts[$0].units }.reduce(0, +)
-            var out = [Float](repeating: 0, count: n * perReadout)
-            var column = 0
-            for index in output.readouts {
-                let readout = readouts[index]
-                let source = readout.projection.map { projected[$0] } ?? x
-                let width = readout.projection.map { projections[$0].count } ?? features
-                source.withUnsafeBufferPointer { s in
-                    out.withUnsafeMutableBufferPointer { o in
-                        readout.coef.multiplyTransposed(s.baseAddress!, n: n, ldx: width, into: o.baseAddress! + column, ldy: perReadout)
-                        for i in 0..<n {
-                            for u in 0..<readout.units { o[i * perReadout + column + u] += readout.intercept[u] }
-                        }
-                    }
-                }
-                column += readout.units
-            }
-            result[output.name] = out
-        }
-        return result
     }
 
     /// (x − mean) / std across one image's units, population std (ddof 0), in double.
@@ -374,3 +384,4 @@ public struct FeatureLinearEncoder: EncodingModel {
         return node
     }
 }
+

@@ -119,7 +119,7 @@ struct FeatureLinearUnits: Sendable {
                 throw BERGError.invalidSelection(model: model, message: "\(key): \(value) is not a readable .npy array (\(error)); give a mask of \(n) values")
             }
             guard mask.count == n, mask.shape.filter({ $0 != 1 }).count <= 1 else {
-                throw BERGError.invalidSelection(model: model, message: "\(key): \(value) holds \(mask.shape) values, but the mask must hold \(n), one per \(singular(axis.name)) (nonzero = selected)")
+                throw BERGError.invalidSelection(model: model, message: "\(key): \(value) holds \(mask.count) values (shape \(mask.shape)), but the mask must hold \(n), one for each of the \(n) \(axis.name) (nonzero = selected)")
             }
             indices = mask.doubles.enumerated().compactMap { $0.element != 0 ? $0.offset : nil }
         } else {
@@ -138,10 +138,6 @@ struct FeatureLinearUnits: Sendable {
             throw BERGError.invalidSelection(model: model, message: "\(key)=\(value) selects none of the \(n) \(axis.name); give a non-empty range START:STOP with START < STOP, or a mask with at least one nonzero value")
         }
         return indices
-    }
-
-    static func singular(_ name: String) -> String {
-        name.hasSuffix("ices") ? String(name.dropLast(4)) + "ex" : name.hasSuffix("s") ? String(name.dropLast()) : name
     }
 
     /// The labels at a metadata key path, taken at the picked indices.

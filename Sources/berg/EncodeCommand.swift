@@ -4,7 +4,7 @@ import Foundation
 
 struct EncodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "encode", abstract: "Predict a model's responses to images and write them to .npy or .h5.",
+        commandName: "encode", abstract: "Predict a model's responses to images and write them to .npy, .npz or .h5.",
         discussion: """
         Examples:
           berg encode fmri-kay2013-css_prf --subject 1 --roi V1 \\
@@ -13,6 +13,10 @@ struct EncodeCommand: ParsableCommand {
               --input images/ --output v1.h5 --metadata --volume v1.nii.gz
           berg encode img2fmri-bold5000 --subject 2 --roi all \\
               --option center_crop=true --input photos/ --output csi2.h5
+          berg encode fmri-nsd_fsaverage-vit_b_32 --subject 1 --roi V1v \\
+              --input images/ --output v1v.npz --surface v1v
+          berg encode eeg-things_eeg_2-vit_b_32 --subject 10 \\
+              --select channels=Oz,Cz --select timepoints=20:60 --input images/ --output eeg.h5
 
         Images of any size are fine: each model crops, resizes and normalises them as its \
         manifest says (`berg describe <id>`). Files the model needs are fetched on first use \
@@ -29,7 +33,7 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: "An image, a folder of images, a .npy uint8 array, or a text file listing images.")
     var input: String
 
-    @Option(help: "Where to write: .npy (float32 [N, V]) or .h5 (responses, stimulus names, attributes).")
+    @Option(help: "Where to write: .npy (one output, float32), .npz (one array per output, such as lh and rh) or .h5 (responses, stimulus names, attributes, labels such as an EEG model's ch_names and times).")
     var output: String
 
     @Option(help: "Images per batch.") var batchSize = 64
@@ -37,6 +41,8 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: "Also draw a PNG of the responses on the visual field (pRF models).") var picture: String?
     @Option(help: "Also write the responses into the ROI's voxels of a 4-D NIfTI volume, NaN elsewhere (.nii or .nii.gz; volume-space models such as fmri-nsd-fwrf).")
     var volume: String?
+    @Option(help: ArgumentHelp("Also write GIfTI files PREFIX.lh.func.gii and PREFIX.rh.func.gii: one float32 array per image over all vertices, NaN where not selected (surface models such as fmri-nsd_fsaverage-vit_b_32).", valueName: "prefix"))
+    var surface: String?
     @Option(name: .customLong("option"), help: ArgumentHelp(
         "An encoding option the model's manifest declares, such as center_crop=true (repeatable).", valueName: "key=value"))
     var options: [String] = []
@@ -51,12 +57,12 @@ struct EncodeCommand: ParsableCommand {
         let berg = try store.makeBERG(registries: registry, modelID: model.modelID)
         let job = EncodeJob(modelID: model.modelID, subject: Subject(model.subject), selection: try model.selection,
                             options: try berg.parseOptions(model.modelID, options), device: compute.device,
-                            input: input, output: output, volume: volume, picture: picture,
+                            input: input, output: output, volume: volume, picture: picture, surface: surface,
                             includeMetadata: metadata, batchSize: batchSize)
         let progress = ProgressBar.onTerminal
         let result = try berg.run(job, progress: progress)
         if progress != nil { FileHandle.standardError.write(Data("\n".utf8)) }
         let shapes = result.outputNames.map { "\($0) \(result.responses[$0]!.shape)" }.joined(separator: ", ")
-        FileHandle.standardError.write(Data("wrote \(job.outputs.joined(separator: ", ")) (\(shapes))\n".utf8))
+        FileHandle.standardError.write(Data("wrote \(job.outputs(for: try berg.describe(job.modelID)).joined(separator: ", ")) (\(shapes))\n".utf8))
     }
 }

@@ -1,0 +1,68 @@
+import BERGCore
+import CZlib
+import Foundation
+
+/// GIfTI functional files (`.func.gii`): one float32 data array per stimulus over all of a
+/// surface's vertices, as nibabel (`nib.load(path).darrays`) and nilearn
+/// (`surface.load_surf_data`, giving [vertices, stimuli]) read them.
+///
+/// ```
+/// <GIFTI Version="1.0" NumberOfDataArrays="N">
+///   <MetaData> (what the caller gives: model id, hemisphere, …)
+///   <DataArray Intent="NIFTI_INTENT_NONE" DataType="NIFTI_TYPE_FLOAT32" Dimensionality="1"
+///              Dim0="V" Encoding="GZipBase64Binary" Endian="LittleEndian" …>
+///     <MetaData> Name = the stimulus name
+///     <Data> zlib-compressed, base64-encoded little-endian float32 </Data>
+///   </DataArray> … one per stimulus
+/// </GIFTI>
+/// ```
+public enum GIfTIFile {
+    /// Writes `arrays` (each `vertexCount` floats) through a temporary file renamed into place.
+    /// Arrays are compressed on up to `threads` threads.
+    public static func writeFunctional(_ arrays: [[Float]], names: [String], metadata: [(String, String)] = [],
+                                       to path: String, threads: Int = 1) throws {
+        guard let count = arrays.first?.count, arrays.allSatisfy({ $0.count == count }), names.count == arrays.count else {
+            throw BERGError.invalidInput("GIfTI: every data array must have the same length, with one name each")
+        }
+        let encoded = try concurrentMap(arrays, threads: threads) { try compressedBase64($0) }
+        var head = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
+        head += #"<!DOCTYPE GIFTI SYSTEM "http://www.nitrc.org/frs/download.php/115/gifti.dtd">"# + "\n"
+        head += #"<GIFTI Version="1.0" NumberOfDataArrays="\#(arrays.count)">"# + "\n"
+        head += metaData(metadata, indent: "  ") + "  <LabelTable/>\n"
+        try AtomicFile.write(to: path) { sink in
+            func emit(_ text: String) throws { try Array(text.utf8).withUnsafeBytes { try sink($0) } }
+            try emit(head)
+            for (name, data) in zip(names, encoded) {
+                try emit(#"  <DataArray Intent="NIFTI_INTENT_NONE" DataType="NIFTI_TYPE_FLOAT32" ArrayIndexingOrder="RowMajorOrder" Dimensionality="1" Dim0="\#(count)" Encoding="GZipBase64Binary" Endian="LittleEndian" ExternalFileName="" ExternalFileOffset="">"# + "\n")
+                try emit(metaData([("Name", name)], indent: "    "))
+                try emit("    <Data>")
+                try data.withUnsafeBytes { try sink($0) }
+                try emit("</Data>\n  </DataArray>\n")
+            }
+            try emit("</GIFTI>\n")
+        }
+    }
+
+    static func metaData(_ entries: [(String, String)], indent: String) -> String {
+        guard !entries.isEmpty else { return "\(indent)<MetaData/>\n" }
+        var out = "\(indent)<MetaData>\n"
+        for (name, value) in entries {
+            out += "\(indent)  <MD><Name><![CDATA[\(cdata(name))]]></Name><Value><![CDATA[\(cdata(value))]]></Value></MD>\n"
+        }
+        return out + "\(indent)</MetaData>\n"
+    }
+
+    /// Text safe inside CDATA (which cannot hold `]]>`).
+    static func cdata(_ text: String) -> String { text.replacingOccurrences(of: "]]>", with: "]]]]><![CDATA[>") }
+
+    /// Little-endian float32 bytes, zlib-compressed (level 1), base64-encoded.
+    static func compressedBase64(_ values: [Float]) throws -> Data {
+        try values.withUnsafeBytes { raw -> Data in
+            var bound = compressBound(uLong(raw.count))
+            var out = [UInt8](repeating: 0, count: Int(bound))
+            let status = compress2(&out, &bound, raw.baseAddress!.assumingMemoryBound(to: Bytef.self), uLong(raw.count), 1)
+            guard status == Z_OK else { throw BERGError.writeFailed(path: "GIfTI", message: "zlib failed (\(status))") }
+            return Data(out.prefix(Int(bound))).base64EncodedData()
+        }
+    }
+}
