@@ -27,6 +27,12 @@ extension ArrayInFile {
     /// a float32 buffer, which never maps their pages at all.
     public func multiplyTransposed(_ x: UnsafePointer<Float>, n: Int, ldx: Int, rows: [Int]? = nil,
                                    into y: UnsafeMutablePointer<Float>, ldy: Int) {
+        multiplyTransposed(x, n: n, ldx: ldx, rows: rows, into: y, ldy: ldy, chunkBytes: ArrayInFile.chunkBytes)
+    }
+
+    /// As above, with chunks of about `chunkBytes` of M (tests use small ones).
+    func multiplyTransposed(_ x: UnsafePointer<Float>, n: Int, ldx: Int, rows: [Int]?,
+                            into y: UnsafeMutablePointer<Float>, ldy: Int, chunkBytes: Int) {
         let (r, k) = matrixShape
         let out = rows?.count ?? r
         guard n > 0, out > 0 else { return }
@@ -37,7 +43,7 @@ extension ArrayInFile {
         let width = dtype.byteWidth
         let transposed = fortranOrder && shape.count == 2
         let alongK = rows == nil && k > r
-        let perChunk = max(1, ArrayInFile.chunkBytes / ((alongK ? r : k) * width))
+        let perChunk = max(1, chunkBytes / ((alongK ? r : k) * width))
         let total = alongK ? k : out
         bytes.withUnsafeBytes { raw in
             let base = raw.baseAddress!

@@ -65,4 +65,23 @@ public enum GIfTIFile {
             return Data(out.prefix(Int(bound))).base64EncodedData()
         }
     }
+
+    /// The float32 values of one `GZipBase64Binary` data array (the inverse of `compressedBase64`).
+    static func decodeData(_ base64: String, count: Int) throws -> [Float] {
+        guard let packed = Data(base64Encoded: base64, options: .ignoreUnknownCharacters) else {
+            throw BERGError.corruptFile(path: "GIfTI", offset: nil, message: "data is not base64")
+        }
+        var out = [Float](repeating: 0, count: count)
+        var size = uLong(count * 4)
+        let status = out.withUnsafeMutableBytes { dst in
+            packed.withUnsafeBytes { src in
+                uncompress(dst.baseAddress!.assumingMemoryBound(to: Bytef.self), &size,
+                           src.baseAddress!.assumingMemoryBound(to: Bytef.self), uLong(src.count))
+            }
+        }
+        guard status == Z_OK, size == uLong(count * 4) else {
+            throw BERGError.corruptFile(path: "GIfTI", offset: nil, message: "data does not inflate to \(count) float32 values")
+        }
+        return out
+    }
 }

@@ -195,7 +195,9 @@ public struct FeatureLinearEncoder: EncodingModel {
         let backbonePath = try context.file(settings.backbone).path
         let network = try FeatureLinearEncoder.network(settings.network, stateDict: TorchCheckpoint(path: backbonePath).stateDict(), path: backbonePath)
         self.network = network
-        nodes = try settings.layers.map { try FeatureLinearEncoder.node(forModule: $0, network: settings.network, in: network.nodeNames) }
+        nodes = try settings.layers.map {
+            try FeatureLinearEncoder.node(forModule: $0, network: settings.network, in: network.nodeNames, model: manifest.modelID)
+        }
         expectedFeatures = featureCount
     }
 
@@ -371,14 +373,16 @@ public struct FeatureLinearEncoder: EncodingModel {
     /// The network's node that gives a PyTorch module's output. torchvision's ViT block
     /// `encoder.layers.encoder_layer_K` ends in the residual add `…encoder_layer_K.add_1`;
     /// AlexNet's and ResNet-18's nodes carry their module names already.
-    static func node(forModule module: String, network: String, in nodes: [String]) throws -> String {
+    static func node(forModule module: String, network: String, in nodes: [String], model: String = "") throws -> String {
         var node = module
         if network == "vit_b_32", module.hasPrefix("encoder.layers.encoder_layer_"), !module.hasSuffix(".add"), !module.hasSuffix(".add_1") {
             node = module + ".add_1"
         }
         guard nodes.contains(node) else {
-            let modules = nodes.map { network == "vit_b_32" && $0.hasSuffix(".add_1") ? String($0.dropLast(6)) : $0 }
-            throw BERGError.invalidManifest(file: network, keyPath: "encoder.settings.layers",
+            let modules = network == "vit_b_32"
+                ? nodes.filter { !$0.hasSuffix(".add") }.map { $0.hasSuffix(".add_1") ? String($0.dropLast(6)) : $0 }
+                : nodes
+            throw BERGError.invalidManifest(file: model.isEmpty ? network : model, keyPath: "encoder.settings.layers",
                                             message: "'\(module)' is not a layer of this \(network); layers: \(modules.joined(separator: ", "))")
         }
         return node

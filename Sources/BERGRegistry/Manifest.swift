@@ -352,11 +352,14 @@ extension Manifest {
     public var allSelections: [Selection] {
         let spec = parameters.selection
         var combos: [Selection] = [Selection()]
+        var enumerated = false
         for key in spec.orderedKeys {
+            // Text keys (free-form values, such as mask files) have no values to list.
             guard let values = spec.properties[key]?.validStrings, !values.isEmpty else { continue }
             combos = combos.flatMap { base in values.map { var s = base; s[key] = $0; return s } }
+            enumerated = true
         }
-        if !spec.required, !spec.properties.isEmpty { combos.insert(Selection(), at: 0) }
+        if !spec.required, enumerated { combos.insert(Selection(), at: 0) }
         return combos
     }
 }
