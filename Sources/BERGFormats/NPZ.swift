@@ -28,8 +28,8 @@ public enum NPZFile {
 
 extension NPZFile {
     /// Writes arrays as `np.savez` does: a zip of stored (uncompressed) `<name>.npy` members,
-    /// with ZIP64 records where a member or the archive passes 4 GiB. Float tensors are written
-    /// as they are; the file appears whole or not at all.
+    /// with ZIP64 records where a member or the archive passes 4 GiB. Float32 tensors are
+    /// written straight from their storage; the file appears whole or not at all.
     public static func write(_ arrays: [(name: String, tensor: Tensor)], to path: String) throws {
         try AtomicFile.write(to: path) { sink in
             var offset: UInt64 = 0
@@ -40,10 +40,16 @@ extension NPZFile {
             }
             for (name, tensor) in arrays {
                 let header = NPYFile.header(for: tensor)
-                let body = RawArray.littleEndianBytes(of: tensor)
-                let size = UInt64(header.count + body.count)
+                // Float32 data is written from the tensor's own storage; other types through a copy.
+                let floats: [Float]? = { if case .float32(let values) = tensor.storage { return values }; return nil }()
+                let copied = floats == nil ? RawArray.littleEndianBytes(of: tensor) : Data()
+                func body<R>(_ use: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+                    if let floats { return try floats.withUnsafeBytes(use) }
+                    return try copied.withUnsafeBytes(use)
+                }
+                let size = UInt64(header.count + body { $0.count })
                 var crc = header.withUnsafeBytes { crc32(0, $0.baseAddress!.assumingMemoryBound(to: Bytef.self), uInt($0.count)) }
-                body.withUnsafeBytes { raw in
+                body { raw in
                     var at = 0
                     while at < raw.count {  // zlib takes 32-bit lengths
                         let n = min(raw.count - at, 1 << 30)
@@ -64,7 +70,10 @@ extension NPZFile {
                 let localOffset = offset
                 try emit(local)
                 try emit(header)
-                try emit(body)
+                try body { raw in
+                    try sink(raw)
+                    offset += UInt64(raw.count)
+                }
 
                 var extra = Data()
                 if big { extra.le(size); extra.le(size) }

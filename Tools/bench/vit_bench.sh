@@ -14,7 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 scratch="${1:-/tmp/vit-full}"
 repeats="${2:-3}"
-python="${PYTHON:-Tools/reference/.venv/bin/python}"
+# The reference venv (torch, torchvision, scikit-learn), else the python3 on PATH.
+python="${PYTHON:-$( [ -x Tools/reference/.venv/bin/python ] && echo Tools/reference/.venv/bin/python || echo python3 )}"
 if [ ! -f "$scratch/backbone.pth" ]; then
     "$python" Tools/reference/make_vit_fixtures.py --full-dir "$scratch"
 fi
