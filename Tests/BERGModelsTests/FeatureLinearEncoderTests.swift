@@ -39,9 +39,7 @@ final class FeatureLinearEncoderTests: XCTestCase {
     }
 
     func images(_ name: String) throws -> Stimulus {
-        let t = try NPYFile.read(Self.bergDir.appendingPathComponent("images_\(name).npy").path)
-        guard case .uint8(let bytes) = t.storage, t.rank == 4 else { throw BERGError.invalidInput("fixture images are not uint8 [N,3,H,W]") }
-        return try Stimulus(images: bytes, count: t.shape[0], height: t.shape[2], width: t.shape[3])
+        try FWRFFixtures.stimulus(Self.bergDir.appendingPathComponent("images_\(name).npy"))
     }
 
     func expected(_ name: String) throws -> Tensor {

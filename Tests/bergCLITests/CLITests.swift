@@ -38,6 +38,10 @@ final class CLITests: XCTestCase {
     struct Run { var status: Int32; var stdout: String; var stderr: String }
 
     func berg(_ arguments: String..., environment: [String: String]? = nil) throws -> Run {
+        try berg(arguments, environment: environment)
+    }
+
+    func berg(_ arguments: [String], environment: [String: String]? = nil) throws -> Run {
         let process = Process()
         process.executableURL = try Self.binary()
         process.arguments = arguments
