@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (Tools/install-deps.sh installs them).
@@ -38,9 +39,12 @@ let package = Package(
             "BERGCore", "BERGRegistry", "CCurl", "CArchive",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        .target(name: "BERGPlot", dependencies: ["BERGCore", "BERGFormats"]),
         .target(name: "BERGModels", dependencies: ["BERGCore", "BERGCompute", "BERGFormats", "BERGRegistry"]),
+        .target(name: "BERGAnalysis", dependencies: ["BERGCore", "BERGCompute", "BERGFormats", "CBLAS"]),
         .target(name: "BERG", dependencies: [
-            "BERGCore", "BERGCompute", "BERGFormats", "BERGRegistry", "BERGStore", "BERGModels",
+            "BERGCore", "BERGCompute", "BERGFormats", "BERGRegistry", "BERGStore", "BERGModels", "BERGPlot", "BERGAnalysis",
+            .product(name: "SwiftCSV", package: "SwiftCSV"),
         ]),
         .executableTarget(name: "berg", dependencies: [
             "BERG", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -51,11 +55,19 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BERGFormatsTests", dependencies: ["BERGFormats"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "BERGPlotTests", dependencies: ["BERGPlot", "BERGFormats"]),
         .testTarget(name: "BERGRegistryTests", dependencies: ["BERGRegistry"]),
         .testTarget(name: "BERGStoreTests", dependencies: ["BERGStore"]),
-        .testTarget(name: "BERGModelsTests", dependencies: ["BERGModels", "BERG", "BERGFormats", "BERGStore"],
+        // Comparison helpers and fixture folders shared by the test targets.
+        .target(name: "BERGTestSupport", dependencies: ["BERGCore"], path: "Tests/BERGTestSupport"),
+        .testTarget(name: "BERGModelsTests", dependencies: ["BERGModels", "BERG", "BERGFormats", "BERGStore", "BERGTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "BERGTests", dependencies: ["BERG", "BERGFormats", "BERGModels", "BERGRegistry", "BERGStore"]),
+        .testTarget(name: "BERGAnalysisTests", dependencies: ["BERGAnalysis", "BERGFormats"],
+                    resources: [.copy("Fixtures")]),
+        // Tests that fetch from PyPI (the img2fmri wheel): `make test-network`, not `make test`.
+        .testTarget(name: "BERGNetworkTests", dependencies: ["BERGModels", "BERGFormats", "BERGRegistry", "BERGStore", "BERGTestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "BERGTests", dependencies: ["BERG", "BERGFormats", "BERGModels", "BERGRegistry", "BERGStore", "BERGPlot"]),
         // Depends on the executable so that `swift test` builds it first: the CLI tests run it.
         .testTarget(name: "bergCLITests", dependencies: ["berg", "BERG", "BERGFormats", "BERGStore", "BERGRegistry"]),
     ]

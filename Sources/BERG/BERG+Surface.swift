@@ -37,3 +37,46 @@ extension BERG {
         try GIfTIFile.writeFunctional(arrays, names: names, metadata: metadata, to: path, threads: ComputeThreads.count)
     }
 }
+
+/// `--surface`: one output's rows put on all of its mesh's vertices (NaN elsewhere) and
+/// streamed into a GIfTI file, a batch at a time.
+final class SurfaceWriter: ResultSink {
+    private let output: String
+    private let names: [String]
+    private let vertices: [Int]
+    private let writer: GIfTIFile.StreamWriter
+    private var rows = 0
+
+    init(path: String, output: String, names: [String], placement: ResponsePlacement?, modelID: String) throws {
+        guard case .surface(let surface)? = placement, let vertices = surface.vertices[output],
+              let count = surface.vertexCount[output] else {
+            throw BERGError.unsupported("this model's output '\(output)' is not placed on a surface mesh, so it cannot be written as GIfTI")
+        }
+        self.output = output
+        self.names = names
+        self.vertices = vertices
+        writer = try GIfTIFile.StreamWriter(path: path, arrays: names.count, vertexCount: count, metadata: [
+            ("model_id", modelID), ("mesh", surface.mesh), ("output", output), ("berg_version", BERG.version)])
+    }
+
+    func append(_ batch: EncodingResult) throws {
+        guard let responses = batch.responses[output], responses.rank == 2, responses.shape[1] == vertices.count else {
+            throw BERGError.shapeMismatch(what: "surface output '\(output)' (images, vertices)", expected: [-1, vertices.count],
+                                          actual: batch.responses[output]?.shape ?? [])
+        }
+        let n = responses.shape[0], values = responses.floats
+        let rowsOnMesh: [[Float]] = (0..<n).map { i in
+            var row = [Float](repeating: .nan, count: writer.vertexCount)
+            for (column, vertex) in vertices.enumerated() { row[vertex] = values[i * vertices.count + column] }
+            return row
+        }
+        try writer.append(rowsOnMesh, names: Array(names[rows ..< rows + n]), threads: ComputeThreads.count)
+        rows += n
+    }
+
+    func finish(_ summary: EncodingSummary) throws { try writer.finish() }
+
+    func commit() throws { try writer.commit() }
+
+    func discard() { writer.discard() }
+}

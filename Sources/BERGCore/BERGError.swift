@@ -48,7 +48,7 @@ extension BERGError: LocalizedError, CustomStringConvertible {
     public var message: String {
         switch self {
         case let .unknownModel(id, known):
-            return "Unknown model '\(id)'. Known models: \(known.joined(separator: ", ")). Run `berg list` to see them."
+            return "Unknown model '\(id)'. Known models: \(known.joined(separator: ", "))"
         case let .invalidParameter(model, name, value, valid):
             let what = BERGError.displayName(name)
             let validName = what.contains(" ") ? "values" : "\(what)s"

@@ -24,23 +24,67 @@ public enum GIfTIFile {
         guard let count = arrays.first?.count, arrays.allSatisfy({ $0.count == count }), names.count == arrays.count else {
             throw BERGError.invalidInput("GIfTI: every data array must have the same length, with one name each")
         }
-        let encoded = try concurrentMap(arrays, threads: threads) { try compressedBase64($0) }
-        var head = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
-        head += #"<!DOCTYPE GIFTI SYSTEM "http://www.nitrc.org/frs/download.php/115/gifti.dtd">"# + "\n"
-        head += #"<GIFTI Version="1.0" NumberOfDataArrays="\#(arrays.count)">"# + "\n"
-        head += metaData(metadata, indent: "  ") + "  <LabelTable/>\n"
-        try AtomicFile.write(to: path) { sink in
-            func emit(_ text: String) throws { try Array(text.utf8).withUnsafeBytes { try sink($0) } }
-            try emit(head)
-            for (name, data) in zip(names, encoded) {
-                try emit(#"  <DataArray Intent="NIFTI_INTENT_NONE" DataType="NIFTI_TYPE_FLOAT32" ArrayIndexingOrder="RowMajorOrder" Dimensionality="1" Dim0="\#(count)" Encoding="GZipBase64Binary" Endian="LittleEndian" ExternalFileName="" ExternalFileOffset="">"# + "\n")
-                try emit(metaData([("Name", name)], indent: "    "))
-                try emit("    <Data>")
-                try data.withUnsafeBytes { try sink($0) }
-                try emit("</Data>\n  </DataArray>\n")
-            }
-            try emit("</GIFTI>\n")
+        let writer = try StreamWriter(path: path, arrays: arrays.count, vertexCount: count, metadata: metadata)
+        do {
+            try writer.append(arrays, names: names, threads: threads)
+            try writer.finish()
+            try writer.commit()
+        } catch {
+            writer.discard()
+            throw error
         }
+    }
+
+    /// A functional file written a few data arrays at a time: the header (with the number of
+    /// arrays to come) first, then each array as it is appended.
+    public final class StreamWriter {
+        private let file: StagedFile
+        private let arrays: Int
+        /// Values per data array.
+        public let vertexCount: Int
+        private var written = 0
+
+        public init(path: String, arrays: Int, vertexCount: Int, metadata: [(String, String)]) throws {
+            file = try StagedFile(path: path)
+            self.arrays = arrays
+            self.vertexCount = vertexCount
+            var head = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
+            head += #"<!DOCTYPE GIFTI SYSTEM "http://www.nitrc.org/frs/download.php/115/gifti.dtd">"# + "\n"
+            head += #"<GIFTI Version="1.0" NumberOfDataArrays="\#(arrays)">"# + "\n"
+            head += GIfTIFile.metaData(metadata, indent: "  ") + "  <LabelTable/>\n"
+            try file.write(Data(head.utf8))
+        }
+
+        deinit { discard() }
+
+        /// The next data arrays (each `vertexCount` floats) and their names, compressed on
+        /// up to `threads` threads.
+        public func append(_ values: [[Float]], names: [String], threads: Int = 1) throws {
+            guard values.count == names.count, values.allSatisfy({ $0.count == vertexCount }), written + values.count <= arrays else {
+                throw BERGError.invalidInput("GIfTI \(file.path): expected at most \(arrays - written) more arrays of \(vertexCount) values, with a name each")
+            }
+            let encoded = try concurrentMap(values, threads: threads) { try GIfTIFile.compressedBase64($0) }
+            for (name, data) in zip(names, encoded) {
+                var text = #"  <DataArray Intent="NIFTI_INTENT_NONE" DataType="NIFTI_TYPE_FLOAT32" ArrayIndexingOrder="RowMajorOrder" Dimensionality="1" Dim0="\#(vertexCount)" Encoding="GZipBase64Binary" Endian="LittleEndian" ExternalFileName="" ExternalFileOffset="">"# + "\n"
+                text += GIfTIFile.metaData([("Name", name)], indent: "    ") + "    <Data>"
+                try file.write(Data(text.utf8))
+                try file.write(data)
+                try file.write(Data("</Data>\n  </DataArray>\n".utf8))
+            }
+            written += values.count
+        }
+
+        /// Closes the document; every announced array must have been written.
+        public func finish() throws {
+            guard written == arrays else {
+                throw BERGError.invalidInput("GIfTI \(file.path): \(written) of \(arrays) data arrays written")
+            }
+            try file.write(Data("</GIFTI>\n".utf8))
+        }
+
+        public func commit() throws { try file.commit() }
+
+        public func discard() { file.discard() }
     }
 
     static func metaData(_ entries: [(String, String)], indent: String) -> String {

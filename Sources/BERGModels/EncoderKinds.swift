@@ -36,6 +36,9 @@ public struct EncoderContext: Sendable {
 /// its metadata is made without loading weights.
 public struct EncoderKind: Sendable {
     public let name: String
+    /// The artifacts its metadata function reads (`BERG.getModelMetadata` fetches only these),
+    /// or nil for all of them.
+    public let metadataArtifacts: [String]?
     private let decode: @Sendable (Manifest) throws -> any Sendable
     private let builder: @Sendable (EncoderContext, any Sendable) throws -> any EncodingModel
     private let metadataMaker: @Sendable (EncoderContext, any Sendable) throws -> Metadata
@@ -48,14 +51,19 @@ public struct EncoderKind: Sendable {
     ///     outputs, selection keys, placement), run with the settings' own.
     ///   - selectionCheck: checks of a caller's selection values beyond the manifest's
     ///     valid values (free-text keys such as mask files), run before any file is fetched.
+    ///   - metadataArtifacts: the artifacts `metadata` reads, so that metadata comes without
+    ///     fetching weights; nil (the default) fetches every artifact, as a kind without a
+    ///     metadata function builds the model for it.
     public init<Settings: EncoderSettingsType>(
         name: String, settings: Settings.Type, requiresPreprocessing: Bool = false,
         manifestCheck: (@Sendable (Manifest, Settings) throws -> Void)? = nil,
         selectionCheck: (@Sendable (EncoderContext, Settings) throws -> Void)? = nil,
         builder: @escaping @Sendable (EncoderContext, Settings) throws -> any EncodingModel,
-        metadata: (@Sendable (EncoderContext, Settings) throws -> Metadata)? = nil
+        metadata: (@Sendable (EncoderContext, Settings) throws -> Metadata)? = nil,
+        metadataArtifacts: [String]? = nil
     ) {
         self.name = name
+        self.metadataArtifacts = metadata == nil ? nil : metadataArtifacts
         decode = { manifest in
             if requiresPreprocessing { _ = try EncoderKind.preprocessing(of: manifest) }
             let settings = try SettingsDecoder.decode(Settings.self, from: manifest)
@@ -138,15 +146,17 @@ public final class EncoderKindRegistry: @unchecked Sendable {
 
     /// Adds a kind, or replaces the kind of that name: its settings type (decoded from
     /// `encoder.settings`, strictly), its builder, and optionally how to make its metadata
-    /// without loading weights (by default the model is built and asked).
+    /// without loading weights (by default the model is built and asked) and which artifacts
+    /// that reads.
     public func register<Settings: EncoderSettingsType>(
         kind: String, settings: Settings.Type,
         requiresPreprocessing: Bool = false,
         builder: @escaping @Sendable (EncoderContext, Settings) throws -> any EncodingModel,
-        metadata: (@Sendable (EncoderContext, Settings) throws -> Metadata)? = nil
+        metadata: (@Sendable (EncoderContext, Settings) throws -> Metadata)? = nil,
+        metadataArtifacts: [String]? = nil
     ) {
         register(EncoderKind(name: kind, settings: settings, requiresPreprocessing: requiresPreprocessing,
-                             builder: builder, metadata: metadata))
+                             builder: builder, metadata: metadata, metadataArtifacts: metadataArtifacts))
     }
 
     /// The kind names, sorted.

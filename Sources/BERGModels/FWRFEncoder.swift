@@ -21,7 +21,8 @@ public struct FWRFEncoder: EncodingModel {
     public static let kind = EncoderKind(
         name: "fwrf", settings: Settings.self, requiresPreprocessing: true,
         builder: { context, settings in try FWRFEncoder(context: context, settings: settings) },
-        metadata: { context, _ in try FWRFEncoder.readMetadata(context: context) })
+        metadata: { context, _ in try FWRFEncoder.readMetadata(context: context) },
+        metadataArtifacts: ["metadata"])
 
     /// The manifest's `encoder.settings`.
     public struct Settings: EncoderSettingsType, Equatable {
@@ -75,7 +76,7 @@ public struct FWRFEncoder: EncodingModel {
                 let splitNote = weightNames.count > 1
                     ? "ROI '\(context.selection["roi"] ?? "")' ships as \(weightNames.count) files (\(weightNames.joined(separator: ", "))) and needs all of them. "
                     : ""
-                throw BERGError.fileNotFound(path: url.path, hint: "\(splitNote)Fetch it with `berg get-model \(modelID) --subject \(subject) --roi \(context.selection["roi"] ?? "ROI")`, or point --berg-dir at a BERG download that has it")
+                throw BERGError.fileNotFound(path: url.path, hint: "\(splitNote)Fetch the model's files for subject \(subject) and ROI \(context.selection["roi"] ?? "?") again, or use a BERG download that has it")
             }
             networks.append(try FWRFNetwork(checkpoint: TorchCheckpoint(path: url.path), subject: subject))
         }
@@ -107,7 +108,7 @@ public struct FWRFEncoder: EncodingModel {
     public static func readMetadata(context: EncoderContext) throws -> Metadata {
         let url = try context.file("metadata")
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw BERGError.fileNotFound(path: url.path, hint: "Fetch it with `berg get-model \(context.manifest.modelID)`, or point --berg-dir at a BERG download that has it")
+            throw BERGError.fileNotFound(path: url.path, hint: "Fetch the model's files again, or use a BERG download that has it")
         }
         let value = try NPYFile.readObject(url.path)
         guard value.dictionary != nil else {

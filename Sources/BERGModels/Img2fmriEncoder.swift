@@ -19,7 +19,8 @@ public struct Img2fmriEncoder: EncodingModel {
     public static let kind = EncoderKind(
         name: "img2fmri", settings: Img2fmriSettings.self, requiresPreprocessing: true,
         builder: { context, settings in try Img2fmriEncoder(context: context, settings: settings) },
-        metadata: { context, settings in try Img2fmriReadout(context: context, settings: settings).metadata })
+        metadata: { context, settings in try Img2fmriReadout(context: context, settings: settings).metadata },
+        metadataArtifacts: ["package"])  // the ridge pickles and masks, not the backbone
 
     public let modelID: String
     public let subject: Subject
@@ -259,7 +260,7 @@ struct Img2fmriReadout: Sendable {
     /// The pickle is read inertly; nothing in it runs.
     static func readRidge(_ path: String) throws -> (weight: Tensor, intercept: Tensor, alpha: Double) {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw BERGError.fileNotFound(path: path, hint: "the img2fmri package lacks this Ridge model; fetch it again with `berg get-model img2fmri-bold5000`")
+            throw BERGError.fileNotFound(path: path, hint: "the img2fmri package lacks this Ridge model; fetch the model's files again")
         }
         guard case .ridge(let ridge) = try SklearnEstimator.load(path), ridge.coef.rank == 2 else {
             throw BERGError.unexpectedContent(path: path, message: "expected a fitted scikit-learn Ridge with one output per voxel")

@@ -48,7 +48,8 @@ public enum SettingsDecoder {
         } catch let error as DecodingError {
             switch error {
             case let .keyNotFound(key, context):
-                throw fail(dotted(context.codingPath + [key]), "missing required setting '\(snakeCase(key.stringValue))'")
+                let name = snakeCase(key.stringValue)
+                throw fail(dotted(context.codingPath + [NameKey(name)]), "missing required setting '\(name)'")
             case let .typeMismatch(_, context), let .valueNotFound(_, context), let .dataCorrupted(context):
                 throw fail(dotted(context.codingPath), context.debugDescription)
             @unknown default:
@@ -61,8 +62,9 @@ public enum SettingsDecoder {
         return value
     }
 
+    /// A coding path as the manifest spells it (the containers push manifest names).
     static func dotted(_ path: [any CodingKey]) -> String {
-        path.map { $0.intValue.map { "[\($0)]" } ?? snakeCase($0.stringValue) }
+        path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
             .reduce("") { $0.isEmpty || $1.hasPrefix("[") ? $0 + $1 : "\($0).\($1)" }
     }
 
@@ -130,6 +132,15 @@ private func mismatch(_ path: [any CodingKey], _ expected: String, _ value: Mani
     .typeMismatch(Any.self, .init(codingPath: path, debugDescription: "expected \(expected), got \(value.shortDescription)"))
 }
 
+/// A key as the manifest spells it, for coding paths.
+private struct NameKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ name: String) { stringValue = name }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
 private struct IndexKey: CodingKey {
     var stringValue: String { String(intValue!) }
     var intValue: Int?
@@ -173,7 +184,7 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
     }
 
     private func decoder(_ key: Key) throws -> ValueDecoder {
-        ValueDecoder(value: try value(key), codingPath: codingPath + [key], log: log)
+        ValueDecoder(value: try value(key), codingPath: codingPath + [NameKey(name(key))], log: log)
     }
 
     func decodeNil(forKey key: Key) throws -> Bool { false }

@@ -21,6 +21,7 @@ struct Berg: ParsableCommand {
             Bench.self,
             BenchFWRFCommand.self,
             InspectCommand.self,
+            RSACommand.self,
         ])
 
     /// Parses and runs, and turns every failure into one `error:` line and an exit status.

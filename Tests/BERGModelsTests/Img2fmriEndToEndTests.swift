@@ -2,6 +2,7 @@ import BERGCore
 import BERGFormats
 @testable import BERGModels
 import BERGRegistry
+import BERGTestSupport
 import Foundation
 import XCTest
 
@@ -35,7 +36,7 @@ final class Img2fmriEndToEndTests: XCTestCase {
             XCTAssertEqual(responses.shape, [1, voxels])
             XCTAssertEqual(responses.dtype, .float32)
             let target = Array(expected.floats[row * voxels ..< (row + 1) * voxels])
-            Img2fmriFixtures.assertClose(responses.floats, target, relative: 1e-4, "\(mode) \(name)")
+            assertClose(responses.floats, target, relative: 1e-4, "\(mode) \(name)")
             XCTAssertEqual(result.metadata["center_crop"], .bool(centerCrop))
         }
     }

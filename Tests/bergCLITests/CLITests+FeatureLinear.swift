@@ -19,7 +19,7 @@ extension CLITests {
     }
 
     func bergEncode(_ arguments: [String], environment: [String: String]) throws -> Run {
-        try berg(["encode"] + arguments, environment: environment)
+        try berg(environment: environment, ["encode"] + arguments)
     }
 
     func testFsaverageWritesNPZAndGIfTI() throws {

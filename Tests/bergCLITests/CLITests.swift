@@ -38,15 +38,18 @@ final class CLITests: XCTestCase {
     struct Run { var status: Int32; var stdout: String; var stderr: String }
 
     func berg(_ arguments: String..., environment: [String: String]? = nil) throws -> Run {
-        try berg(arguments, environment: environment)
+        try berg(environment: environment, arguments)
     }
 
-    func berg(_ arguments: [String], environment: [String: String]? = nil) throws -> Run {
+    /// Runs `berg` in `directory` (default: the repository root) with `environment` on top of
+    /// this process's.
+    func berg(environment: [String: String]? = nil, directory: URL? = nil, _ arguments: [String]) throws -> Run {
         let process = Process()
         process.executableURL = try Self.binary()
         process.arguments = arguments
-        process.currentDirectoryURL = Self.root
-        if let environment { process.environment = environment }
+        process.currentDirectoryURL = directory ?? Self.root
+        // The given variables on top of this process's (which keep OPENBLAS_CORETYPE and the like).
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, given in given } }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -156,8 +159,8 @@ final class CLITests: XCTestCase {
                            "--output", work.appendingPathComponent("v1.npy").path, "--picture", picture.path)
         XCTAssertEqual(run.status, 0, run.stderr)
         let decoded = try ImageCodec.decode(picture.path)
-        XCTAssertEqual(decoded.height, ResponsePictureSize.panel)
-        XCTAssertEqual(decoded.width, 4 * ResponsePictureSize.panel, "one panel per family: bar-x, bar-y, ring, wedge")
+        XCTAssertGreaterThan(decoded.width, 600, "two maps side by side")
+        XCTAssertGreaterThan(decoded.height, 600, "two rows of maps: rings and wedges, then the bars")
     }
 
     func testMetadataJSON() throws {
@@ -223,5 +226,3 @@ final class CLITests: XCTestCase {
     }
 }
 
-/// The picture's panel size, as `berg encode --picture` draws it.
-enum ResponsePictureSize { static let panel = 320 }
