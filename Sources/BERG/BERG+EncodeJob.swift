@@ -132,8 +132,10 @@ extension BERG {
     @discardableResult
     public func run(_ job: EncodeJob, progress: ProgressReporter? = nil) throws -> EncodingSummary {
         try check(job)
-        let source = try StimulusLoader.source(job.input, skipUnreadable: job.skipUnreadable, threads: BERG.threadCount)
-        for warning in source.warnings { job.warn?(warning) }
+        let listed = try StimulusLoader.source(job.input, skipUnreadable: job.skipUnreadable, threads: BERG.threadCount)
+        for warning in listed.warnings { job.warn?(warning) }
+        // The first batch decodes while the model loads (both mostly read files).
+        let source = FirstBatchAhead(listed, batchSize: job.batchSize)
         let model = try getEncodingModel(job.modelID, subject: job.subject, selection: job.selection,
                                          options: job.options, device: job.device)
         var sinks: [ResultSink] = []
@@ -173,5 +175,32 @@ extension BERG {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw BERGError.invalidArgument(name: "output", value: path, message: "this is a folder; give a file name")
         }
+    }
+}
+
+/// A stimulus source whose first batch starts decoding as soon as it is made.
+final class FirstBatchAhead: StimulusSource, @unchecked Sendable {
+    let source: any StimulusSource
+    let first: Range<Int>
+    private let loading: InBackground<[StimulusRun]>?
+    private let lock = NSLock()
+    private var taken = false
+
+    init(_ source: any StimulusSource, batchSize: Int) {
+        self.source = source
+        first = 0 ..< min(max(batchSize, 1), source.count)
+        let range = first
+        loading = range.isEmpty ? nil : InBackground { try source.load(range) }
+    }
+
+    var count: Int { source.count }
+    var names: [String] { source.names }
+
+    func load(_ range: Range<Int>) throws -> [StimulusRun] {
+        lock.lock()
+        let ahead = range == first && !taken ? loading : nil
+        if ahead != nil { taken = true }
+        lock.unlock()
+        return try ahead?.result() ?? source.load(range)
     }
 }
