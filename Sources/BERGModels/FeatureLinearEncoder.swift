@@ -21,7 +21,8 @@ public struct FeatureLinearEncoder: EncodingModel {
             _ = try FeatureLinearUnits.resolve(context.selection, settings: settings, model: context.manifest.modelID, metadata: nil)
         },
         builder: { context, settings in try FeatureLinearEncoder(context: context, settings: settings) },
-        metadata: { context, settings in try FeatureLinearEncoder.describe(context: context, settings: settings).metadata })
+        metadata: { context, settings in try FeatureLinearEncoder.describe(context: context, settings: settings).metadata },
+        metadataArtifacts: ["metadata"])  // settings.metadataArtifact, which must be named so
 
     public let modelID: String
     public let subject: Subject

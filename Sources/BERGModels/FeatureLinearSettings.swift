@@ -17,7 +17,8 @@ public struct FeatureLinearSettings: EncoderSettingsType, Equatable {
     /// The artifact holding the arrays (a `.npy` of a pickled dict, or an `.npz`).
     public var weightsArtifact: String?
     /// The artifact holding the model's metadata (a `.npy` of a pickled dict): returned as
-    /// the model's metadata, and where `roi` lookups and axis labels are read.
+    /// the model's metadata, and where `roi` lookups and axis labels are read. It must be the
+    /// artifact named `metadata`, the one `berg metadata` fetches without the weights.
     public var metadataArtifact: String?
     /// x = (x − mean) / scale, in float32.
     public var scaler: Scaler?
@@ -217,6 +218,16 @@ public struct FeatureLinearSettings: EncoderSettingsType, Equatable {
         }
         for name in declared where !readouts.contains(where: { $0.output == name }) {
             throw fail("readouts", "no readout writes output '\(name)'")
+        }
+        let artifacts = manifest.artifacts.map(\.name)
+        for (key, name) in [("backbone_artifact", backbone), ("weights_artifact", weights)] where !artifacts.contains(name) {
+            throw fail(key, "'\(name)' is not one of the manifest's artifacts: \(artifacts.joined(separator: ", "))")
+        }
+        if let name = metadataArtifact {
+            // `berg metadata` fetches only the artifact named metadata (EncoderKind.metadataArtifacts).
+            guard name == "metadata", artifacts.contains(name) else {
+                throw fail("metadata_artifact", "the metadata file is the artifact named 'metadata' (so that `berg metadata` fetches only it); got '\(name)'\(artifacts.contains(name) ? "" : ", which the manifest does not list")")
+            }
         }
         let keys = manifest.parameters.selection.properties
         for key in (selections ?? [:]).keys.sorted() where keys[key] == nil {

@@ -4,6 +4,7 @@ import BERGFormats
 import BERGStore
 @testable import BERGCompute
 @testable import BERGModels
+import BERGRegistry
 
 /// The `feature-linear` kind on BERG's two ViT-B/32 models and a third, AlexNet-based model,
 /// against responses BERG's own package computed (Tools/reference/make_vit_fixtures.py:
@@ -276,5 +277,26 @@ final class FeatureLinearEncoderTests: XCTestCase {
                 XCTAssertNoThrow(try berg.getEncodingModel("test-alexnet_linear", subject: 1), "a mean of the right size is accepted")
             }
         }
+    }
+
+    /// Settings that do not fit the rest of the manifest are caught by `berg registry check`.
+    func testManifestChecksNameTheKey() throws {
+        let text = BuiltinManifests.files.first { $0.name == "fmri-nsd_fsaverage-vit_b_32.yaml" }!.text
+        for (change, message) in [
+            (("  - name: rh\n", "  - name: rhx\n"), "'rh' is not one of the manifest's outputs: lh, rhx"),
+            (("order: [roi, lh_vertices, rh_vertices]\n    properties:\n",
+              "order: [roi, lh_vertices, rh_vertices, extra]\n    properties:\n      extra:\n        type: text\n"),
+             "selection key 'extra' has no rule"),
+            (("    metadata_artifact: metadata\n", "    metadata_artifact: weights\n"), "the artifact named 'metadata'"),
+            (("    mesh: fsaverage\n", ""), "a surface-placed model names its mesh"),
+            (("        by: roi\n", "        by: roi\n        axis: voxels\n"), "output 'lh' declares no axis 'voxels'"),
+        ] {
+            let manifest = try ManifestLoader.load(yaml: text.replacingOccurrences(of: change.0, with: change.1),
+                                                   file: "fmri-nsd_fsaverage-vit_b_32.yaml")
+            XCTAssertThrowsError(try FeatureLinearEncoder.kind.checkSettings(manifest), message) { error in
+                XCTAssertTrue("\(error)".contains(message), "\(error)")
+            }
+        }
+        XCTAssertNoThrow(try FeatureLinearEncoder.kind.checkSettings(ManifestLoader.load(yaml: text, file: "fmri-nsd_fsaverage-vit_b_32.yaml")))
     }
 }
