@@ -210,7 +210,7 @@ public struct FeatureLinearEncoder: EncodingModel {
         var start = 0
         while start < stimulus.count {
             let range = start ..< min(start + batchSize, stimulus.count)
-            let batch = range.count == stimulus.count ? stimulus : try stimulus.batch(range)
+            let batch = range.count == stimulus.count ? stimulus : stimulus.batch(range)
             for (name, values) in try encodeBatch(batch) {
                 if parts[name] == nil { parts[name] = values } else { parts[name]! += values }
             }
