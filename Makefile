@@ -36,7 +36,7 @@ test-network: deps
 # their numbers. Needs Tools/reference/.venv with rsatoolbox, or BERG_REFERENCE_PYTHON=/path/to/python.
 test-reference: deps
 	$(SWIFT) build --build-tests
-	BERG_REQUIRE_REFERENCE=1 $(SWIFT) test --skip-build --filter RSAReferenceTests
+	BERG_REQUIRE_REFERENCE=1 $(SWIFT) test --skip-build --filter "RSAReferenceTests|GIfTIReferenceTests"
 
 # Retinotopic mapping stimuli through the built-in pRF model (V1), with a picture of the result.
 demo: release
