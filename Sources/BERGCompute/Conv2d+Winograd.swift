@@ -1,5 +1,4 @@
 import BERGCore
-import CBLAS
 
 /// Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, "Fast Algorithms for Convolutional
 /// Neural Networks", 2016) for 3×3 convolutions with stride 1. A 2×2 output tile costs 16
@@ -106,10 +105,14 @@ extension Conv2d {
                                 }
                             }
                         }
-                        for xi in 0..<16 {
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(cout), Int32(tiles), Int32(cin),
-                                        1, u + xi * cout * cin, Int32(cin), v + xi * cin * row, Int32(row),
-                                        0, m + xi * cout * row, Int32(row))
+                        // With one group the 16 products share the threads (each single-threaded).
+                        let products = channelsInParallel ? Parallel.workers(for: 16) : 1
+                        let mPointer = SendablePointer(m)
+                        Parallel.run(products) { part in
+                            for xi in Swift.stride(from: part, to: 16, by: products) {
+                                GEMM.multiply(.winograd, m: cout, n: tiles, k: cin, a: u + xi * cout * cin, lda: cin,
+                                              b: v + xi * cin * row, ldb: row, c: mPointer.p + xi * cout * row, ldc: row)
+                            }
                         }
                         Conv2d.forChannels(cout, parallel: channelsInParallel) { channels in
                             for j in 0..<count {

@@ -1,7 +1,6 @@
 import BERGCore
-import CBLAS
 
-/// A 2-d convolution (PyTorch `nn.Conv2d`, groups = 1) computed as im2col + `cblas_sgemm`,
+/// A 2-d convolution (PyTorch `nn.Conv2d`, groups = 1) computed as im2col + GEMM,
 /// with an optional fused bias and ReLU. BatchNorm2d in eval mode can be folded into it.
 public struct Conv2d: Sendable {
     public let inChannels: Int
@@ -15,6 +14,8 @@ public struct Conv2d: Sendable {
     public private(set) var bias: [Float]?
     /// The weights transformed for Winograd F(2×2, 3×3), where that path applies.
     private(set) var winogradKernels: WinogradKernels?
+    /// oneDNN's direct convolution, for the convolutions that are not Winograd's, where oneDNN is available.
+    private(set) var directConvolution: OneDNNConvolution?
 
     /// `weight` is [out, in, kh, kw]; `bias` is [out] or nil.
     public init(weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1, padding: Size2 = 0, dilation: Size2 = 1) throws {
@@ -37,6 +38,9 @@ public struct Conv2d: Sendable {
 
     private mutating func updateWinogradKernels() {
         winogradKernels = winogradApplies ? WinogradKernels(weight: weight, outChannels: outChannels, inChannels: inChannels) : nil
+        directConvolution = winogradApplies ? nil
+            : OneDNNConvolution(weight: weight, bias: bias, outChannels: outChannels, inChannels: inChannels,
+                                kernel: kernel, stride: stride, padding: padding, dilation: dilation)
     }
 
     /// Output spatial size for an input of h × w.
@@ -100,6 +104,28 @@ public struct Conv2d: Sendable {
             }
             return try Tensor(shape: [n, outChannels, o.h, o.w], floats: out)
         }
+        if let directConvolution, GEMM.backend(for: .convolution) == .oneDNN {
+            let done: Bool = input.withUnsafeBufferPointer { ip in
+                out.withUnsafeMutableBufferPointer { op in
+                    do {
+                        try ComputeProfile.measure("  conv: oneDNN") {
+                            try directConvolution.run(ip.baseAddress!, n: n, h: h, w: w, out: o, relu: relu && residual == nil,
+                                                      into: op.baseAddress!)
+                        }
+                    } catch {
+                        return false  // no primitive for this size: im2col below
+                    }
+                    if residual != nil {
+                        extra.withUnsafeBufferPointer { rp in
+                            Conv2d.epilogue(op.baseAddress!, from: op.baseAddress!, residual: rp.baseAddress!,
+                                            channels: n * outChannels, plane: outPlane, sourceStride: outPlane, bias: nil, relu: relu)
+                        }
+                    }
+                    return true
+                }
+            }
+            if done { return try Tensor(shape: [n, outChannels, o.h, o.w], floats: out) }
+        }
         let k = inChannels * kernel.h * kernel.w
         let direct = kernel == 1 && stride == 1 && padding == 0
         // Small outputs (late layers) fold several images into one GEMM's N so that the weights
@@ -109,6 +135,7 @@ public struct Conv2d: Sendable {
         // With several groups and threads, one group per worker (BLAS single-threaded inside);
         // otherwise groups in order with BLAS threaded. One reused im2col buffer per worker.
         let workers = Parallel.workers(for: groups)
+        let gemmThreads = workers == 1 ? ComputeThreads.count : 1
         let colSize = direct ? 0 : group * k * outPlane
         let tmpSize = group > 1 ? group * outChannels * outPlane : 0
         weight.withUnsafeBufferPointer { wp in
@@ -140,9 +167,8 @@ public struct Conv2d: Sendable {
                             if group == 1 {
                                 let dst = oPtr.p + first * outChannels * outPlane
                                 ComputeProfile.measure("  conv: sgemm") {
-                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                                                Int32(outChannels), Int32(columns), Int32(k),
-                                                1, wPtr, Int32(k), a, Int32(columns), 0, dst, Int32(columns))
+                                    GEMM.multiply(.convolution, m: outChannels, n: columns, k: k, a: wPtr, lda: k,
+                                                  b: a, ldb: columns, c: dst, ldc: columns, threads: gemmThreads)
                                 }
                                 Conv2d.epilogue(dst, from: dst, residual: rPtr.map { $0 + first * outChannels * outPlane },
                                                 channels: outChannels, plane: outPlane, sourceStride: outPlane, bias: biasValues, relu: relu)
@@ -150,9 +176,8 @@ public struct Conv2d: Sendable {
                                 // [outChannels, count·outPlane] → each image's [outChannels, outPlane].
                                 let tmp = sPtr!.p + slot * (colSize + tmpSize) + colSize
                                 ComputeProfile.measure("  conv: sgemm") {
-                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                                                Int32(outChannels), Int32(columns), Int32(k),
-                                                1, wPtr, Int32(k), a, Int32(columns), 0, tmp, Int32(columns))
+                                    GEMM.multiply(.convolution, m: outChannels, n: columns, k: k, a: wPtr, lda: k,
+                                                  b: a, ldb: columns, c: tmp, ldc: columns, threads: gemmThreads)
                                 }
                                 for j in 0..<count {
                                     let image = (first + j) * outChannels * outPlane

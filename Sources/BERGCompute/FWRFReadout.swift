@@ -1,6 +1,4 @@
 import BERGCore
-import CBLAS
-import Dispatch
 import Foundation
 
 /// The readout of a feature-weighted receptive field (fwRF) model, as BERG's
@@ -91,15 +89,9 @@ public struct FWRFReadout: Sendable {
     }
 
     /// Runs `body(block, worker)` for every block on `workers` threads, each block on one
-    /// worker; OpenBLAS runs single-threaded meanwhile, so the workers do not oversubscribe.
-    static func forEachBlock(_ blocks: Int, workers: Int, _ body: @escaping @Sendable (Int, Int) -> Void) {
-        guard workers > 1 else {
-            for b in 0..<blocks { body(b, 0) }
-            return
-        }
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(ComputeThreads.count)) }
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+    /// worker (its GEMMs single-threaded).
+    static func forEachBlock(_ blocks: Int, workers: Int, _ body: (Int, Int) -> Void) {
+        Parallel.run(workers) { worker in
             var block = worker
             while block < blocks { body(block, worker); block += workers }
         }
@@ -132,12 +124,13 @@ public struct FWRFReadout: Sendable {
         let maxChannels = channelCounts.max() ?? 1
         let imageBlock = max(1, min(batch, FWRFReadout.targetColumns / max(1, maxChannels)))
         let featureCount = weights.count / max(1, voxelCount)
-        // Voxel blocks of at most `voxelBlock`, their count a multiple of the workers so that
-        // each worker gets the same share; each block runs a single-threaded sgemm.
-        let workers = max(1, min(threads, voxelCount))
+        // Voxel blocks of at most `voxelBlock`, their count a multiple of 4 so that 2 or 4
+        // workers get the same share; each block runs a single-threaded GEMM. The blocks depend
+        // on the voxel count alone, so every response is the same sum whatever the thread count.
         let minimumBlocks = (voxelCount + FWRFReadout.voxelBlock - 1) / FWRFReadout.voxelBlock
-        let blockCount = min(voxelCount, (minimumBlocks + workers - 1) / workers * workers)
+        let blockCount = min(voxelCount, (minimumBlocks + 3) / 4 * 4)
         let voxelBlock = (voxelCount + blockCount - 1) / blockCount
+        let workers = max(1, min(threads, blockCount))
 
         // Scratch: nl(F_k) of one image block for every map, and one sgemm output block per worker.
         let mapSizes = zip(channelCounts, spatialSizes).map { $0 * $1 }
@@ -180,11 +173,8 @@ public struct FWRFReadout: Sendable {
                                 for k in channelCounts.indices {
                                     let c = channelCounts[k], s = spatialSizes[k], columns = nb * c
                                     // φ[v, (b,c)] = Σ_s g[v,s] · nl(F)[(b,c), s]
-                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                                                Int32(nv), Int32(columns), Int32(s), 1,
-                                                fields[k].pointer + v0 * s, Int32(s),
-                                                act.pointer + mapOffsets[k], Int32(s), 0,
-                                                phi, Int32(columns))
+                                    GEMM.multiply(.fwrfReadout, m: nv, n: columns, k: s, a: fields[k].pointer + v0 * s, lda: s,
+                                                  b: act.pointer + mapOffsets[k], ldb: s, transposeB: true, c: phi, ldc: columns)
                                     for v in 0..<nv {
                                         // nl over this voxel's nb·C pooled features (L1-sized), then one dot per image.
                                         let row = phi + v * columns
@@ -216,15 +206,10 @@ fileprivate struct ReadoutPointer: @unchecked Sendable {
 }
 
 /// Runs `body` over `threads` contiguous slices of 0..<count, in parallel.
-fileprivate func readoutParallel(count: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
+fileprivate func readoutParallel(count: Int, threads: Int, _ body: (Range<Int>) -> Void) {
     let parts = min(threads, count)
-    guard parts > 1 else {
-        if count > 0 { body(0..<count) }
-        return
-    }
-    DispatchQueue.concurrentPerform(iterations: parts) { part in
-        let start = count * part / parts, end = count * (part + 1) / parts
-        body(start..<end)
+    Parallel.run(parts) { part in
+        body((count * part / parts)..<(count * (part + 1) / parts))
     }
 }
 
