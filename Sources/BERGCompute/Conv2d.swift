@@ -14,8 +14,8 @@ public struct Conv2d: Sendable {
     public private(set) var bias: [Float]?
     /// The weights transformed for Winograd F(2×2, 3×3), where that path applies.
     private(set) var winogradKernels: WinogradKernels?
-    /// oneDNN's direct convolution, for the convolutions that are not Winograd's, where oneDNN is available.
-    private(set) var directConvolution: OneDNNConvolution?
+    /// oneDNN's convolution (Winograd or direct), where oneDNN is available.
+    private(set) var oneDNNConvolution: OneDNNConvolution?
 
     /// `weight` is [out, in, kh, kw]; `bias` is [out] or nil.
     public init(weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1, padding: Size2 = 0, dilation: Size2 = 1) throws {
@@ -37,10 +37,10 @@ public struct Conv2d: Sendable {
     }
 
     private mutating func updateWinogradKernels() {
+        oneDNNConvolution = OneDNNConvolution(weight: weight, bias: bias, outChannels: outChannels, inChannels: inChannels,
+                                              kernel: kernel, stride: stride, padding: padding, dilation: dilation)
+        // Winograd runs without oneDNN, or when a caller picks OpenBLAS (`GEMM.withBackend`).
         winogradKernels = winogradApplies ? WinogradKernels(weight: weight, outChannels: outChannels, inChannels: inChannels) : nil
-        directConvolution = winogradApplies ? nil
-            : OneDNNConvolution(weight: weight, bias: bias, outChannels: outChannels, inChannels: inChannels,
-                                kernel: kernel, stride: stride, padding: padding, dilation: dilation)
     }
 
     /// Output spatial size for an input of h × w.
@@ -91,6 +91,25 @@ public struct Conv2d: Sendable {
         var out = [Float](unsafeUninitializedCapacity: n * outChannels * outPlane) { _, count in
             count = n * outChannels * outPlane
         }
+        if let oneDNNConvolution, GEMM.backend(for: winogradApplies ? .winograd : .convolution) == .oneDNN {
+            let done: Bool = input.withUnsafeBufferPointer { ip in
+                extra.withUnsafeBufferPointer { rp in
+                    out.withUnsafeMutableBufferPointer { op in
+                        do {
+                            try ComputeProfile.measure("  conv: oneDNN") {
+                                try oneDNNConvolution.run(ip.baseAddress!, n: n, h: h, w: w, out: o,
+                                                          residual: residual == nil ? nil : rp.baseAddress, relu: relu,
+                                                          into: op.baseAddress!)
+                            }
+                            return true
+                        } catch {
+                            return false  // no primitive for this size: Winograd or im2col below
+                        }
+                    }
+                }
+            }
+            if done { return try Tensor(shape: [n, outChannels, o.h, o.w], floats: out) }
+        }
         if let kernels = winogradKernels {
             input.withUnsafeBufferPointer { ip in
                 extra.withUnsafeBufferPointer { rp in
@@ -103,28 +122,6 @@ public struct Conv2d: Sendable {
                 }
             }
             return try Tensor(shape: [n, outChannels, o.h, o.w], floats: out)
-        }
-        if let directConvolution, GEMM.backend(for: .convolution) == .oneDNN {
-            let done: Bool = input.withUnsafeBufferPointer { ip in
-                out.withUnsafeMutableBufferPointer { op in
-                    do {
-                        try ComputeProfile.measure("  conv: oneDNN") {
-                            try directConvolution.run(ip.baseAddress!, n: n, h: h, w: w, out: o, relu: relu && residual == nil,
-                                                      into: op.baseAddress!)
-                        }
-                    } catch {
-                        return false  // no primitive for this size: im2col below
-                    }
-                    if residual != nil {
-                        extra.withUnsafeBufferPointer { rp in
-                            Conv2d.epilogue(op.baseAddress!, from: op.baseAddress!, residual: rp.baseAddress!,
-                                            channels: n * outChannels, plane: outPlane, sourceStride: outPlane, bias: nil, relu: relu)
-                        }
-                    }
-                    return true
-                }
-            }
-            if done { return try Tensor(shape: [n, outChannels, o.h, o.w], floats: out) }
         }
         let k = inChannels * kernel.h * kernel.w
         let direct = kernel == 1 && stride == 1 && padding == 0

@@ -19,8 +19,15 @@ extension Ops {
         let oh = pooledLength(h, kernel: kernel.h, stride: s.h, padding: padding.h, dilation: dilation.h, ceilMode: ceilMode)
         let ow = pooledLength(w, kernel: kernel.w, stride: s.w, padding: padding.w, dilation: dilation.w, ceilMode: ceilMode)
         guard oh > 0, ow > 0 else { throw BERGError.invalidInput("MaxPool2d: input \(h)×\(w) is too small for kernel \(kernel)") }
-        // Input rows of each output row's window (those inside the input).
-        let rowTaps = (0..<oh).map { i in (0..<kernel.h).map { i * s.h - padding.h + $0 * dilation.h }.filter { $0 >= 0 && $0 < h } }
+        // Input rows of each output row's window (those inside the input), flattened:
+        // rowTaps[i · kernel.h + t] for t < rowTapCount[i].
+        var rowTaps = [Int](repeating: 0, count: oh * kernel.h), rowTapCount = [Int](repeating: 0, count: oh)
+        for i in 0..<oh {
+            for t in 0..<kernel.h {
+                let y = i * s.h - padding.h + t * dilation.h
+                if y >= 0 && y < h { rowTaps[i * kernel.h + rowTapCount[i]] = y; rowTapCount[i] += 1 }
+            }
+        }
         // Separable: the max down each window's rows into one row (contiguous, vectorised),
         // then across each window's columns. The row sits in a buffer that is −∞ in the padding
         // and past the input (ceil_mode), so the column pass needs no bounds checks.
@@ -29,8 +36,11 @@ extension Ops {
         let input = x.floats
         var out = [Float](unsafeUninitializedCapacity: n * c * oh * ow) { _, count in count = n * c * oh * ow }
         input.withUnsafeBufferPointer { ip in
+          rowTaps.withUnsafeBufferPointer { tp in
+            rowTapCount.withUnsafeBufferPointer { cp in
             out.withUnsafeMutableBufferPointer { op in
                 let src = ip.baseAddress!, dst = SendablePointer(op.baseAddress!)
+                let taps = tp.baseAddress!, tapCount = cp.baseAddress!
                 Parallel.forEach(n * c) { plane, _ in
                     let sp = src + plane * h * w, dp = dst.p + plane * oh * ow
                     withUnsafeTemporaryAllocation(of: Float.self, capacity: bufferWidth) { buffer in
@@ -38,12 +48,12 @@ extension Ops {
                         row.initialize(repeating: -.infinity, count: bufferWidth)
                         let m = row + padding.w  // m[x] for input column x
                         for i in 0..<oh {
-                            let taps = rowTaps[i]
-                            if taps.isEmpty {
+                            let rows = taps + i * kernel.h, count = tapCount[i]
+                            if count == 0 {
                                 m.update(repeating: -.infinity, count: w)
                             } else {
-                                m.update(from: sp + taps[0] * w, count: w)
-                                for y in taps.dropFirst() { maxInPlace(m, sp + y * w, count: w) }
+                                m.update(from: sp + rows[0] * w, count: w)
+                                for t in 1..<count { maxInPlace(m, sp + rows[t] * w, count: w) }
                             }
                             let d = dp + i * ow
                             if s.w == 2 && kernel.w == 3 && dilation.w == 1 {
@@ -63,6 +73,8 @@ extension Ops {
                     }
                 }
             }
+            }
+          }
         }
         return try Tensor(shape: [n, c, oh, ow], floats: out)
     }
