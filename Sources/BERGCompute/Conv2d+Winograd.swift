@@ -43,11 +43,11 @@ extension Conv2d {
         kernel == 3 && stride == 1 && dilation == 1 && inChannels >= 32 && outChannels >= 32
     }
 
-    /// Whether this convolution runs as Winograd F(2×2, 3×3) rather than im2col + sgemm.
-    /// Measured at batch 64 on 2 threads: 1.4–2× faster per layer for 7×7 to 27×27 outputs
-    /// with 64–512 channels; at 56×56 about even per layer, yet ResNet-18 as a whole ran at
-    /// 46–48 img/s with it there against 38–43 without.
-    public var usesWinograd: Bool { winogradKernels != nil }
+    /// Whether this convolution runs as Winograd (oneDNN's, or F(2×2, 3×3) here) rather than
+    /// directly or as im2col + sgemm. On OpenBLAS, measured at batch 64 on 2 threads: 1.4–2×
+    /// faster per layer for 7×7 to 27×27 outputs with 64–512 channels; at 56×56 about even per
+    /// layer, yet ResNet-18 as a whole ran at 46–48 img/s with it there against 38–43 without.
+    public var usesWinograd: Bool { winogradApplies }
 
     /// Tiles per GEMM when several images share one: enough columns for an efficient GEMM,
     /// few enough that a worker's transformed tiles stay within the last-level cache.

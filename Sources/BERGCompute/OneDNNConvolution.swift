@@ -32,13 +32,13 @@ final class OneDNNConvolution: @unchecked Sendable {
 
     /// nil where oneDNN is not available.
     init?(weight: [Float], bias: [Float]?, outChannels: Int, inChannels: Int, kernel: Size2, stride: Size2,
-          padding: Size2, dilation: Size2) {
+          padding: Size2, dilation: Size2, allowWinograd: Bool = true) {
         guard OneDNN.isAvailable else { return nil }
         self.weight = weight
         self.bias = bias ?? [Float](repeating: 0, count: outChannels)
         self.outChannels = outChannels; self.inChannels = inChannels
         self.kernel = kernel; self.stride = stride; self.padding = padding; self.dilation = dilation
-        prefersWinograd = kernel == 3 && stride == 1 && dilation == 1 && inChannels >= 32 && outChannels >= 32
+        prefersWinograd = allowWinograd && kernel == 3 && stride == 1 && dilation == 1 && inChannels >= 32 && outChannels >= 32
     }
 
     /// The implementation oneDNN chose for an input of h × w, such as "jit_wino_4x3:avx512_core".
