@@ -2,7 +2,7 @@ SWIFT ?= swift
 BERG_DEBUG = .build/debug/berg
 BERG_RELEASE = .build/release/berg
 
-.PHONY: deps build release test demo registry cards readme clean
+.PHONY: deps build release test test-network test-external-kind demo registry cards readme clean
 
 # System libraries (apt-get; does nothing when they are present).
 deps:
@@ -14,11 +14,22 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product berg
 
-# Builds everything, validates registry/, and runs every test.
+# Builds everything, validates registry/, and runs every test that needs no network.
 test: deps
 	$(SWIFT) build --build-tests
 	$(BERG_DEBUG) registry check registry
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --skip BERGNetworkTests
+	$(MAKE) test-external-kind
+
+# A separate package that registers its own encoder kind and runs it through the facade
+# (Tests/ExternalKindPackage); it builds BERG again in its own folder.
+test-external-kind:
+	$(SWIFT) run --package-path Tests/ExternalKindPackage --scratch-path .build-external external-kind-check
+
+# The tests that fetch from PyPI (the img2fmri wheel, with pip).
+test-network: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --filter BERGNetworkTests
 
 # Retinotopic mapping stimuli through the built-in pRF model (V1), with a picture of the result.
 demo: release
@@ -44,4 +55,4 @@ readme:
 	bash Tools/update-readme.sh $(BERG_DEBUG)
 
 clean:
-	rm -rf .build out
+	rm -rf .build .build-external out

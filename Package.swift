@@ -46,9 +46,10 @@ let package = Package(
             "BERGCore", "BERGRegistry", "CCurl", "CArchive",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        .target(name: "BERGPlot", dependencies: ["BERGCore", "BERGFormats"]),
         .target(name: "BERGModels", dependencies: ["BERGCore", "BERGCompute", "BERGFormats", "BERGRegistry"]),
         .target(name: "BERG", dependencies: [
-            "BERGCore", "BERGCompute", "BERGFormats", "BERGRegistry", "BERGStore", "BERGModels",
+            "BERGCore", "BERGCompute", "BERGFormats", "BERGRegistry", "BERGStore", "BERGModels", "BERGPlot",
         ]),
         .executableTarget(name: "berg", dependencies: [
             "BERG", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -59,11 +60,18 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BERGFormatsTests", dependencies: ["BERGFormats"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "BERGPlotTests", dependencies: ["BERGPlot", "BERGFormats"]),
         .testTarget(name: "BERGRegistryTests", dependencies: ["BERGRegistry"]),
         .testTarget(name: "BERGStoreTests", dependencies: ["BERGStore"]),
-        .testTarget(name: "BERGModelsTests", dependencies: ["BERGModels", "BERG"],
+        // Comparison helpers and fixture folders shared by the test targets.
+        .target(name: "BERGTestSupport", dependencies: ["BERGCore"], path: "Tests/BERGTestSupport"),
+        .testTarget(name: "BERGModelsTests", dependencies: ["BERGModels", "BERG", "BERGFormats", "BERGStore", "BERGTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "BERGTests", dependencies: ["BERG"]),
-        .testTarget(name: "bergCLITests", dependencies: ["BERG"]),
+        // Tests that fetch from PyPI (the img2fmri wheel): `make test-network`, not `make test`.
+        .testTarget(name: "BERGNetworkTests", dependencies: ["BERGModels", "BERGFormats", "BERGRegistry", "BERGStore", "BERGTestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "BERGTests", dependencies: ["BERG", "BERGFormats", "BERGModels", "BERGRegistry", "BERGStore", "BERGPlot"]),
+        // Depends on the executable so that `swift test` builds it first: the CLI tests run it.
+        .testTarget(name: "bergCLITests", dependencies: ["berg", "BERG", "BERGFormats", "BERGStore", "BERGRegistry"]),
     ]
 )

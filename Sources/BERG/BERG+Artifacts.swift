@@ -1,21 +1,20 @@
-@_exported import BERGStore
+import BERGCore
+import BERGRegistry
+import BERGStore
 import Foundation
 
 /// Fetching a model's files ahead of time (`berg get-model`) and looking after the cache
 /// (`berg cache list|verify|clean`).
 extension BERG {
-    /// A facade whose encoders get their files from an `ArtifactStore` at `home`: downloaded on
-    /// first use into the cache, or found in `--berg-dir`, or given with `--artifact`.
-    public convenience init(home: URL? = nil, registries: [URL] = [], storeOptions: StoreOptions) throws {
-        let home = home ?? BERG.defaultHome()
-        try self.init(home: home, registries: registries, artifacts: ArtifactStore(home: home, options: storeOptions))
-    }
-
-    /// The store this facade fetches through, or one at `home` set up from the `BERG_*`
-    /// environment variables when the facade was made with another resolver.
+    /// The store this facade fetches through. A facade made with another `ArtifactResolving`
+    /// has no store: then this is an error, never a store built behind the caller's back.
     public var artifactStore: ArtifactStore {
-        (artifacts as? ArtifactStore)
-            ?? ArtifactStore(home: home, options: StoreOptions(environment: ProcessInfo.processInfo.environment))
+        get throws {
+            guard let store = artifacts as? ArtifactStore else {
+                throw BERGError.unsupported("This BERG gets model files from a \(type(of: artifacts)), not an ArtifactStore, so it has no cache to fetch into or look after; make it with BERG(home:registries:storeOptions:)")
+            }
+            return store
+        }
     }
 
     /// The files a model needs for `subjects` (every subject when nil) and for every selection
@@ -24,9 +23,9 @@ extension BERG {
     /// touches no network. Each file is listed once.
     public func modelFiles(_ id: String, subjects: [Subject]? = nil, selection: Selection = [:]) throws -> [PlannedFile] {
         let manifest = try registry.manifest(id)
-        let store = artifactStore
-        let chosenSubjects = subjects ?? ArtifactStore.subjects(of: manifest)
-        var selections = ArtifactStore.selections(of: manifest).filter { candidate in
+        let store = try artifactStore
+        let chosenSubjects = subjects ?? manifest.subjects
+        var selections = manifest.allSelections.filter { candidate in
             selection.values.allSatisfy { candidate[$0.key] == $0.value }
         }
         // A value the manifest does not list matches nothing: resolving it as given then
@@ -48,12 +47,27 @@ extension BERG {
 
     /// Fetches what `modelFiles` lists and returns each file's local path, in the same order.
     public func getModel(_ id: String, subjects: [Subject]? = nil, selection: Selection = [:]) throws -> [URL] {
-        try artifactStore.fetch(modelFiles(id, subjects: subjects, selection: selection))
+        try fetch(modelFiles(id, subjects: subjects, selection: selection))
+    }
+
+    /// Makes planned files local (downloading what is missing) and returns where each is.
+    public func fetch(_ files: [PlannedFile]) throws -> [URL] {
+        try artifactStore.fetch(files)
+    }
+
+    /// A planned file's size in bytes: on disk, else the manifest's, else nil.
+    public func size(of file: PlannedFile) throws -> Int64? {
+        try artifactStore.size(of: file)
+    }
+
+    /// The cache's root folder.
+    public var cacheFolder: URL {
+        get throws { try artifactStore.home }
     }
 
     /// Cached files by model id (files no manifest names come last, under the id "").
-    public func cachedModels() -> [(modelID: String, files: [CachedFile])] {
-        artifactStore.cachedFilesByModel(manifests: allManifests())
+    public func cachedModels() throws -> [(modelID: String, files: [CachedFile])] {
+        try artifactStore.cachedFilesByModel(manifests: allManifests())
     }
 
     /// Re-hashes cached files against pins.json and the manifests; with an id, that model's only.
@@ -70,5 +84,18 @@ extension BERG {
 
     private func allManifests() -> [Manifest] {
         registry.listModels().compactMap { try? registry.manifest($0) }
+    }
+}
+
+extension BERG {
+    /// Fails when a name given for a file (`--artifact NAME=PATH`) is not one of the model's
+    /// artifacts, listing them, so that a misspelt name is not silently ignored.
+    public func checkArtifactNames(_ id: String, _ names: Set<String>) throws {
+        let manifest = try registry.manifest(id)
+        let known = manifest.artifacts.map(\.name)
+        for name in names.sorted() where !known.contains(name) {
+            throw BERGError.invalidParameter(model: id, name: "artifact", value: name,
+                                             valid: known.isEmpty ? ["(none: this model needs no files)"] : known)
+        }
     }
 }

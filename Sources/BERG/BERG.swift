@@ -1,57 +1,60 @@
-@_exported import BERGCore
-@_exported import BERGFormats
-@_exported import BERGRegistry
 import BERGCompute
+import BERGCore
 import BERGModels
-@_exported import BERGStore
+import BERGRegistry
+import BERGStore
 import Foundation
 
 /// The public facade: find a model in the registry, check the caller's parameters against
-/// its manifest, get its files from the artifact store, and build and run its encoder.
+/// its manifest, get its files from the artifact store, and build and run its encoder. The
+/// command line makes these same calls.
 ///
 /// ```swift
-/// let berg = try BERG()
+/// let berg = try BERG()                                  // or BERG(bergDir: "~/berg")
 /// let model = try berg.getEncodingModel("fmri-kay2013-css_prf", subject: 1, selection: ["roi": "V1"])
-/// let result = try berg.encode(model, stimulus)
+/// let result = try berg.encode(model, berg.loadStimulus("images/"))
+/// let v1 = try result.response                           // float32 [images, voxels]
 /// ```
 public final class BERG: Sendable {
     /// The version recorded in every result.
     public static let version = "0.1.0"
 
-    /// Where downloaded artifacts are kept.
-    public let home: URL
     /// The built-in manifests plus the user's registry folders.
     public let registry: Registry
     /// Where an encoder's files come from.
     public let artifacts: any ArtifactResolving
+    /// The encoder kinds models can be built with (`EncoderKindRegistry.shared` by default).
+    public let kinds: EncoderKindRegistry
 
-    /// The built-in registry, then `BERG_REGISTRY_PATH` (colon-separated), then `registries`;
-    /// `home` defaults to `$BERG_HOME`, else `$XDG_CACHE_HOME/berg`, else `~/.cache/berg`.
-    /// Files come from an `ArtifactStore` at `home` set up from the `BERG_*` environment
-    /// variables (`BERG_DIR`, `BERG_OFFLINE`, `BERG_MIRROR`).
-    public convenience init(home: URL? = nil, registries: [URL] = []) throws {
-        try self.init(home: home, registries: registries,
-                      storeOptions: StoreOptions(environment: ProcessInfo.processInfo.environment))
+    /// The built-in registry, then `BERG_REGISTRY_PATH` (colon-separated), then `registries`.
+    /// Files come from an `ArtifactStore` at `home` (default `$BERG_HOME`, else
+    /// `$XDG_CACHE_HOME/berg`, else `~/.cache/berg`) with `storeOptions` (default: from the
+    /// `BERG_DIR`, `BERG_OFFLINE`, `BERG_MIRROR` and `BERG_PIP_ARGS` environment variables).
+    public convenience init(home: URL? = nil, registries: [URL] = [], storeOptions: StoreOptions? = nil,
+                            kinds: EncoderKindRegistry = .shared) throws {
+        let options = try storeOptions ?? StoreOptions(environment: ProcessInfo.processInfo.environment)
+        try self.init(registries: registries,
+                      artifacts: ArtifactStore(home: home ?? ArtifactStore.defaultHome(), options: options), kinds: kinds)
     }
 
-    /// As above, with the artifact store to ask for local files.
-    public init(home: URL? = nil, registries: [URL] = [], artifacts: any ArtifactResolving) throws {
-        self.home = home ?? BERG.defaultHome()
+    /// Python's `BERG(berg_dir)`: model files are read in place from an existing download of
+    /// BERG's bucket (anything missing there comes from the cache or a download).
+    public convenience init(bergDir: String, home: URL? = nil, registries: [URL] = []) throws {
+        var options = try StoreOptions(environment: ProcessInfo.processInfo.environment)
+        options.bergDir = try StoreOptions.checkedBergDir(bergDir)
+        try self.init(home: home, registries: registries, storeOptions: options)
+    }
+
+    /// As above, with the resolver to ask for local files (any `ArtifactResolving`).
+    public init(registries: [URL] = [], artifacts: any ArtifactResolving, kinds: EncoderKindRegistry = .shared) throws {
         self.registry = try Registry.standard(adding: registries)
         self.artifacts = artifacts
+        self.kinds = kinds
     }
 
+    /// `$BERG_HOME`, else `$XDG_CACHE_HOME/berg`, else `~/.cache/berg`.
     public static func defaultHome(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL {
-        if let home = environment["BERG_HOME"], !home.isEmpty { return URL(fileURLWithPath: home) }
-        if let cache = environment["XDG_CACHE_HOME"], !cache.isEmpty {
-            return URL(fileURLWithPath: cache).appendingPathComponent("berg")
-        }
-        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/berg")
-    }
-
-    /// Sets how many threads compute uses (nil: `BERG_NUM_THREADS`, else all cores).
-    public static func configureThreads(_ count: Int?) {
-        ComputeThreads.configure(count)
+        ArtifactStore.defaultHome(environment: environment)
     }
 
     /// How many threads compute uses; file work such as decoding images uses as many.
@@ -74,45 +77,58 @@ public final class BERG: Sendable {
         try registry.manifest(id)
     }
 
+    /// A model's card (Markdown), rendered from its manifest.
+    public func card(_ id: String) throws -> String {
+        CardRenderer.render(try registry.manifest(id))
+    }
+
+    /// Options given as `NAME=VALUE` text (the command line's `--option`), read with the types
+    /// the model's manifest declares. Unknown names, bad values and repeats are errors.
+    public func parseOptions(_ id: String, _ items: [String]) throws -> EncodingOptions {
+        try registry.parseOptions(registry.manifest(id), items)
+    }
+
     // MARK: - Models
 
-    /// Checks the model id, subject, selection and device, gets the model's files, and builds
-    /// its encoder.
+    /// Checks the model id, subject, selection, options and device, gets the model's files, and
+    /// builds its encoder.
     public func getEncodingModel(_ id: String, subject: Subject, selection: Selection = [:],
-                                 device: Device = .auto) throws -> any EncodingModel {
-        let context = try prepare(id, subject: subject, selection: selection, device: device)
-        var withFiles = context.context
-        withFiles.files = try artifacts.localFiles(for: context.context.manifest, subject: subject,
-                                                   selection: context.context.selection)
-        return try context.kind.build(withFiles)
+                                 options: EncodingOptions = [:], device: Device = .auto) throws -> any EncodingModel {
+        let (context, kind) = try prepare(id, subject: subject, selection: selection, options: options, device: device)
+        var withFiles = context
+        withFiles.files = try artifacts.localFiles(for: context.manifest, subject: subject, selection: context.selection)
+        return try kind.build(withFiles)
     }
 
     /// The model's metadata (voxel positions, indices, ...) without loading its weights.
-    public func getModelMetadata(_ id: String, subject: Subject, selection: Selection = [:]) throws -> Metadata {
-        let prepared = try prepare(id, subject: subject, selection: selection, device: .auto)
-        var context = prepared.context
-        // Metadata may live in a small artifact of its own; ask for files only when the
-        // manifest has any, so that parametric models never touch the store.
+    public func getModelMetadata(_ id: String, subject: Subject, selection: Selection = [:],
+                                 options: EncodingOptions = [:]) throws -> Metadata {
+        var (context, kind) = try prepare(id, subject: subject, selection: selection, options: options, device: .auto)
+        // Metadata may live in a small artifact of its own; ask only for the files a kind's
+        // metadata reads, so that parametric models never touch the store.
         if !context.manifest.artifacts.isEmpty {
-            context.files = try artifacts.localFiles(for: context.manifest, subject: subject, selection: context.selection)
+            context.files = try artifacts.localFiles(for: metadataManifest(context.manifest), subject: subject,
+                                                     selection: context.selection)
         }
-        var metadata = try prepared.kind.metadata(context)
+        var metadata = try kind.metadata(context)
         metadata.merge(BERG.runMetadata(id: id, subject: subject, selection: context.selection))
         return metadata
     }
 
     /// Runs a model on a stimulus, `batchSize` images at a time, and adds the run's
-    /// metadata (model id, subject, selection, BERG version) to the model's.
+    /// metadata (model id, subject, selection, options, BERG version) to the model's.
     public func encode(_ model: any EncodingModel, _ stimulus: Stimulus, batchSize: Int = 64,
                        progress: ProgressReporter? = nil) throws -> EncodingResult {
         try encode(model, [stimulus], batchSize: batchSize, progress: progress)
     }
 
-    /// Encodes several stimuli in turn (such as `StimulusLoader.loadRuns`' runs of images of one
-    /// size each) and joins their responses in order, as if they were one stimulus.
+    /// Encodes several stimuli in turn (such as `loadStimuli`' runs of images of one size each)
+    /// and joins their responses in order, as if they were one stimulus.
     public func encode(_ model: any EncodingModel, _ stimuli: [Stimulus], batchSize: Int = 64,
                        progress: ProgressReporter? = nil) throws -> EncodingResult {
-        guard batchSize > 0 else { throw BERGError.invalidInput("batch size must be positive, got \(batchSize)") }
+        guard batchSize > 0 else {
+            throw BERGError.invalidParameter(model: model.modelID, name: "batch size", value: String(batchSize), valid: ["a positive integer"])
+        }
         guard !stimuli.isEmpty else { throw BERGError.invalidInput("There are no images to encode") }
         let total = stimuli.reduce(0) { $0 + $1.count }
         var parts: [EncodingResult] = []
@@ -128,21 +144,32 @@ public final class BERG: Sendable {
             offset += stimulus.count
         }
         var result = try BERG.concatenate(parts)
+        result.stimulusNames = stimuli.flatMap(\.names)
+        result.placement = result.placement ?? model.placement
         result.metadata.merge(BERG.runMetadata(id: model.modelID, subject: model.subject, selection: model.selection))
-        let notes = stimuli.flatMap(\.notes)
-        if !notes.isEmpty { result.metadata["stimulus_notes"] = .strings(notes) }
         return result
     }
 
     // MARK: - Internals
 
-    private func prepare(_ id: String, subject: Subject, selection: Selection,
-                         device: Device) throws -> (context: EncoderContext, kind: EncoderKind) {
+    func prepare(_ id: String, subject: Subject, selection: Selection, options: EncodingOptions,
+                 device: Device) throws -> (context: EncoderContext, kind: EncoderKind) {
         let manifest = try registry.manifest(id)
         let resolved = try registry.resolve(manifest, subject: subject, selection: selection)
+        let resolvedOptions = try registry.resolveOptions(manifest, options)
         let backend = try device.resolved()
-        let kind = try EncoderKinds.kind(for: manifest)
-        return (EncoderContext(manifest: manifest, subject: subject, selection: resolved, device: backend, files: [:]), kind)
+        let kind = try kinds.kind(for: manifest)
+        return (EncoderContext(manifest: manifest, subject: subject, selection: resolved, options: resolvedOptions,
+                               device: backend, files: [:]), kind)
+    }
+
+    /// The manifest with only the artifacts a kind's metadata reads: those named `metadata`
+    /// (fwRF, the ViT models), or all of them for kinds whose metadata lives in their weights.
+    private func metadataManifest(_ manifest: Manifest) -> Manifest {
+        var reduced = manifest
+        let metadataFiles = manifest.artifacts.filter { $0.name == "metadata" }
+        if !metadataFiles.isEmpty { reduced.artifacts = metadataFiles }
+        return reduced
     }
 
     static func runMetadata(id: String, subject: Subject, selection: Selection) -> Metadata {
@@ -174,6 +201,10 @@ public final class BERG: Sendable {
             }
             first.responses[name] = try Tensor(shape: [tensors.reduce(0) { $0 + $1.shape[0] }] + shape.dropFirst(), floats: floats)
         }
+        first.stimulusNames = parts.flatMap(\.stimulusNames)
+        // Notes of how each batch's images were cropped, in order.
+        let crops = parts.compactMap { $0.metadata.string("stimulus_crop") }
+        if !crops.isEmpty { first.metadata["stimulus_crop"] = .string(crops.joined(separator: "; ")) }
         return first
     }
 }

@@ -14,42 +14,66 @@ public enum RetinotopyStimuli {
     }
 
     public static let grey: UInt8 = 128
+    /// Images per family.
+    public static let steps = 8
 
     /// 8 rings, 8 wedges, 8 vertical bars sweeping left to right (`bar-x`) and 8 horizontal
     /// bars sweeping bottom to top (`bar-y`), each `size` × `size` pixels.
     public static func make(size: Int, fieldRadius: Double = 8.4) -> [Image] {
-        let steps = 8
         var images: [Image] = []
-        // Rings: log-spaced bands from the centre out; each overlaps the next by half.
-        func edge(_ t: Double) -> Double { t <= 0 ? 0 : 0.3 * pow(fieldRadius / 0.3, t / 9.5) }
         for k in 0..<steps {
-            let inner = edge(Double(k)), outer = min(edge(Double(k) + 1.5), fieldRadius)
+            let band = ringBand(k, fieldRadius: fieldRadius)
             images.append(Image(name: "ring-\(k)", rgb: draw(size, fieldRadius) { x, y in
-                let e = (x * x + y * y).squareRoot()
-                return e >= inner && e < outer
+                band.contains((x * x + y * y).squareRoot())
             }))
         }
-        // Wedges: 90° wide, centred at k · 45°, counter-clockwise from the right horizontal meridian.
         for k in 0..<steps {
-            let centre = Double(k) * 2 * .pi / Double(steps)
+            let centre = wedgeCentre(k) * .pi / 180
             images.append(Image(name: "wedge-\(k)", rgb: draw(size, fieldRadius) { x, y in
                 var d = atan2(y, x) - centre
                 d = atan2(sin(d), cos(d))
                 return abs(d) <= .pi / 4
             }))
         }
-        // Bars: an eighth of the field's width, stepping across it.
-        let width = 2 * fieldRadius / Double(steps)
         for (axis, horizontal) in [("x", true), ("y", false)] {
             for k in 0..<steps {
-                let lower = -fieldRadius + Double(k) * width
+                let band = barBand(k, fieldRadius: fieldRadius)
                 images.append(Image(name: "bar-\(axis)-\(k)", rgb: draw(size, fieldRadius) { x, y in
-                    let p = horizontal ? x : y
-                    return p >= lower && p < lower + width
+                    band.contains(horizontal ? x : y)
                 }))
             }
         }
         return images.sorted { $0.name < $1.name }
+    }
+
+    /// Ring k's eccentricities (degrees): log-spaced bands from the centre outwards, each
+    /// overlapping the next by half; ring 0 covers the centre and the last ring runs past the
+    /// edge of the field (the field's edge clips it), as an expanding ring leaves the screen.
+    public static func ringBand(_ k: Int, fieldRadius: Double = 8.4) -> ClosedRange<Double> {
+        (k <= 0 ? 0 : ringEdge(Double(k), fieldRadius))...ringEdge(Double(k) + 1.5, fieldRadius)
+    }
+
+    /// Ring k's typical eccentricity (degrees): the geometric middle of its band; the last
+    /// ring's is the edge of the field.
+    public static func ringCentre(_ k: Int, fieldRadius: Double = 8.4) -> Double {
+        ringEdge(Double(k) + 0.75, fieldRadius)
+    }
+
+    /// Edges at `t` steps on a log scale from 0.3° (t = 0) such that the last ring's middle
+    /// (t = steps − 0.25) is the edge of the field.
+    private static func ringEdge(_ t: Double, _ fieldRadius: Double) -> Double {
+        0.3 * pow(fieldRadius / 0.3, t / (Double(steps) - 0.25))
+    }
+
+    /// Wedge k's centre angle, degrees counter-clockwise from the right horizontal meridian;
+    /// each wedge is 90° wide.
+    public static func wedgeCentre(_ k: Int) -> Double { Double(k) * 360 / Double(steps) }
+
+    /// Bar k's extent (degrees) along its sweep: x for `bar-x`, y for `bar-y`; bars are an
+    /// eighth of the field's width and tile it.
+    public static func barBand(_ k: Int, fieldRadius: Double = 8.4) -> Range<Double> {
+        let width = 2 * fieldRadius / Double(steps), lower = -fieldRadius + Double(k) * width
+        return lower..<lower + width
     }
 
     /// A checkerboard where `inside(x, y)` (degrees, y up) holds within the circular field, grey elsewhere.

@@ -7,6 +7,9 @@ public enum BERGError: Error, Sendable, Equatable {
     case unknownModel(id: String, known: [String])
     /// A parameter value outside the manifest's valid values (subject, ROI, device, ...).
     case invalidParameter(model: String, name: String, value: String, valid: [String])
+    /// A setting outside any model (a folder, a thread count, an environment variable) that
+    /// cannot be used: what it is, its value, and why.
+    case invalidArgument(name: String, value: String, message: String)
     /// A selection key the model does not take, or a required one left out.
     case invalidSelection(model: String, message: String)
     /// A manifest that fails validation: file, key path, and what was expected.
@@ -45,9 +48,13 @@ extension BERGError: LocalizedError, CustomStringConvertible {
     public var message: String {
         switch self {
         case let .unknownModel(id, known):
-            return "Unknown model '\(id)'. Known models: \(known.joined(separator: ", ")). Run `berg list` to see them."
+            return "Unknown model '\(id)'. Known models: \(known.joined(separator: ", "))"
         case let .invalidParameter(model, name, value, valid):
-            return "Invalid \(BERGError.displayName(name)) '\(value)' for \(model). Valid \(BERGError.displayName(name))s: \(valid.joined(separator: ", "))"
+            let what = BERGError.displayName(name)
+            let validName = what.contains(" ") ? "values" : "\(what)s"
+            return "Invalid \(what) '\(value)' for \(model). Valid \(validName): \(valid.joined(separator: ", "))"
+        case let .invalidArgument(name, value, message):
+            return "\(name) '\(value)': \(message)"
         case let .invalidSelection(model, message):
             return "Invalid selection for \(model): \(message)"
         case let .invalidManifest(file, keyPath, message):
@@ -82,7 +89,7 @@ extension BERGError: LocalizedError, CustomStringConvertible {
     /// True for errors the user caused by what they typed (exit status 2 on the command line).
     public var isUsageError: Bool {
         switch self {
-        case .unknownModel, .invalidParameter, .invalidSelection: return true
+        case .unknownModel, .invalidParameter, .invalidArgument, .invalidSelection: return true
         default: return false
         }
     }

@@ -52,8 +52,47 @@ public struct Metadata: Sendable, Equatable {
         for (key, value) in other.entries { self[key] = value }
     }
 
+    // Typed look-ups by slash-separated path: nil when the entry is missing or of another kind.
+
     public func tensor(_ path: String) -> Tensor? {
         if case .tensor(let t)? = self[path: path] { return t }
+        return nil
+    }
+    /// An array's elements as Float32 (converted from its stored type).
+    public func floats(_ path: String) -> [Float]? { tensor(path)?.floats }
+    public func doubles(_ path: String) -> [Double]? { tensor(path)?.doubles }
+    public func int64s(_ path: String) -> [Int64]? { tensor(path)?.int64s }
+    public func string(_ path: String) -> String? {
+        if case .string(let s)? = self[path: path] { return s }
+        return nil
+    }
+    public func strings(_ path: String) -> [String]? {
+        if case .strings(let s)? = self[path: path] { return s }
+        return nil
+    }
+    /// An integer scalar (a one-element integer array counts too).
+    public func int(_ path: String) -> Int? {
+        switch self[path: path] {
+        case .int(let i)?: return i
+        case .tensor(let t)? where t.count == 1 && ![.float32, .float64].contains(t.dtype): return Int(t.int64s[0])
+        default: return nil
+        }
+    }
+    /// A number (an integer or a one-element array counts too).
+    public func double(_ path: String) -> Double? {
+        switch self[path: path] {
+        case .double(let d)?: return d
+        case .int(let i)?: return Double(i)
+        case .tensor(let t)? where t.count == 1: return t.doubles[0]
+        default: return nil
+        }
+    }
+    public func bool(_ path: String) -> Bool? {
+        if case .bool(let b)? = self[path: path] { return b }
+        return nil
+    }
+    public func group(_ path: String) -> Metadata? {
+        if case .group(let g)? = self[path: path] { return g }
         return nil
     }
 }

@@ -39,7 +39,7 @@ public enum Device: String, Sendable, CaseIterable, Codable, CustomStringConvert
         switch self {
         case .auto, .cpu: return .cpu
         case .cuda:
-            throw BERGError.unsupported("Device 'cuda' is not available: this build of BERG has no CUDA backend. Use --device cpu or auto.")
+            throw BERGError.unsupported("Device 'cuda' is not available: this build of BERG has no CUDA backend; the devices it has are cpu and auto")
         }
     }
 }

@@ -7,11 +7,8 @@ public struct Stimulus: Sendable {
     public var width: Int
     /// One name per image (file names, or `image-0` ... for arrays).
     public var names: [String]
-    /// Notes on how the inputs were changed on the way in (for example a centre crop).
-    public var notes: [String]
 
-    public init(images pixels: [UInt8], count: Int, height: Int, width: Int,
-                names: [String]? = nil, notes: [String] = []) throws {
+    public init(images pixels: [UInt8], count: Int, height: Int, width: Int, names: [String]? = nil) throws {
         guard count > 0, height > 0, width > 0 else {
             throw BERGError.invalidInput("A stimulus needs at least one image of positive size; got \(count) images of \(height)×\(width)")
         }
@@ -27,7 +24,6 @@ public struct Stimulus: Sendable {
         self.height = height
         self.width = width
         self.names = names ?? (0..<count).map { "image-\($0)" }
-        self.notes = notes
     }
 
     public var isSquare: Bool { height == width }
@@ -43,7 +39,7 @@ public struct Stimulus: Sendable {
         // The slice bounds come from a valid stimulus, so the shape is valid by construction.
         try! Stimulus(images: Array(pixels[range.lowerBound * imageSize ..< range.upperBound * imageSize]),
                       count: range.count, height: height, width: width,
-                      names: Array(names[range]), notes: notes)
+                      names: Array(names[range]))
     }
 
     /// The stimulus as a uint8 tensor [N, 3, H, W].

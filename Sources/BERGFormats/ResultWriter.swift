@@ -36,7 +36,7 @@ public enum ResultWriter {
     static func writeNPY(_ result: EncodingResult, to path: String) throws {
         guard result.responses.count == 1, let tensor = result.responses.values.first else {
             let names = result.responses.keys.sorted().joined(separator: ", ")
-            throw BERGError.invalidInput("The model gives several outputs (\(names)), which one .npy file cannot hold apart; write an .h5 file instead (for example --output responses.h5)")
+            throw BERGError.invalidInput("The model gives several outputs (\(names)), which one .npy file cannot hold apart; write an .h5 file instead")
         }
         try checkWritableFolder(of: path)
         try NPYFile.write(tensor.asFloat32, to: path)
@@ -44,11 +44,7 @@ public enum ResultWriter {
 
     static func writeHDF5(_ result: EncodingResult, to path: String, stimulusNames: [String],
                           attributes: [String: String], includeMetadata: Bool) throws {
-        let folder = try checkWritableFolder(of: path)
-        let fileName = URL(fileURLWithPath: path).lastPathComponent
-        let temp = folder.appendingPathComponent(".\(fileName).\(ProcessInfo.processInfo.processIdentifier).tmp").path
-        do {
-            let file = try HDF5File(path: temp, mode: .create)
+        try writeHDF5File(to: path) { file in
             if result.responses.count == 1, let only = result.responses["responses"] {
                 try file.write(only.asFloat32, at: "responses", compressed: true)
             } else {
@@ -61,13 +57,25 @@ public enum ResultWriter {
             for (key, value) in attributes.sorted(by: { $0.key < $1.key }) {
                 try file.setAttribute(key, .string(value))
             }
+        }
+    }
+
+    /// Creates an HDF5 file at a temporary name beside `path`, lets `body` fill it, and renames
+    /// it into place; on any failure the temporary file is removed and nothing appears at `path`.
+    public static func writeHDF5File(to path: String, _ body: (HDF5File) throws -> Void) throws {
+        let folder = try checkWritableFolder(of: path)
+        let fileName = URL(fileURLWithPath: path).lastPathComponent
+        let temp = folder.appendingPathComponent(".\(fileName).\(ProcessInfo.processInfo.processIdentifier).tmp").path
+        do {
+            let file = try HDF5File(path: temp, mode: .create)
+            do { try body(file) } catch { try? file.close(); throw error }
             try file.close()
             guard rename(temp, path) == 0 else {
                 throw BERGError.writeFailed(path: path, message: String(cString: strerror(errno)))
             }
-        } catch let error as BERGError {
+        } catch {
             try? FileManager.default.removeItem(atPath: temp)
-            if case .writeFailed(_, let message) = error { throw BERGError.writeFailed(path: path, message: message) }
+            if case BERGError.writeFailed(_, let message) = error { throw BERGError.writeFailed(path: path, message: message) }
             throw error
         }
     }

@@ -10,26 +10,26 @@ import Foundation
 ///   file's folder; blank lines and lines starting with `#` are skipped).
 public enum StimulusLoader {
     /// The stimulus at `path`; image files are decoded on `threads` threads (all cores when nil).
-    public static func load(_ path: String, squareCrop: Bool = false, threads: Int? = nil) throws -> Stimulus {
-        try oneSize(loadRuns(path, squareCrop: squareCrop, threads: threads))
+    public static func load(_ path: String, threads: Int? = nil) throws -> Stimulus {
+        try oneSize(loadRuns(path, threads: threads))
     }
 
     /// Like `load`, but images of different sizes are allowed: they come back as runs of
     /// consecutive same-size images, in input order, for models that resize their input.
-    public static func loadRuns(_ path: String, squareCrop: Bool = false, threads: Int? = nil) throws -> [Stimulus] {
+    public static func loadRuns(_ path: String, threads: Int? = nil) throws -> [Stimulus] {
         let threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw BERGError.fileNotFound(path: path, hint: "The input must be an image, a folder of images, a .npy array or a text file listing images")
         }
-        if isDirectory.boolValue { return try loadImageRuns(imageFiles(inFolder: path), squareCrop: squareCrop, source: path, threads: threads) }
+        if isDirectory.boolValue { return try loadImageRuns(imageFiles(inFolder: path), source: path, threads: threads) }
         let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
         if ext == "npy" { return [try loadArray(path)] }
-        if ImageCodec.imageExtensions.contains(ext) { return try loadImageRuns([path], squareCrop: squareCrop, source: path, threads: threads) }
+        if ImageCodec.imageExtensions.contains(ext) { return try loadImageRuns([path], source: path, threads: threads) }
         // Anything else: an image by content, or a list of paths.
         let head = (try? FileHandle(forReadingFrom: URL(fileURLWithPath: path)).read(upToCount: 8)) ?? nil
-        if let head, ImageCodec.format(of: head) != nil { return try loadImageRuns([path], squareCrop: squareCrop, source: path, threads: threads) }
-        return try loadImageRuns(imageFiles(listedIn: path), squareCrop: squareCrop, source: path, threads: threads)
+        if let head, ImageCodec.format(of: head) != nil { return try loadImageRuns([path], source: path, threads: threads) }
+        return try loadImageRuns(imageFiles(listedIn: path), source: path, threads: threads)
     }
 
     /// The image files of a folder, sorted by file name.
@@ -64,10 +64,9 @@ public enum StimulusLoader {
         return paths
     }
 
-    /// Decodes image files into one batch; with `squareCrop`, non-square images are centre-cropped
-    /// to the largest square first. Sizes must then agree.
-    public static func loadImages(_ paths: [String], squareCrop: Bool, source: String, threads: Int? = nil) throws -> Stimulus {
-        try oneSize(loadImageRuns(paths, squareCrop: squareCrop, source: source,
+    /// Decodes image files into one batch; their sizes must agree.
+    public static func loadImages(_ paths: [String], source: String, threads: Int? = nil) throws -> Stimulus {
+        try oneSize(loadImageRuns(paths, source: source,
                                   threads: threads ?? ProcessInfo.processInfo.activeProcessorCount))
     }
 
@@ -85,24 +84,22 @@ public enum StimulusLoader {
     /// Decodes image files into runs of consecutive same-size images (one run when all agree).
     /// Files are decoded a few per thread at a time, in parallel, and appended in order, so
     /// that memory stays near the stimulus itself.
-    static func loadImageRuns(_ paths: [String], squareCrop: Bool, source: String, threads: Int) throws -> [Stimulus] {
+    static func loadImageRuns(_ paths: [String], source: String, threads: Int) throws -> [Stimulus] {
         guard !paths.isEmpty else { throw BERGError.invalidInput("No images in \(source)") }
         var runs: [Stimulus] = []
         var pixels: [UInt8] = []
         var names: [String] = []
-        var cropped: [String] = []
         var size: (width: Int, height: Int)? = nil
+        let stimulusNames = Dictionary(zip(paths, StimulusLoader.names(of: paths)), uniquingKeysWith: { first, _ in first })
         func closeRun() throws {
             guard let size, !names.isEmpty else { return }
-            let notes = cropped.isEmpty ? [] : ["centre-cropped to the largest square (offset ⌊(W−S)/2⌋, ⌊(H−S)/2⌋): " + cropped.joined(separator: ", ")]
-            runs.append(try Stimulus(images: pixels, count: names.count, height: size.height, width: size.width,
-                                     names: names, notes: notes))
-            pixels = []; names = []; cropped = []
+            runs.append(try Stimulus(images: pixels, count: names.count, height: size.height, width: size.width, names: names))
+            pixels = []; names = []
         }
         let block = max(1, threads) * 4
         for blockStart in stride(from: 0, to: paths.count, by: block) {
             let decoded = try concurrentMap(Array(paths[blockStart ..< min(blockStart + block, paths.count)]), threads: threads) {
-                try decodeCHW($0, squareCrop: squareCrop)
+                try decodeCHW($0)
             }
             for image in decoded {
                 if let current = size, current != (image.width, image.height) { try closeRun() }
@@ -110,41 +107,20 @@ public enum StimulusLoader {
                     size = (image.width, image.height)
                     pixels.reserveCapacity((paths.count - runs.reduce(0) { $0 + $1.count }) * image.width * image.height * 3)
                 }
-                if let note = image.note { cropped.append(note) }
                 pixels.append(contentsOf: image.chw)
-                names.append(fileName(image.path))
+                names.append(stimulusNames[image.path] ?? fileName(image.path))
             }
         }
         try closeRun()
         return runs
     }
 
-    /// One image file as CHW planes, centre-cropped to the largest square when asked (with a note
-    /// saying so).
-    private static func decodeCHW(_ path: String, squareCrop: Bool) throws -> (path: String, chw: [UInt8], width: Int, height: Int, note: String?) {
-        var (hwc, width, height) = try ImageCodec.decode(path)
-        var note: String? = nil
-        if squareCrop, width != height {
-            let side = min(width, height)
-            hwc = centreCrop(hwc, width: width, height: height, side: side)
-            note = "\(fileName(path)) \(width)×\(height)"
-            width = side; height = side
-        }
+    /// One image file as CHW planes.
+    private static func decodeCHW(_ path: String) throws -> (path: String, chw: [UInt8], width: Int, height: Int) {
+        let (hwc, width, height) = try ImageCodec.decode(path)
         var chw: [UInt8] = []
         appendCHW(hwc, width: width, height: height, to: &chw)
-        return (path, chw, width, height, note)
-    }
-
-    /// The largest centred square, with Pillow's `crop((l, t, l + S, t + S))` offsets
-    /// l = ⌊(W − S)/2⌋, t = ⌊(H − S)/2⌋.
-    static func centreCrop(_ hwc: [UInt8], width: Int, height: Int, side: Int) -> [UInt8] {
-        let left = (width - side) / 2, top = (height - side) / 2
-        var out = [UInt8](repeating: 0, count: side * side * 3)
-        for y in 0..<side {
-            let src = ((top + y) * width + left) * 3
-            out.replaceSubrange(y * side * 3 ..< (y + 1) * side * 3, with: hwc[src ..< src + side * 3])
-        }
-        return out
+        return (path, chw, width, height)
     }
 
     /// Appends an HWC image as CHW planes.
@@ -195,4 +171,20 @@ public enum StimulusLoader {
     }
 
     static func fileName(_ path: String) -> String { URL(fileURLWithPath: path).lastPathComponent }
+
+    /// A name per file: its file name, or, when two files share one (a list naming `A/x.jpg`
+    /// and `B/x.jpg`), each path relative to the folder all of them share.
+    static func names(of paths: [String]) -> [String] {
+        let fileNames = paths.map(fileName)
+        if Set(fileNames).count == fileNames.count { return fileNames }
+        let folders = paths.map { URL(fileURLWithPath: $0).standardizedFileURL.deletingLastPathComponent().pathComponents }
+        guard var common = folders.first else { return [] }
+        for folder in folders.dropFirst() {
+            common = Array(zip(common, folder).prefix { $0 == $1 }.map(\.0))
+        }
+        return paths.map { path in
+            let parts = URL(fileURLWithPath: path).standardizedFileURL.pathComponents
+            return parts.dropFirst(common.count).joined(separator: "/")
+        }
+    }
 }

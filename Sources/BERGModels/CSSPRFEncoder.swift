@@ -15,25 +15,26 @@ import Foundation
 /// 3. response = gain · (Σ G · c)^n.
 public struct CSSPRFEncoder: EncodingModel {
     public static let kind = EncoderKind(
-        build: { try CSSPRFEncoder(context: $0) },
-        metadata: { context in
-            let settings = try Settings(EncoderSettings(context.manifest))
+        name: "css_prf", settings: Settings.self,
+        builder: { context, settings in try CSSPRFEncoder(context: context, settings: settings) },
+        metadata: { context, settings in
             let area = try settings.area(context.selection["roi"], model: context.manifest.modelID)
             return try CSSPRFEncoder.metadata(voxels: CSSPRFEncoder.voxels(settings: settings, area: area), settings: settings)
         })
 
     /// One visual area's pRF parameters.
-    public struct AreaParameters: Sendable, Equatable {
+    public struct AreaParameters: Decodable, Sendable, Equatable {
         /// σ = sigmaSlope · eccentricity + sigmaIntercept (degrees).
         public var sigmaSlope: Double
         public var sigmaIntercept: Double
         /// The CSS exponent n.
         public var exponent: Double
         public var gain: Double
+        enum CodingKeys: String, CodingKey { case sigmaSlope = "sigma_slope", sigmaIntercept = "sigma_intercept_deg", exponent, gain }
     }
 
-    /// The manifest's `encoder.settings`, checked.
-    public struct Settings: Sendable, Equatable {
+    /// The manifest's `encoder.settings`.
+    public struct Settings: EncoderSettingsType, Equatable {
         public var fieldRadius: Double
         public var contrastGrid: Int
         public var greyLevel: Double
@@ -43,45 +44,37 @@ public struct CSSPRFEncoder: EncodingModel {
         public var rings: Int
         public var polarAngles: Int
         public var areas: [String: AreaParameters]
+        /// Documentation only: where the parameters come from, and the definitions the card shows.
+        public var parameterSource: String?
+        public var contrastDefinition: String?
+        public var prfDefinition: String?
+        public var centresDefinition: String?
+        public var areasDefinition: String?
 
-        public init(_ s: EncoderSettings) throws {
-            try s.rejectUnknownKeys(["field_radius_deg", "contrast_grid", "grey_level", "grey_tolerance",
-                                     "eccentricity_min_deg", "eccentricity_max_deg", "rings", "polar_angles",
-                                     "areas", "parameter_source", "square_crop",
-                                     // Documentation only: the definitions the card shows.
-                                     "contrast_definition", "prf_definition", "centres_definition", "areas_definition"])
-            fieldRadius = try s.double("field_radius_deg")
-            contrastGrid = try s.int("contrast_grid")
-            greyLevel = try s.double("grey_level")
-            greyTolerance = try s.double("grey_tolerance")
-            eccentricityMin = try s.double("eccentricity_min_deg")
-            eccentricityMax = try s.double("eccentricity_max_deg")
-            rings = try s.int("rings")
-            polarAngles = try s.int("polar_angles")
-            guard fieldRadius > 0 else { throw s.fail("field_radius_deg", "must be positive") }
-            guard (4...1024).contains(contrastGrid) else { throw s.fail("contrast_grid", "must be in 4...1024") }
-            guard greyLevel > 0, greyLevel < 1 else { throw s.fail("grey_level", "must be in (0, 1)") }
+        enum CodingKeys: String, CodingKey {
+            case fieldRadius = "field_radius_deg", contrastGrid = "contrast_grid", greyLevel = "grey_level"
+            case greyTolerance = "grey_tolerance", eccentricityMin = "eccentricity_min_deg"
+            case eccentricityMax = "eccentricity_max_deg", rings, polarAngles = "polar_angles", areas
+            case parameterSource = "parameter_source", contrastDefinition = "contrast_definition"
+            case prfDefinition = "prf_definition", centresDefinition = "centres_definition", areasDefinition = "areas_definition"
+        }
+
+        public func validate() throws {
+            guard fieldRadius > 0 else { throw SettingsProblem("field_radius_deg", "must be positive") }
+            guard (4...1024).contains(contrastGrid) else { throw SettingsProblem("contrast_grid", "must be in 4...1024") }
+            guard greyLevel > 0, greyLevel < 1 else { throw SettingsProblem("grey_level", "must be in (0, 1)") }
             guard eccentricityMin > 0, eccentricityMax > eccentricityMin else {
-                throw s.fail("eccentricity_max_deg", "need 0 < eccentricity_min_deg < eccentricity_max_deg")
+                throw SettingsProblem("eccentricity_max_deg", "need 0 < eccentricity_min_deg < eccentricity_max_deg")
             }
             guard (1...1000).contains(rings), (1...1000).contains(polarAngles) else {
-                throw s.fail("rings", "rings and polar_angles must be in 1...1000")
+                throw SettingsProblem("rings", "rings and polar_angles must be in 1...1000")
             }
-            let areaMap = try s.map("areas")
-            var areas: [String: AreaParameters] = [:]
-            for name in areaMap.keys {
-                let a = try areaMap.map(name)
-                try a.rejectUnknownKeys(["sigma_slope", "sigma_intercept_deg", "exponent", "gain"])
-                let area = AreaParameters(sigmaSlope: try a.double("sigma_slope"),
-                                          sigmaIntercept: try a.double("sigma_intercept_deg"),
-                                          exponent: try a.double("exponent"), gain: try a.double("gain"))
-                guard area.exponent > 0 else { throw a.fail("exponent", "must be positive") }
+            for (name, area) in areas {
+                guard area.exponent > 0 else { throw SettingsProblem("areas.\(name).exponent", "must be positive") }
                 guard area.sigmaSlope >= 0, area.sigmaIntercept > 0 else {
-                    throw a.fail("sigma_intercept_deg", "σ must be positive: need sigma_slope ≥ 0 and sigma_intercept_deg > 0")
+                    throw SettingsProblem("areas.\(name).sigma_intercept_deg", "σ must be positive: need sigma_slope ≥ 0 and sigma_intercept_deg > 0")
                 }
-                areas[name] = area
             }
-            self.areas = areas
         }
 
         /// The parameters of a selected ROI.
@@ -110,11 +103,16 @@ public struct CSSPRFEncoder: EncodingModel {
     public let settings: Settings
     public let voxels: [Voxel]
     public let metadata: Metadata
+    public let placement: ResponsePlacement?
     /// pRF weights, [voxels, grid·grid], row-major, each row already multiplied by cell area.
     let weights: [Float]
 
+    /// The model a context describes, with the manifest's settings decoded.
     public init(context: EncoderContext) throws {
-        let settings = try Settings(EncoderSettings(context.manifest))
+        try self.init(context: context, settings: SettingsDecoder.decode(Settings.self, from: context.manifest))
+    }
+
+    public init(context: EncoderContext, settings: Settings) throws {
         let area = try settings.area(context.selection["roi"], model: context.manifest.modelID)
         try self.init(modelID: context.manifest.modelID, subject: context.subject, selection: context.selection,
                       device: context.device, settings: settings, area: area)
@@ -130,6 +128,9 @@ public struct CSSPRFEncoder: EncodingModel {
         self.voxels = CSSPRFEncoder.voxels(settings: settings, area: area)
         self.metadata = try CSSPRFEncoder.metadata(voxels: voxels, settings: settings)
         self.weights = CSSPRFEncoder.weights(voxels: voxels, settings: settings)
+        self.placement = .visualField(try VisualFieldPlacement(
+            x: voxels.map { Float($0.x) }, y: voxels.map { Float($0.y) }, sigma: voxels.map { Float($0.sigma) },
+            fieldRadius: settings.fieldRadius))
     }
 
     /// Centres on a log-polar grid: `rings` eccentricities evenly spaced in log eccentricity,
@@ -253,10 +254,8 @@ public struct CSSPRFEncoder: EncodingModel {
             progress?.report(completed: image + 1, total: stimulus.count, message: "encoding")
         }
         var metadata = self.metadata
-        if !stimulus.isSquare {
-            metadata["stimulus_crop"] = .string("centre square of each \(stimulus.width)×\(stimulus.height) image")
-        }
+        if let note = Preprocessing(squareCrop: true).cropNote(for: stimulus) { metadata["stimulus_crop"] = .string(note) }
         return EncodingResult(responses: ["responses": try Tensor(shape: [stimulus.count, voxels.count], floats: responses)],
-                              metadata: metadata)
+                              metadata: metadata, stimulusNames: stimulus.names, placement: placement)
     }
 }

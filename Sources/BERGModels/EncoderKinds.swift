@@ -2,19 +2,23 @@ import BERGCore
 import BERGRegistry
 import Foundation
 
-/// Everything a builder gets: the manifest, the validated subject and selection, the resolved
-/// device, and the local files of the manifest's artifacts (name → file).
+/// Everything a builder gets: the manifest, the validated subject, selection and options, the
+/// resolved device, and the local files of the manifest's artifacts (name → file).
 public struct EncoderContext: Sendable {
     public var manifest: Manifest
     public var subject: Subject
     public var selection: Selection
+    /// Every option the manifest declares, with its default where the caller gave none.
+    public var options: EncodingOptions
     public var device: Device
     public var files: [String: URL]
 
-    public init(manifest: Manifest, subject: Subject, selection: Selection, device: Device, files: [String: URL]) {
+    public init(manifest: Manifest, subject: Subject, selection: Selection, options: EncodingOptions = [:],
+                device: Device, files: [String: URL]) {
         self.manifest = manifest
         self.subject = subject
         self.selection = selection
+        self.options = options
         self.device = device
         self.files = files
     }
@@ -22,39 +26,118 @@ public struct EncoderContext: Sendable {
     /// The local file of a named artifact, or an error naming it.
     public func file(_ name: String) throws -> URL {
         guard let url = files[name] else {
-            throw BERGError.artifactMissing(name: name, message: "\(manifest.modelID) needs it; run `berg get-model \(manifest.modelID)`")
+            throw BERGError.artifactMissing(name: name, message: "\(manifest.modelID) needs it, and it was not fetched; its manifest lists: \(manifest.artifacts.map(\.name).joined(separator: ", "))")
         }
         return url
     }
 }
 
-/// How one encoder kind is built, and how its metadata is made without loading weights.
+/// One encoder kind: how its manifest settings are decoded, how a model is built, and how
+/// its metadata is made without loading weights.
 public struct EncoderKind: Sendable {
-    public let build: @Sendable (EncoderContext) throws -> any EncodingModel
-    public let metadata: @Sendable (EncoderContext) throws -> Metadata
+    public let name: String
+    private let decode: @Sendable (Manifest) throws -> any Sendable
+    private let builder: @Sendable (EncoderContext, any Sendable) throws -> any EncodingModel
+    private let metadataMaker: @Sendable (EncoderContext, any Sendable) throws -> Metadata
 
-    public init(build: @escaping @Sendable (EncoderContext) throws -> any EncodingModel,
-                metadata: @escaping @Sendable (EncoderContext) throws -> Metadata) {
-        self.build = build
-        self.metadata = metadata
+    /// - Parameter requiresPreprocessing: the kind reads the manifest's `encoder.preprocessing`
+    ///   (checked with the settings).
+    public init<Settings: EncoderSettingsType>(
+        name: String, settings: Settings.Type, requiresPreprocessing: Bool = false,
+        builder: @escaping @Sendable (EncoderContext, Settings) throws -> any EncodingModel,
+        metadata: (@Sendable (EncoderContext, Settings) throws -> Metadata)? = nil
+    ) {
+        self.name = name
+        decode = { manifest in
+            if requiresPreprocessing { _ = try EncoderKind.preprocessing(of: manifest) }
+            return try SettingsDecoder.decode(Settings.self, from: manifest)
+        }
+        // The casts cannot fail: `decode` made the value.
+        self.builder = { context, settings in try builder(context, settings as! Settings) }
+        metadataMaker = { context, settings in
+            if let metadata { return try metadata(context, settings as! Settings) }
+            return try builder(context, settings as! Settings).metadata
+        }
+    }
+
+    /// The manifest's preprocessing, or an error for kinds that need one.
+    public static func preprocessing(of manifest: Manifest) throws -> Preprocessing {
+        guard let preprocessing = manifest.encoder.preprocessing else {
+            throw BERGError.invalidManifest(file: manifest.modelID, keyPath: "encoder.preprocessing",
+                                            message: "the \(manifest.encoder.kind) kind needs preprocessing (square_crop, resize, size or shorter_side, crop, mean, std)")
+        }
+        return preprocessing
+    }
+
+    /// Decodes and checks the manifest's settings (`berg registry check`).
+    public func checkSettings(_ manifest: Manifest) throws {
+        _ = try decode(manifest)
+    }
+
+    public func build(_ context: EncoderContext) throws -> any EncodingModel {
+        try builder(context, decode(context.manifest))
+    }
+
+    /// The model's metadata; kinds that registered no metadata function build the model for it.
+    public func metadata(_ context: EncoderContext) throws -> Metadata {
+        try metadataMaker(context, decode(context.manifest))
     }
 }
 
-/// The table from a manifest's `encoder.kind` to its builder. Adding a kind is one line here
-/// plus one file in this module.
-public enum EncoderKinds {
-    public static let all: [String: EncoderKind] = [
-        "css_prf": CSSPRFEncoder.kind,
-        "img2fmri": Img2fmriEncoder.kind,
-        "fwrf": FWRFEncoder.kind,
-    ]
+/// The table from a manifest's `encoder.kind` to the kind that builds it, as mlx-swift-lm's
+/// `ModelTypeRegistry`. `shared` starts with the built-in kinds; a separate package adds its own
+/// with one `register` call, and its manifests then run through `BERG.getEncodingModel`.
+///
+/// ```swift
+/// EncoderKindRegistry.shared.register(kind: "my-kind", settings: MySettings.self) { context, settings in
+///     try MyEncoder(context: context, settings: settings)
+/// }
+/// ```
+public final class EncoderKindRegistry: @unchecked Sendable {
+    private let lock = NSLock()
+    private var kinds: [String: EncoderKind]
 
-    /// The builder for a manifest's kind, or an error listing the kinds this build knows.
-    public static func kind(for manifest: Manifest) throws -> EncoderKind {
-        guard let kind = all[manifest.encoder.kind] else {
+    public static let shared = EncoderKindRegistry(builtIn)
+
+    /// The kinds this build has: `css_prf`, `fwrf`, `img2fmri`.
+    public static var builtIn: [EncoderKind] { [CSSPRFEncoder.kind, FWRFEncoder.kind, Img2fmriEncoder.kind] }
+
+    public init(_ kinds: [EncoderKind] = []) {
+        self.kinds = Dictionary(kinds.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
+    }
+
+    /// Adds a kind, or replaces the kind of that name.
+    public func register(_ kind: EncoderKind) {
+        lock.lock(); defer { lock.unlock() }
+        kinds[kind.name] = kind
+    }
+
+    /// Adds a kind, or replaces the kind of that name: its settings type (decoded from
+    /// `encoder.settings`, strictly), its builder, and optionally how to make its metadata
+    /// without loading weights (by default the model is built and asked).
+    public func register<Settings: EncoderSettingsType>(
+        kind: String, settings: Settings.Type,
+        requiresPreprocessing: Bool = false,
+        builder: @escaping @Sendable (EncoderContext, Settings) throws -> any EncodingModel,
+        metadata: (@Sendable (EncoderContext, Settings) throws -> Metadata)? = nil
+    ) {
+        register(EncoderKind(name: kind, settings: settings, requiresPreprocessing: requiresPreprocessing,
+                             builder: builder, metadata: metadata))
+    }
+
+    /// The kind names, sorted.
+    public var names: [String] {
+        lock.lock(); defer { lock.unlock() }
+        return kinds.keys.sorted()
+    }
+
+    /// The kind that builds a manifest, or an error listing the kinds this registry has.
+    public func kind(for manifest: Manifest) throws -> EncoderKind {
+        lock.lock(); defer { lock.unlock() }
+        guard let kind = kinds[manifest.encoder.kind] else {
             throw BERGError.invalidManifest(
                 file: manifest.modelID, keyPath: "encoder.kind",
-                message: "unknown encoder kind '\(manifest.encoder.kind)'; this build knows: \(all.keys.sorted().joined(separator: ", "))")
+                message: "unknown encoder kind '\(manifest.encoder.kind)'; known kinds: \(kinds.keys.sorted().joined(separator: ", "))")
         }
         return kind
     }

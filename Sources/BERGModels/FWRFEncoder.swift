@@ -19,22 +19,17 @@ import Foundation
 /// voxels; their responses are concatenated, split 1 first.
 public struct FWRFEncoder: EncodingModel {
     public static let kind = EncoderKind(
-        build: { try FWRFEncoder(context: $0) },
-        metadata: { try FWRFEncoder.readMetadata(context: $0) })
+        name: "fwrf", settings: Settings.self, requiresPreprocessing: true,
+        builder: { context, settings in try FWRFEncoder(context: context, settings: settings) },
+        metadata: { context, _ in try FWRFEncoder.readMetadata(context: context) })
 
-    /// The manifest's `encoder.settings`, checked.
-    public struct Settings: Sendable, Equatable {
-        /// Side of the square the images are resized to (227).
-        public var imageSize: Int
+    /// The manifest's `encoder.settings`.
+    public struct Settings: EncoderSettingsType, Equatable {
         /// Images per forward pass.
         public var batchSize: Int
 
-        public init(_ s: EncoderSettings) throws {
-            try s.rejectUnknownKeys(["image_size", "square_crop", "batch_size"])
-            imageSize = try s.int("image_size")
-            batchSize = try s.int("batch_size")
-            guard (1...4096).contains(imageSize) else { throw s.fail("image_size", "must be in 1...4096") }
-            guard batchSize >= 1 else { throw s.fail("batch_size", "must be at least 1") }
+        public func validate() throws {
+            guard batchSize >= 1 else { throw SettingsProblem("batch_size", "must be at least 1") }
         }
     }
 
@@ -43,15 +38,24 @@ public struct FWRFEncoder: EncodingModel {
     public let selection: Selection
     public let device: Device
     public let metadata: Metadata
+    public let placement: ResponsePlacement?
     public let settings: Settings
+    /// Square crop and torchvision's uint8 resize to 227×227; the network subtracts its own `mu`.
+    let preprocessing: Preprocessing
     /// One network per checkpoint: one, or two for split ROIs (split 1 first).
     let networks: [FWRFNetwork]
 
     /// Voxels predicted: the lengths of the readouts' biases, summed over splits.
     public var voxelCount: Int { networks.reduce(0) { $0 + $1.readout.voxelCount } }
 
+    /// The model a context describes, with the manifest's settings decoded.
     public init(context: EncoderContext) throws {
-        settings = try Settings(EncoderSettings(context.manifest))
+        try self.init(context: context, settings: SettingsDecoder.decode(Settings.self, from: context.manifest))
+    }
+
+    public init(context: EncoderContext, settings: Settings) throws {
+        self.settings = settings
+        preprocessing = try EncoderKind.preprocessing(of: context.manifest)
         modelID = context.manifest.modelID
         subject = context.subject
         selection = context.selection
@@ -71,20 +75,31 @@ public struct FWRFEncoder: EncodingModel {
                 let splitNote = weightNames.count > 1
                     ? "ROI '\(context.selection["roi"] ?? "")' ships as \(weightNames.count) files (\(weightNames.joined(separator: ", "))) and needs all of them. "
                     : ""
-                throw BERGError.fileNotFound(path: url.path, hint: "\(splitNote)Fetch it with `berg get-model \(modelID) --subject \(subject) --roi \(context.selection["roi"] ?? "ROI")`, or point --berg-dir at a BERG download that has it")
+                throw BERGError.fileNotFound(path: url.path, hint: "\(splitNote)Fetch the model's files for subject \(subject) and ROI \(context.selection["roi"] ?? "?") again, or use a BERG download that has it")
             }
             networks.append(try FWRFNetwork(checkpoint: TorchCheckpoint(path: url.path), subject: subject))
         }
         self.networks = networks
         self.metadata = try FWRFEncoder.readMetadata(context: context)
-        if let mask = metadata.tensor("fmri/roi_mask_volume") {
-            let inside = mask.floats.reduce(0) { $0 + ($1 == 1 ? 1 : 0) }
-            guard inside == voxelCount else {
-                throw BERGError.unexpectedContent(
-                    path: (try? context.file("metadata").path) ?? "metadata",
-                    message: "roi_mask_volume has \(inside) voxels but the checkpoints predict \(voxelCount); the metadata and weights files are of different ROIs or subjects")
-            }
+        placement = try FWRFEncoder.placement(metadata, voxelCount: networks.reduce(0) { $0 + $1.readout.voxelCount },
+                                              metadataPath: (try? context.file("metadata").path) ?? "metadata")
+    }
+
+    /// The ROI's voxels on the subject's grid: the cells of `fmri/roi_mask_volume == 1` in NumPy's
+    /// C order (BERG's voxel order), with `fmri/fmri_affine`; nil when the metadata has neither.
+    static func placement(_ metadata: Metadata, voxelCount: Int, metadataPath: String) throws -> ResponsePlacement? {
+        guard let mask = metadata.tensor("fmri/roi_mask_volume"), mask.rank == 3,
+              let affine = metadata.doubles("fmri/fmri_affine"), affine.count == 16 else { return nil }
+        let values = mask.doubles
+        let inside = values.indices.filter { values[$0] == 1 }
+        guard inside.count == voxelCount else {
+            throw BERGError.unexpectedContent(
+                path: metadataPath,
+                message: "roi_mask_volume has \(inside.count) voxels but the checkpoints predict \(voxelCount); the metadata and weights files are of different ROIs or subjects")
         }
+        let (y, z) = (mask.shape[1], mask.shape[2])
+        let ijk = inside.flatMap { [$0 / (y * z), $0 / z % y, $0 % z] }
+        return .volume(try VolumePlacement(gridShape: mask.shape, affine: affine, voxels: ["responses": ijk]))
     }
 
     /// The metadata file's dict (`fmri`: ncsnr, roi_mask_volume, fmri_affine; `encoding_models`:
@@ -92,7 +107,7 @@ public struct FWRFEncoder: EncodingModel {
     public static func readMetadata(context: EncoderContext) throws -> Metadata {
         let url = try context.file("metadata")
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw BERGError.fileNotFound(path: url.path, hint: "Fetch it with `berg get-model \(context.manifest.modelID)`, or point --berg-dir at a BERG download that has it")
+            throw BERGError.fileNotFound(path: url.path, hint: "Fetch the model's files again, or use a BERG download that has it")
         }
         let value = try NPYFile.readObject(url.path)
         guard value.dictionary != nil else {
@@ -102,16 +117,11 @@ public struct FWRFEncoder: EncodingModel {
     }
 
     public func encode(_ stimulus: Stimulus, progress: ProgressReporter?) throws -> EncodingResult {
-        guard stimulus.isSquare else {
-            let side = min(stimulus.height, stimulus.width)
-            throw BERGError.invalidInput("\(modelID) needs square images, as BERG's fwRF does; got \(stimulus.height)×\(stimulus.width) (height×width). Crop the array to a square first (for example its centre \(side)×\(side)), or pass image files, which are centre-cropped on the way in")
-        }
         var rows: [[Float]] = []
         var done = 0
         while done < stimulus.count {
             let range = done..<min(done + settings.batchSize, stimulus.count)
-            let images = try ImageResize.torchvisionBilinear(stimulus.batch(range).tensor,
-                                                             height: settings.imageSize, width: settings.imageSize)
+            let images = try preprocessing.resized(stimulus.batch(range))
             let parts = try networks.map { try $0.responses(images) }
             // [n, V1] ++ [n, V2] along voxels, split 1 first.
             for i in 0..<range.count {
@@ -127,7 +137,10 @@ public struct FWRFEncoder: EncodingModel {
             progress?.report(completed: done, total: stimulus.count, message: "Encoding")
         }
         let responses = try Tensor(shape: [stimulus.count, voxelCount], floats: rows.flatMap { $0 })
-        return EncodingResult(responses: ["responses": responses], metadata: metadata)
+        var metadata = self.metadata
+        if let note = preprocessing.cropNote(for: stimulus) { metadata["stimulus_crop"] = .string(note) }
+        return EncodingResult(responses: ["responses": responses], metadata: metadata, stimulusNames: stimulus.names,
+                              placement: placement)
     }
 }
 

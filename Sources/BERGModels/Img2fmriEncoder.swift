@@ -17,19 +17,21 @@ import Foundation
 /// subject-space volume that `VoxelVolume` builds from this encoder's metadata.
 public struct Img2fmriEncoder: EncodingModel {
     public static let kind = EncoderKind(
-        build: { try Img2fmriEncoder(context: $0) },
-        metadata: { context in
-            let settings = try Img2fmriSettings(context.manifest)
-            return try Img2fmriReadout(context: context, settings: settings).metadata
-        })
+        name: "img2fmri", settings: Img2fmriSettings.self, requiresPreprocessing: true,
+        builder: { context, settings in try Img2fmriEncoder(context: context, settings: settings) },
+        metadata: { context, settings in try Img2fmriReadout(context: context, settings: settings).metadata })
 
     public let modelID: String
     public let subject: Subject
     public let selection: Selection
     public let device: Device
     public var metadata: Metadata { readout.metadata }
+    public var placement: ResponsePlacement? { readout.placement }
 
     let settings: Img2fmriSettings
+    /// The manifest's preprocessing, or with `center_crop` the shorter side to the input size
+    /// and a centre crop (img2fmri's option).
+    let preprocessing: Preprocessing
     let backbone: ResNet18
     let readout: Img2fmriReadout
     /// img2fmri's `center_crop`: Resize(224) of the shorter side + CenterCrop(224) instead of
@@ -38,19 +40,25 @@ public struct Img2fmriEncoder: EncodingModel {
     /// Images per forward pass; bounds the memory of the network's activations.
     let batchSize = 32
 
+    /// The model a context describes, with the manifest's settings decoded.
     public init(context: EncoderContext) throws {
-        let settings = try Img2fmriSettings(context.manifest)
+        try self.init(context: context, settings: SettingsDecoder.decode(Img2fmriSettings.self, from: context.manifest))
+    }
+
+    public init(context: EncoderContext, settings: Img2fmriSettings) throws {
         modelID = context.manifest.modelID
         subject = context.subject
         selection = context.selection
         device = try context.device.resolved()
         self.settings = settings
-        switch context.selection["center_crop"] ?? "false" {
-        case "true": centerCrop = true
-        case "false": centerCrop = false
-        case let other:
-            throw BERGError.invalidParameter(model: modelID, name: "center_crop", value: other, valid: ["false", "true"])
+        centerCrop = context.options.bool("center_crop") ?? false
+        var preprocessing = try EncoderKind.preprocessing(of: context.manifest)
+        if centerCrop, let size = preprocessing.size {
+            preprocessing.size = nil
+            preprocessing.shorterSide = size[0]
+            preprocessing.crop = size[0]
         }
+        self.preprocessing = preprocessing
         readout = try Img2fmriReadout(context: context, settings: settings)
         let backboneFile = try context.file("backbone")
         backbone = try ResNet18(stateDict: TorchCheckpoint(path: backboneFile.path).stateDict())
@@ -67,7 +75,7 @@ public struct Img2fmriEncoder: EncodingModel {
         var start = 0
         while start < stimulus.count {
             let range = start..<min(start + batchSize, stimulus.count)
-            let input = try preprocess(stimulus.batch(range).tensor)
+            let input = try preprocessing.apply(stimulus.batch(range))
             guard let features = try backbone.forward(input, outputs: ["flatten"])["flatten"] else {
                 throw BERGError.unexpectedContent(path: "ResNet-18", message: "the network gave no avgpool features")
             }
@@ -78,56 +86,29 @@ public struct Img2fmriEncoder: EncodingModel {
         }
         var metadata = readout.metadata
         metadata["center_crop"] = .bool(centerCrop)
-        if !stimulus.notes.isEmpty { metadata["stimulus_notes"] = .strings(stimulus.notes) }
         return EncodingResult(responses: ["responses": try Tensor(shape: [stimulus.count, voxels], floats: responses)],
-                              metadata: metadata)
-    }
-
-    /// img2fmri's transforms on the PIL image: Resize((224, 224)) — or Resize(224) then
-    /// CenterCrop((224, 224)) — with Pillow's bilinear filter, then ToTensor and Normalize.
-    func preprocess(_ images: Tensor) throws -> Tensor {
-        let size = settings.inputSize
-        let resized = centerCrop
-            ? try ImageResize.resizeShorterSideCenterCrop(images, shorterSide: size, crop: size, filter: .bilinear)
-            : try ImageResize.pil(images, height: size, width: size, filter: .bilinear)
-        return try ImageResize.toFloat(resized, mean: settings.mean, std: settings.std)
+                              metadata: metadata, stimulusNames: stimulus.names, placement: placement)
     }
 }
 
 /// The manifest's `encoder.settings` for the img2fmri kind.
-struct Img2fmriSettings: Sendable {
-    var inputSize: Int
-    var mean: [Float]
-    var std: [Float]
-    var rois: [String]
-    var ridgeMember: String
-    var maskMember: String
-    var countsMember: String
+public struct Img2fmriSettings: EncoderSettingsType, Equatable {
+    /// Features per image from the backbone (ResNet-18's average pooling: 512).
+    public var featureSize: Int
+    /// The ROI names in the order of the wheel's voxel-count table.
+    public var rois: [String]
+    /// Paths inside the wheel; `{subject}`, `{roi}` and `{hemisphere}` (LH or RH) are filled in.
+    public var ridgeMember: String
+    public var maskMember: String
+    public var countsMember: String
 
-    init(_ manifest: Manifest) throws {
-        let settings = manifest.encoder.settings
-        func fail(_ key: String, _ expected: String) -> BERGError {
-            BERGError.invalidManifest(file: manifest.modelID, keyPath: "encoder.settings.\(key)", message: "expected \(expected)")
+    public func validate() throws {
+        guard featureSize > 0 else { throw SettingsProblem("feature_size", "must be positive") }
+        guard !rois.isEmpty else { throw SettingsProblem("rois", "expected the list of ROI names in shape_array order") }
+        for (key, template) in [("ridge_member", ridgeMember), ("mask_member", maskMember), ("counts_member", countsMember)]
+        where template.isEmpty {
+            throw SettingsProblem(key, "expected a path template")
         }
-        func floats(_ key: String) throws -> [Float] {
-            guard let list = settings[key]?.listValue, list.count == 3 else { throw fail(key, "a list of 3 numbers") }
-            return try list.map { guard let d = $0.doubleValue else { throw fail(key, "a list of 3 numbers") }; return Float(d) }
-        }
-        func string(_ key: String) throws -> String {
-            guard let s = settings[key]?.stringValue, !s.isEmpty else { throw fail(key, "a path template") }
-            return s
-        }
-        guard let size = settings["input_size"]?.intValue, size > 0 else { throw fail("input_size", "a positive integer") }
-        guard let rois = settings["rois"]?.listValue?.compactMap(\.stringValue), !rois.isEmpty else {
-            throw fail("rois", "the list of ROI names in shape_array order")
-        }
-        inputSize = size
-        mean = try floats("mean")
-        std = try floats("std")
-        self.rois = rois
-        ridgeMember = try string("ridge_member")
-        maskMember = try string("mask_member")
-        countsMember = try string("counts_member")
     }
 }
 
@@ -139,6 +120,7 @@ struct Img2fmriReadout: Sendable {
     var featureCount: Int { linear.inFeatures }
     var voxelCount: Int { linear.outFeatures }
     let metadata: Metadata
+    let placement: ResponsePlacement
 
     init(context: EncoderContext, settings: Img2fmriSettings) throws {
         let manifest = context.manifest
@@ -236,6 +218,8 @@ struct Img2fmriReadout: Sendable {
         metadata["volume_shape"] = .tensor(try Tensor(shape: [3], int64s: (grid?.shape ?? []).map(Int64.init)))
         metadata["affine"] = .tensor(try Tensor(shape: [4, 4], doubles: grid?.affine ?? []))
         self.metadata = metadata
+        guard let grid else { throw BERGError.invalidSelection(model: manifest.modelID, message: "no ROI selected") }
+        placement = .volume(try VolumePlacement(gridShape: grid.shape, affine: grid.affine, voxels: ["responses": ijk.map(Int.init)]))
     }
 
     /// The folder that holds the wheel's members: the `package` artifact itself (the store's
@@ -275,7 +259,7 @@ struct Img2fmriReadout: Sendable {
     /// The pickle is read inertly; nothing in it runs.
     static func readRidge(_ path: String) throws -> (weight: Tensor, intercept: Tensor, alpha: Double) {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw BERGError.fileNotFound(path: path, hint: "the img2fmri package lacks this Ridge model; fetch it again with `berg get-model img2fmri-bold5000`")
+            throw BERGError.fileNotFound(path: path, hint: "the img2fmri package lacks this Ridge model; fetch the model's files again")
         }
         guard case .ridge(let ridge) = try SklearnEstimator.load(path), ridge.coef.rank == 2 else {
             throw BERGError.unexpectedContent(path: path, message: "expected a fitted scikit-learn Ridge with one output per voxel")

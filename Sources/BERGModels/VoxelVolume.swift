@@ -97,27 +97,36 @@ public struct VoxelVolume: Sendable {
         return try Tensor(shape: shape + [images], floats: out)
     }
 
-    /// Scatters responses [N, V] into a C-order volume [X, Y, Z, N] (see `tensor`).
-    public static func scatter(_ responses: Tensor, voxelIJK: Tensor, shape: [Int]) throws -> Tensor {
-        try VoxelVolume(responses: responses, voxelIJK: voxelIJK, shape: shape).tensor()
-    }
-
-    /// The placement a result's metadata describes (`voxel_ijk`, `volume_shape`), and its
-    /// affine (`affine`, 16 values, row by row).
-    public static func placement(of result: EncodingResult, output: String = "responses") throws -> (volume: VoxelVolume, affine: [Double]) {
-        guard let responses = result.responses[output] else {
-            throw BERGError.invalidInput("the result has no output named '\(output)'")
+    /// The volume a result's placement describes: every output's columns on the grid, in
+    /// output-name order, overlapping voxels averaged.
+    public init(_ result: EncodingResult) throws {
+        guard case .volume(let placement)? = result.placement else {
+            throw BERGError.unsupported("\(result.metadata.string("model_id") ?? "this model")'s responses are not placed on a voxel grid\(result.placement.map { " (they lie on a \($0.kindName))" } ?? ""), so they cannot be written as a volume")
         }
-        guard let ijk = result.metadata.tensor("voxel_ijk"), let shape = result.metadata.tensor("volume_shape"),
-              let affine = result.metadata.tensor("affine"), affine.count == 16 else {
-            throw BERGError.unsupported("this model's metadata places no outputs on a voxel grid (voxel_ijk, volume_shape, affine), so it cannot write a volume")
+        var ijk: [Int64] = []
+        var columns: [[Float]] = []
+        var images: Int? = nil
+        for name in result.outputNames {
+            guard let tensor = result.responses[name], tensor.rank == 2, let voxels = placement.voxels[name],
+                  voxels.count == 3 * tensor.shape[1] else {
+                throw BERGError.shapeMismatch(what: "output '\(name)' against its voxel positions",
+                                              expected: [images ?? -1, (placement.voxels[name]?.count ?? 0) / 3],
+                                              actual: result.responses[name]?.shape ?? [])
+            }
+            images = tensor.shape[0]
+            ijk += voxels.map(Int64.init)
+            let v = tensor.shape[1], values = tensor.floats
+            columns.append(contentsOf: (0..<tensor.shape[0]).map { n in Array(values[n * v ..< (n + 1) * v]) })
         }
-        return (try VoxelVolume(responses: responses, voxelIJK: ijk, shape: shape.int64s.map { Int($0) }), affine.doubles)
-    }
-
-    /// The volume a result's metadata describes, as a C-order tensor (see `tensor`), and its affine.
-    public static func volume(of result: EncodingResult, output: String = "responses") throws -> (volume: Tensor, affine: [Double]) {
-        let (volume, affine) = try placement(of: result, output: output)
-        return (try volume.tensor(), affine)
+        let n = images ?? 0
+        // Rows of the joined [N, ΣV] matrix, image by image.
+        let perOutput = columns.count / max(n, 1)
+        var joined: [Float] = []
+        for image in 0..<n {
+            for output in 0..<perOutput { joined += columns[output * n + image] }
+        }
+        let total = ijk.count / 3
+        try self.init(responses: Tensor(shape: [n, total], floats: joined),
+                      voxelIJK: Tensor(shape: [total, 3], int64s: ijk), shape: placement.gridShape)
     }
 }

@@ -80,13 +80,15 @@ metadata:
     description: Gain of each voxel.
   - name: field_radius_deg
     description: Half the width of the square image in degrees of visual angle.
+placement: visual_field
 encoder:
   kind: css_prf
+  preprocessing:
+    # Non-square images are centre-cropped to the largest square, which spans the field.
+    square_crop: true
   settings:
     # The square image spans [-8.4°, 8.4°] in x and y.
     field_radius_deg: 8.4
-    # Non-square images are centre-cropped to the largest square on the way in.
-    square_crop: true
     # The contrast image is computed per pixel, then averaged to this many cells per side.
     contrast_grid: 96
     contrast_definition: >-
@@ -225,13 +227,17 @@ metadata:
   - name: encoding_models/test_img_num
     shape: [test_images]
     description: NSD image numbers used for testing.
+placement: volume
 encoder:
   kind: fwrf
-  settings:
-    # Images are resized to this side as torchvision's Resize on uint8 tensors does.
-    image_size: 227
-    # Image files are centre-cropped to a square on the way in; arrays must be square.
+  preprocessing:
+    # BERG's fwRF takes square images: non-square ones are centre-cropped to the largest
+    # square first, then resized to 227×227 as torchvision's Resize does on uint8 tensors.
+    # The network itself then computes x / 255 − mu with the checkpoint's mean image.
     square_crop: true
+    resize: torchvision_bilinear
+    size: [227, 227]
+  settings:
     # Images per forward pass (BERG uses 100).
     batch_size: 100
 artifacts:
@@ -302,7 +308,7 @@ parameters:
     description: BOLD5000 participant CSI1, CSI2 or CSI3; each has their own regressions and voxel grid.
   selection:
     required: true
-    order: [roi, center_crop]
+    order: [roi]
     properties:
       roi:
         type: string
@@ -310,13 +316,13 @@ parameters:
         description: >-
           Region of interest, both hemispheres. `all` predicts every region, one after the
           other in the order listed, into one output.
-      center_crop:
-        type: string
-        valid_values: ["false", "true"]
-        default: "false"
-        description: >-
-          Preprocessing, as img2fmri's option of that name: `false` resizes the whole image to
-          224×224; `true` resizes its shorter side to 224 and crops the centre 224×224.
+  options:
+    center_crop:
+      type: bool
+      default: false
+      description: >-
+        Preprocessing, as img2fmri's option of that name: `false` resizes the whole image to
+        224×224; `true` resizes its shorter side to 224 and crops the centre 224×224.
 input:
   name: images
   shape: [images, 3, height, width]
@@ -360,14 +366,17 @@ metadata:
     description: Voxel-to-world matrix of the participant's masks (their sform).
   - name: ridge_alpha
     description: The ridge penalty of each region's regression.
+placement: volume
 encoder:
   kind: img2fmri
-  settings:
-    # torchvision transforms, as img2fmri.predict.generate_activations applies them to a PIL image.
-    input_size: 224
-    resample: pil_bilinear
+  preprocessing:
+    # torchvision transforms, as img2fmri.predict.generate_activations applies them to a PIL
+    # image (the center_crop option resizes the shorter side to 224 and crops 224 instead).
+    resize: pil_bilinear
+    size: [224, 224]
     mean: [0.485, 0.456, 0.406]
     std: [0.229, 0.224, 0.225]
+  settings:
     # ResNet-18 up to global average pooling.
     feature_size: 512
     rois: [EarlyVis, OPA, LOC, RSC, PPA]

@@ -62,8 +62,35 @@ public enum CardRenderer {
             }
         }
         line()
+        line("### Options")
+        line()
+        if let options = m.parameters.options, !options.isEmpty {
+            line("Encoding options change how the model runs (`--option NAME=VALUE`).")
+            line()
+            line("| option | type | default | valid values | description |")
+            line("| --- | --- | --- | --- | --- |")
+            for name in options.keys.sorted() {
+                let o = options[name]!
+                line("| `\(name)` | \(o.type.rawValue) | \(render(o.default)) | \(cell(o.choices.joined(separator: ", "))) | \(cell(o.description ?? "")) |")
+            }
+        } else {
+            line("This model takes no options.")
+        }
+        line()
         line("### Encoder")
         line()
+        if let p = m.encoder.preprocessing {
+            line("Preprocessing, in this order:")
+            line()
+            preprocessingLines(p).forEach { line("- \($0)") }
+            line()
+        }
+        if let placement = m.placement {
+            let place = [.volume: "on a voxel grid (`--volume` writes them as NIfTI)", .surface: "on a surface mesh",
+                         .visualField: "in the visual field (`--picture` draws them)"][placement] ?? placement.rawValue
+            line("Outputs lie \(place).")
+            line()
+        }
         line("Kind `\(m.encoder.kind)`, with these settings:")
         line()
         line("| setting | value |")
@@ -103,9 +130,10 @@ public enum CardRenderer {
         line()
         line("```sh")
         let selectFlags = exampleSelection.map { key, value in key == "roi" ? "--roi \(value)" : "--select \(key)=\(value)" }
+        let outputFile = m.output.count > 1 ? "responses.h5" : "responses.npy"
         let flags = (["--subject \(exampleSubject)"] + selectFlags).joined(separator: " ")
         if !m.artifacts.isEmpty { line("berg get-model \(m.modelID) \(flags)") }
-        line("berg encode \(m.modelID) \(flags) --input images/ --output responses.h5")
+        line("berg encode \(m.modelID) \(flags) --input images/ --output \(outputFile)")
         line("berg metadata \(m.modelID) \(flags) --json")
         line("```")
         line()
@@ -118,9 +146,15 @@ public enum CardRenderer {
         line("let berg = try BERG()")
         line("let model = try berg.getEncodingModel(\"\(m.modelID)\", subject: \(exampleSubject),")
         line("                                      selection: \(selectionLiteral))")
-        line("let stimulus = try StimulusLoader.load(\"images/\", squareCrop: \(m.encoder.squareCrop))")
+        line("let stimulus = try berg.loadStimulus(\"images/\")")
         line("let result = try berg.encode(model, stimulus)")
-        line("let responses = result.responses[\"\(m.output.first?.name ?? "responses")\"]")
+        if m.output.count == 1 {
+            line("let responses = try result.response   // \(m.output[0].dtype) [\(m.output[0].shape.joined(separator: ", "))]")
+        } else {
+            for output in m.output {
+                line("let \(output.name) = result.responses[\"\(output.name)\"]   // \(output.dtype) [\(output.shape.joined(separator: ", "))]")
+            }
+        }
         line("```")
         line()
         line("## References")
@@ -139,6 +173,24 @@ public enum CardRenderer {
         if let range = spec.valueRange, range.count == 2 { text += ", values in [\(number(range[0])), \(number(range[1]))]" }
         var lines = [text]
         if let d = spec.description { lines.append("  \(d.trimmingTrailingWhitespace)") }
+        return lines
+    }
+
+    /// The preprocessing steps in words.
+    private static func preprocessingLines(_ p: Preprocessing) -> [String] {
+        var lines: [String] = []
+        if p.squareCrop == true { lines.append("non-square images are centre-cropped to the largest square (offsets ⌊(W−S)/2⌋, ⌊(H−S)/2⌋)") }
+        if let resize = p.resize {
+            let how = resize == .torchvisionBilinear ? "torchvision's bilinear antialiased resize of a uint8 tensor" : "Pillow's bilinear resize"
+            if let size = p.size { lines.append("resized to \(size.map(String.init).joined(separator: "×")) (height×width) with \(how)") }
+            if let side = p.shorterSide { lines.append("the shorter side resized to \(side) with \(how)") }
+        }
+        if let crop = p.crop { lines.append("centre crop \(crop)×\(crop) (offset int(round((H − \(crop)) / 2)))") }
+        if let mean = p.mean, let std = p.std {
+            lines.append("scaled to [0, 1], then normalised with mean (\(mean.map(number).joined(separator: ", "))) and std (\(std.map(number).joined(separator: ", ")))")
+        } else if p.resize != nil || p.crop != nil {
+            lines.append("the model scales and normalises the pixels itself")
+        }
         return lines
     }
 

@@ -18,13 +18,24 @@ public struct Manifest: Codable, Sendable, Equatable {
     public var input: TensorSpec
     public var output: [TensorSpec]
     public var metadata: [MetadataField]?
+    /// Where the outputs lie in space, so that `--volume`, `--surface` and pictures can be
+    /// checked before any work: `volume`, `surface` or `visual_field`.
+    public var placement: PlacementKind?
     public var encoder: EncoderSpec
     public var artifacts: [Artifact]
+    /// The folder of the manifest's file (nil for built-in manifests): `local` artifacts with a
+    /// relative path are found there. Not part of the YAML.
+    public var sourceFolder: String? = nil
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case modelID = "model_id", version, modality, trainingDataset = "training_dataset", species, stimuli
         case modelType = "model_type", creator, license, description, references, parameters
-        case input, output, metadata, encoder, artifacts
+        case input, output, metadata, placement, encoder, artifacts
+    }
+
+    public enum PlacementKind: String, Codable, Sendable, CaseIterable {
+        case volume, surface
+        case visualField = "visual_field"
     }
 }
 
@@ -35,11 +46,30 @@ public struct Reference: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable { case citation, url, doi }
 }
 
-/// The parameters a caller passes: which subject, and which selection (ROI, ...).
+/// The parameters a caller passes: which subject, which selection (ROI, ...), and encoding
+/// options (typed switches such as img2fmri's `center_crop`).
 public struct Parameters: Codable, Sendable, Equatable {
     public var subject: ParameterSpec
     public var selection: SelectionSpec
-    enum CodingKeys: String, CodingKey, CaseIterable { case subject, selection }
+    /// Option name → its type, default and description.
+    public var options: [String: OptionSpec]?
+    enum CodingKeys: String, CodingKey, CaseIterable { case subject, selection, options }
+}
+
+/// An encoding option: a typed value with a default, which changes how the model runs (not
+/// which outputs it gives; that is the selection).
+public struct OptionSpec: Codable, Sendable, Equatable {
+    public enum ValueType: String, Codable, Sendable, CaseIterable {
+        case bool, int, number, string
+    }
+    public var type: ValueType
+    public var `default`: ManifestValue
+    /// For string and int options: the values allowed (all of the type's values when absent).
+    public var validValues: [ManifestScalar]?
+    public var description: String?
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case type, `default`, validValues = "valid_values", description
+    }
 }
 
 public struct ParameterSpec: Codable, Sendable, Equatable {
@@ -84,15 +114,57 @@ public struct MetadataField: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey, CaseIterable { case name, description, shape }
 }
 
-/// Which encoder kind builds the model, with the kind's own settings.
+/// Which encoder kind builds the model: how an image becomes the network's input (shared by
+/// every kind), and the kind's own settings (each kind decodes them into its typed settings).
 public struct EncoderSpec: Codable, Sendable, Equatable {
     public var kind: String
+    public var preprocessing: Preprocessing?
     public var settings: [String: ManifestValue]
-    enum CodingKeys: String, CodingKey, CaseIterable { case kind, settings }
+    enum CodingKeys: String, CodingKey, CaseIterable { case kind, preprocessing, settings }
+}
 
-    /// `settings.square_crop: true`: non-square images are centre-cropped to the largest
-    /// square on the way in (`StimulusLoader.load(_:squareCrop:)`), and the output records it.
-    public var squareCrop: Bool { settings["square_crop"]?.boolValue ?? false }
+/// How a uint8 image [3, H, W] becomes a model's input, in this order (as timm's pretrained
+/// config and torchvision's weight transforms describe it):
+/// 1. `square_crop`: the largest centred square (Pillow's offsets ⌊(W−S)/2⌋, ⌊(H−S)/2⌋);
+/// 2. `resize` with its algorithm, to `size` [H, W], or the shorter side to `shorter_side`
+///    (the other side ⌊side · long / short⌋, torchvision's rule);
+/// 3. `crop`: a centred crop × crop (torchvision's offset int(round((H − crop) / 2)));
+/// 4. / 255, then (x − mean) / std per channel when `mean` and `std` are given.
+public struct Preprocessing: Codable, Sendable, Equatable {
+    public enum ResizeAlgorithm: String, Codable, Sendable, CaseIterable {
+        /// torchvision's `Resize` on a uint8 tensor (bilinear, antialiased, float32 arithmetic).
+        case torchvisionBilinear = "torchvision_bilinear"
+        /// Pillow's 8-bit bilinear `resize` (as torchvision's `Resize` on a PIL image).
+        case pilBilinear = "pil_bilinear"
+    }
+    public var squareCrop: Bool?
+    public var resize: ResizeAlgorithm?
+    public var size: [Int]?
+    public var shorterSide: Int?
+    public var crop: Int?
+    public var mean: [Double]?
+    public var std: [Double]?
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case squareCrop = "square_crop", resize, size, shorterSide = "shorter_side", crop, mean, std
+    }
+
+    public init(squareCrop: Bool? = nil, resize: ResizeAlgorithm? = nil, size: [Int]? = nil, shorterSide: Int? = nil,
+                crop: Int? = nil, mean: [Double]? = nil, std: [Double]? = nil) {
+        self.squareCrop = squareCrop
+        self.resize = resize
+        self.size = size
+        self.shorterSide = shorterSide
+        self.crop = crop
+        self.mean = mean
+        self.std = std
+    }
+
+    /// The side length of the model's (square) input, when the steps fix one.
+    public var inputSide: Int? {
+        if let crop { return crop }
+        if let size, size.count == 2, size[0] == size[1] { return size[0] }
+        return nil
+    }
 }
 
 /// A file the encoder needs, and where it comes from.
@@ -238,5 +310,30 @@ extension Manifest {
             index = template.index(after: close)
         }
         return result
+    }
+}
+
+extension Manifest {
+    /// The subjects as numbers.
+    public var subjects: [Subject] {
+        parameters.subject.validValues.compactMap { value in
+            switch value {
+            case .int(let n): return Subject(n)
+            case .string(let s): return Int(s).map { Subject($0) }
+            }
+        }
+    }
+
+    /// Every selection the manifest allows: all combinations of its selection keys' valid
+    /// values, and first the empty selection when none is required.
+    public var allSelections: [Selection] {
+        let spec = parameters.selection
+        var combos: [Selection] = [Selection()]
+        for key in spec.orderedKeys {
+            guard let values = spec.properties[key]?.validStrings, !values.isEmpty else { continue }
+            combos = combos.flatMap { base in values.map { var s = base; s[key] = $0; return s } }
+        }
+        if !spec.required, !spec.properties.isEmpty { combos.insert(Selection(), at: 0) }
+        return combos
     }
 }

@@ -40,7 +40,9 @@ public enum ManifestLoader {
         guard let text = String(data: data, encoding: .utf8) else {
             throw BERGError.invalidManifest(file: url.path, keyPath: "", message: "not UTF-8 text")
         }
-        return try load(yaml: text, file: url.path)
+        var manifest = try load(yaml: text, file: url.path)
+        manifest.sourceFolder = url.deletingLastPathComponent().path
+        return manifest
     }
 
     // MARK: - Shape
@@ -144,6 +146,23 @@ public enum ManifestLoader {
         if let order = selection.order, Set(order) != Set(selection.properties.keys) || order.count != selection.properties.count {
             throw fail("parameters.selection.order", "must list each selection property once: \(selection.properties.keys.sorted().joined(separator: ", "))")
         }
+        for (name, option) in (manifest.parameters.options ?? [:]).sorted(by: { $0.key < $1.key }) {
+            let keyPath = "parameters.options.\(name)"
+            if selection.properties[name] != nil {
+                throw fail(keyPath, "'\(name)' is both a selection key and an option; give it one role")
+            }
+            do { _ = try option.value(option.default) } catch let problem as OptionValueProblem {
+                throw fail("\(keyPath).default", problem.message)
+            }
+            for (index, value) in (option.validValues ?? []).enumerated() {
+                do { _ = try option.value(.init(value)) } catch let problem as OptionValueProblem {
+                    throw fail("\(keyPath).valid_values[\(index)]", problem.message)
+                }
+            }
+        }
+        if let preprocessing = manifest.encoder.preprocessing {
+            try checkPreprocessing(preprocessing, fail: { fail("encoder.preprocessing.\($0)", $1) })
+        }
         if manifest.output.isEmpty {
             throw fail("output", "expected at least one output array")
         }
@@ -171,6 +190,27 @@ public enum ManifestLoader {
             where selection.properties[key] == nil {
                 throw fail(path, "'only'/'except' names '\(key)', which is not a selection property")
             }
+        }
+    }
+
+    private static func checkPreprocessing(_ p: Preprocessing, fail: (String, String) -> BERGError) throws {
+        if let size = p.size, size.count != 2 || size.contains(where: { $0 < 1 }) {
+            throw fail("size", "expected [height, width], two positive integers")
+        }
+        if p.size != nil, p.shorterSide != nil { throw fail("size", "give size or shorter_side, not both") }
+        if p.resize != nil, p.size == nil, p.shorterSide == nil { throw fail("resize", "needs size or shorter_side") }
+        if p.resize == nil, p.size != nil || p.shorterSide != nil { throw fail("resize", "size and shorter_side need a resize algorithm") }
+        if let side = p.shorterSide, side < 1 { throw fail("shorter_side", "must be positive") }
+        if let crop = p.crop {
+            guard crop >= 1 else { throw fail("crop", "must be positive") }
+            if let side = p.shorterSide, crop > side { throw fail("crop", "\(crop) is larger than shorter_side \(side)") }
+            if let size = p.size, size.count == 2, crop > min(size[0], size[1]) { throw fail("crop", "\(crop) is larger than size \(size)") }
+        }
+        if (p.mean == nil) != (p.std == nil) { throw fail(p.mean == nil ? "mean" : "std", "give mean and std together") }
+        if let mean = p.mean, mean.count != 3 { throw fail("mean", "expected 3 numbers (R, G, B)") }
+        if let std = p.std {
+            guard std.count == 3 else { throw fail("std", "expected 3 numbers (R, G, B)") }
+            guard std.allSatisfy({ $0 > 0 }) else { throw fail("std", "must be positive") }
         }
     }
 

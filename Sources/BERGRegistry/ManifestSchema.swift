@@ -69,6 +69,7 @@ extension Manifest: SchemaDescribed {
             case .input: return requiredField(key, TensorSpec.schema)
             case .output: return requiredField(key, .list(TensorSpec.schema))
             case .metadata: return optionalField(key, .list(MetadataField.schema))
+            case .placement: return optionalField(key, .choice(PlacementKind.allCases.map(\.rawValue)))
             case .encoder: return requiredField(key, EncoderSpec.schema)
             case .artifacts: return requiredField(key, .list(Artifact.schema))
             }
@@ -93,6 +94,33 @@ extension Parameters: SchemaDescribed {
             switch key {
             case .subject: return requiredField(key, ParameterSpec.schema)
             case .selection: return requiredField(key, SelectionSpec.schema)
+            case .options: return optionalField(key, .map(OptionSpec.schema))
+            }
+        })
+    }
+}
+
+extension OptionSpec: SchemaDescribed {
+    static var schema: ManifestSchema {
+        .object(CodingKeys.allCases.map { key in
+            switch key {
+            case .type: return requiredField(key, .choice(ValueType.allCases.map(\.rawValue)))
+            case .default: return requiredField(key, .any)
+            case .validValues: return optionalField(key, .list(.scalar))
+            case .description: return optionalField(key, .string)
+            }
+        })
+    }
+}
+
+extension Preprocessing: SchemaDescribed {
+    static var schema: ManifestSchema {
+        .object(CodingKeys.allCases.map { key in
+            switch key {
+            case .squareCrop: return optionalField(key, .boolean)
+            case .resize: return optionalField(key, .choice(ResizeAlgorithm.allCases.map(\.rawValue)))
+            case .size, .mean, .std: return optionalField(key, .list(.number))
+            case .shorterSide, .crop: return optionalField(key, .integer)
             }
         })
     }
@@ -153,6 +181,7 @@ extension EncoderSpec: SchemaDescribed {
         .object(CodingKeys.allCases.map { key in
             switch key {
             case .kind: return requiredField(key, .string)
+            case .preprocessing: return optionalField(key, Preprocessing.schema)
             case .settings: return requiredField(key, .map(.any))
             }
         })

@@ -19,8 +19,7 @@ public struct Registry: Sendable {
     /// The built-in manifests plus each folder in `directories`, in order.
     public init(directories: [URL], includeBuiltin: Bool = true) throws {
         if includeBuiltin {
-            for file in BuiltinManifests.files {
-                let manifest = try ManifestLoader.load(yaml: file.text, file: "registry/\(file.name)")
+            for manifest in try Registry.builtinManifests() {
                 entries[manifest.modelID] = Entry(manifest: manifest, source: "built-in")
             }
         }
@@ -31,13 +30,32 @@ public struct Registry: Sendable {
         }
     }
 
+    /// The manifests compiled into the binary, validated.
+    public static func builtinManifests() throws -> [Manifest] {
+        try BuiltinManifests.files.map { try ManifestLoader.load(yaml: $0.text, file: "registry/\($0.name)") }
+    }
+
     /// The built-in manifests, then `BERG_REGISTRY_PATH` (colon-separated), then `directories`.
+    /// A folder that does not exist is an error naming where it came from.
     public static func standard(adding directories: [URL] = [],
                                 environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Registry {
         let fromEnvironment = (environment["BERG_REGISTRY_PATH"] ?? "")
             .split(separator: ":").filter { !$0.isEmpty }
             .map { URL(fileURLWithPath: String($0)) }
+        for folder in fromEnvironment where !Registry.isFolder(folder) {
+            throw BERGError.invalidArgument(name: "BERG_REGISTRY_PATH", value: environment["BERG_REGISTRY_PATH"] ?? "",
+                                            message: "\(folder.path) is not a folder; it lists folders of <model_id>.yaml manifests, separated by ':'")
+        }
+        for folder in directories where !Registry.isFolder(folder) {
+            throw BERGError.invalidArgument(name: "registry folder", value: folder.path,
+                                            message: "not a folder; a registry is a folder of <model_id>.yaml manifests")
+        }
         return try Registry(directories: fromEnvironment + directories)
+    }
+
+    static func isFolder(_ url: URL) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
     }
 
     /// Every `*.yaml` manifest in a folder, validated, in file-name order.

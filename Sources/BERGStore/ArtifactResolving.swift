@@ -18,7 +18,7 @@ public struct NoArtifactResolver: ArtifactResolving {
         if let first = needed.first {
             throw BERGError.artifactMissing(
                 name: first.name,
-                message: "\(manifest.modelID) needs \(needed.count) file(s) and this build has no artifact store; fetch them with `berg get-model \(manifest.modelID)`")
+                message: "\(manifest.modelID) needs \(needed.count) file(s), and this resolver gives none; use an ArtifactStore")
         }
         return [:]
     }

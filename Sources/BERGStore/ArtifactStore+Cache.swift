@@ -26,36 +26,13 @@ public struct CacheVerification: Sendable, Equatable {
 }
 
 extension ArtifactStore {
-    /// Every subject a manifest lists.
-    public static func subjects(of manifest: Manifest) -> [Subject] {
-        manifest.parameters.subject.validValues.compactMap { value in
-            switch value {
-            case .int(let n): return Subject(n)
-            case .string(let s): return Int(s).map { Subject($0) }
-            }
-        }
-    }
-
-    /// Every selection a manifest allows: all combinations of its selection keys' valid
-    /// values, and the empty selection when none is required.
-    public static func selections(of manifest: Manifest) -> [Selection] {
-        let spec = manifest.parameters.selection
-        var combos: [Selection] = [Selection()]
-        for key in spec.orderedKeys {
-            guard let values = spec.properties[key]?.validStrings, !values.isEmpty else { continue }
-            combos = combos.flatMap { base in values.map { var s = base; s[key] = $0; return s } }
-        }
-        if !spec.required, !spec.properties.isEmpty { combos.insert(Selection(), at: 0) }
-        return combos
-    }
-
     /// Every file a model could need over all its subjects and selections (no duplicates),
     /// leaving out combinations whose paths cannot be filled in.
     public func allFiles(of manifest: Manifest, subjects: [Subject]? = nil) -> [PlannedFile] {
         var seen = Set<String>()
         var files: [PlannedFile] = []
-        for subject in subjects ?? ArtifactStore.subjects(of: manifest) {
-            for selection in ArtifactStore.selections(of: manifest) {
+        for subject in subjects ?? manifest.subjects {
+            for selection in manifest.allSelections {
                 guard let plan = try? plan(for: manifest, subject: subject, selection: selection) else { continue }
                 for file in plan where seen.insert(file.cachePath ?? file.local.path).inserted { files.append(file) }
             }

@@ -89,12 +89,12 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
     public func plan(for manifest: Manifest, subject: Subject, selection: Selection) throws -> [PlannedFile] {
         var files: [PlannedFile] = []
         for artifact in manifest.artifacts where artifact.applies(to: selection) {
-            files += try plan(artifact, modelID: manifest.modelID, subject: subject, selection: selection)
+            files += try plan(artifact, modelID: manifest.modelID, folder: manifest.sourceFolder, subject: subject, selection: selection)
         }
         return files
     }
 
-    func plan(_ artifact: Artifact, modelID: String, subject: Subject, selection: Selection) throws -> [PlannedFile] {
+    func plan(_ artifact: Artifact, modelID: String, folder: String?, subject: Subject, selection: Selection) throws -> [PlannedFile] {
         func expand(_ template: String) -> String { Manifest.expand(template, subject: subject, selection: selection) }
         var file = PlannedFile(modelID: modelID, artifact: artifact.name, source: artifact.source, remote: nil,
                                cachePath: nil, local: URL(fileURLWithPath: "/"), member: nil, pipRoot: nil,
@@ -149,12 +149,21 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
                 file.origin = .bergDir
                 return [file]
             }
+            // A relative path is relative to the manifest's folder (a model package).
+            if let path, !path.hasPrefix("/"), let folder {
+                let url = URL(fileURLWithPath: folder).appendingPathComponent(path)
+                if FileManager.default.fileExists(atPath: url.path) {
+                    file.local = url
+                    file.origin = .override
+                    return [file]
+                }
+            }
             if let path, path.hasPrefix("/"), FileManager.default.fileExists(atPath: path) {
                 file.local = URL(fileURLWithPath: path)
                 file.origin = .override
                 return [file]
             }
-            throw BERGError.artifactMissing(name: artifact.name, message: "model \(modelID) needs this file from you: pass --artifact \(artifact.name)=PATH\(path.map { " (its usual name is \($0))" } ?? "")")
+            throw BERGError.artifactMissing(name: artifact.name, message: "model \(modelID) needs this file from you, given for artifact '\(artifact.name)'\(path.map { " (its usual name is \($0))" } ?? "")")
         }
         file.origin = FileManager.default.fileExists(atPath: file.local.path) ? .cache : .download
         return [file]
@@ -224,7 +233,7 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
 
     /// The offline error for a file that is not local.
     func offlineError(_ file: PlannedFile) -> BERGError {
-        .artifactMissing(name: file.artifact, message: "BERG_OFFLINE is set and \(file.cachePath ?? file.local.path) is not in the cache at \(home.path). Fetch it on a connected machine with `berg get-model \(file.modelID)` and copy the cache, point --berg-dir at a BERG download, or give the file with --artifact \(file.artifact)=PATH")
+        .artifactMissing(name: file.artifact, message: "offline mode (BERG_OFFLINE) is on and \(file.cachePath ?? file.local.path) is not in the cache at \(home.path); fetch it on a connected machine and copy the cache, or give the file")
     }
 
     /// Downloads a berg-bucket or https file into the cache, once, verified.

@@ -1,3 +1,4 @@
+import BERGCore
 import Foundation
 
 /// How an `ArtifactStore` finds and fetches files: the command line's flags and the `BERG_*`
@@ -53,15 +54,34 @@ public struct StoreOptions: Sendable {
         self.notice = notice
     }
 
-    /// Options from `BERG_DIR`, `BERG_OFFLINE`, `BERG_MIRROR` and `BERG_PIP_ARGS`.
-    public init(environment: [String: String]) {
+    /// Options from `BERG_DIR`, `BERG_OFFLINE`, `BERG_MIRROR` and `BERG_PIP_ARGS`. A `BERG_DIR`
+    /// that is not a folder, or a `BERG_MIRROR` that is not an http(s) URL, is an error naming
+    /// the variable.
+    public init(environment: [String: String]) throws {
         self.init()
-        if let dir = environment["BERG_DIR"], !dir.isEmpty { bergDir = URL(fileURLWithPath: dir) }
+        if let dir = environment["BERG_DIR"], !dir.isEmpty { bergDir = try StoreOptions.checkedBergDir(dir, name: "BERG_DIR") }
         offline = StoreOptions.isTrue(environment["BERG_OFFLINE"])
-        if let mirror = environment["BERG_MIRROR"], !mirror.isEmpty { self.mirror = URL(string: mirror) }
+        if let mirror = environment["BERG_MIRROR"], !mirror.isEmpty {
+            guard let url = URL(string: mirror), ["http", "https"].contains(url.scheme ?? "") else {
+                throw BERGError.invalidArgument(name: "BERG_MIRROR", value: mirror, message: "expected an http(s) URL of a copy of BERG's bucket")
+            }
+            self.mirror = url
+        }
         if let args = environment["BERG_PIP_ARGS"] {
             pipExtraArgs = args.split(whereSeparator: \.isWhitespace).map(String.init)
         }
+    }
+
+    /// An existing BERG download: a folder that exists, or an error saying so.
+    public static func checkedBergDir(_ path: String, name: String = "BERG directory") throws -> URL {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
+            throw BERGError.invalidArgument(name: name, value: path, message: "the folder does not exist")
+        }
+        guard isFolder.boolValue else {
+            throw BERGError.invalidArgument(name: name, value: path, message: "this is a file; expected the folder of a BERG download (the one holding encoding_models/)")
+        }
+        return URL(fileURLWithPath: path)
     }
 
     static func isTrue(_ value: String?) -> Bool {

@@ -18,7 +18,7 @@ struct BenchFWRFCommand: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
-        compute.apply()
+        try compute.apply()
         try BenchFWRFCommand.measure(bergDir: bergDir, subject: subject, rois: roi, batch: batch, repeats: repeats)
     }
 

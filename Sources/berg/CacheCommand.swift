@@ -14,9 +14,9 @@ struct CacheCommand: ParsableCommand {
 
         func run() throws {
             let berg = try registry.makeBERG()
-            let groups = berg.cachedModels()
+            let groups = try berg.cachedModels()
             let total = groups.flatMap(\.files).map(\.size).reduce(0, +)
-            var lines = ["\(berg.artifactStore.home.path): \(DownloadProgress.format(bytes: total))"]
+            var lines = ["\(try berg.cacheFolder.path): \(DownloadProgress.format(bytes: total))"]
             for group in groups {
                 let size = group.files.map(\.size).reduce(0, +)
                 lines.append("\(group.modelID.isEmpty ? "(no model)" : group.modelID)\t\(group.files.count) file(s)\t\(DownloadProgress.format(bytes: size))")
@@ -63,7 +63,7 @@ struct CacheCommand: ParsableCommand {
         func run() throws {
             let berg = try registry.makeBERG()
             let removed = try berg.cleanCache(modelID)
-            writeStdout("Removed \(removed.count) file(s) from \(berg.artifactStore.home.path)\n")
+            writeStdout("Removed \(removed.count) file(s) from \(try berg.cacheFolder.path)\n")
         }
     }
 }

@@ -17,17 +17,10 @@ struct CardCommand: ParsableCommand {
 
     func run() throws {
         let berg = try registry.makeBERG()
-        let ids = all ? try berg.listModels() : [modelID!]
-        for id in ids {
-            let card = CardRenderer.render(try berg.describe(id))
-            if let output {
-                try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-                let path = URL(fileURLWithPath: output).appendingPathComponent("\(id).md").path
-                try AtomicFile.write(Data(card.utf8), to: path)
-                FileHandle.standardError.write(Data("wrote \(path)\n".utf8))
-            } else {
-                writeStdout(card)
-            }
+        if all, let output {
+            for path in try berg.writeCards(to: output) { FileHandle.standardError.write(Data("wrote \(path)\n".utf8)) }
+        } else if let modelID {
+            writeStdout(try berg.card(modelID))
         }
     }
 }

@@ -9,8 +9,10 @@ struct RegistryOptions: ParsableArguments {
         valueName: "dir"))
     var registries: [String] = []
 
+    var urls: [URL] { registries.map { URL(fileURLWithPath: $0) } }
+
     func makeBERG() throws -> BERG {
-        try BERG(registries: registries.map { URL(fileURLWithPath: $0) })
+        try BERG(registries: urls)
     }
 }
 
@@ -19,12 +21,33 @@ struct ModelOptions: ParsableArguments {
     @Argument(help: "The model id (see `berg list`).")
     var modelID: String
 
-    @Option(help: "The subject number.")
+    @Option(help: "The subject number (see `berg describe <id>`).")
     var subject: Int
 
     @OptionGroup var choice: SelectionOptions
 
-    var selection: Selection { choice.selection }
+    var selection: Selection { get throws { try choice.selection() } }
+}
+
+/// `KEY=VALUE` arguments (`--select`, `--option`, `--artifact`): split at the first `=`.
+enum KeyValue {
+    static func parse(_ item: String, flag: String) throws -> (key: String, value: String) {
+        let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+            throw ValidationError("\(flag) takes KEY=VALUE, got '\(item)'")
+        }
+        return (parts[0], parts[1])
+    }
+
+    /// Every item parsed; a key given twice is an error naming it.
+    static func parseAll(_ items: [String], flag: String) throws -> [(key: String, value: String)] {
+        var seen = Set<String>()
+        return try items.map { item in
+            let pair = try parse(item, flag: flag)
+            guard seen.insert(pair.key).inserted else { throw ValidationError("give \(pair.key) once: \(flag) \(pair.key)=… appears twice") }
+            return pair
+        }
+    }
 }
 
 /// `--roi R` and `--select KEY=VALUE ...`: which part of a model's output.
@@ -32,28 +55,19 @@ struct SelectionOptions: ParsableArguments {
     @Option(help: "Shorthand for --select roi=R.")
     var roi: String?
 
-    @Option(name: .customLong("select"), help: ArgumentHelp("A selection value (repeatable).", valueName: "key=value"))
+    @Option(name: .customLong("select"), help: ArgumentHelp("A selection value (repeatable), such as roi=V1.", valueName: "key=value"))
     var selections: [String] = []
 
-    func validate() throws {
-        for item in selections {
-            let parts = item.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-                throw ValidationError("--select takes KEY=VALUE, got '\(item)'")
-            }
-        }
-        if roi != nil, selections.contains(where: { $0.hasPrefix("roi=") }) {
-            throw ValidationError("give the ROI once: --roi R or --select roi=R, not both")
-        }
-    }
+    func validate() throws { _ = try selection() }
 
-    var selection: Selection {
+    /// The selection; a key given twice, or through both --roi and --select roi=, is an error.
+    func selection() throws -> Selection {
         var selection = Selection()
-        for item in selections {
-            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            if parts.count == 2 { selection[parts[0]] = parts[1] }
+        for (key, value) in try KeyValue.parseAll(selections, flag: "--select") { selection[key] = value }
+        if let roi {
+            guard selection["roi"] == nil else { throw ValidationError("give roi once: --roi \(roi) or --select roi=…, not both") }
+            selection["roi"] = roi
         }
-        if let roi { selection["roi"] = roi }
         return selection
     }
 }
@@ -63,15 +77,64 @@ struct ComputeOptions: ParsableArguments {
     @Option(help: "auto, cpu or cuda.")
     var device: Device = .auto
 
-    @Option(help: "CPU threads for compute (default: BERG_NUM_THREADS, else all cores).")
+    @Option(help: "CPU threads for compute (default: BERG_NUM_THREADS, else all cores).", transform: ComputeOptions.threadCount)
     var threads: Int?
 
-    func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    /// `--threads` as text: a positive integer, or a message that says so.
+    static func threadCount(_ text: String) throws -> Int {
+        guard let n = Int(text), n >= 1 else { throw ValidationError("--threads must be at least 1, got '\(text)'") }
+        return n
     }
 
-    func apply() {
-        BERG.configureThreads(threads)
+    func validate() throws { try BERG.checkThreadSetting(threads) }
+
+    /// The process-wide settings a command-line run opts into (threads).
+    func apply() throws {
+        try BERG.configureThreads(threads)
+    }
+}
+
+/// Where files come from: flags that add to the `BERG_*` environment variables.
+struct StoreFlags: ParsableArguments {
+    @Option(name: .customLong("berg-dir"), help: ArgumentHelp(
+        "An existing BERG download to read in place (BERG_DIR).", valueName: "dir"))
+    var bergDir: String?
+
+    @Option(name: .customLong("artifact"), help: ArgumentHelp(
+        "Use this file for the named artifact (repeatable).", valueName: "name=path"))
+    var artifacts: [String] = []
+
+    func validate() throws {
+        _ = try KeyValue.parseAll(artifacts, flag: "--artifact")
+    }
+
+    /// The environment's options, these flags on top, and progress drawn on stderr.
+    func storeOptions() throws -> StoreOptions {
+        var options = try StoreOptions(environment: ProcessInfo.processInfo.environment)
+        if let bergDir { options.bergDir = try StoreOptions.checkedBergDir(bergDir, name: "--berg-dir") }
+        for (name, path) in try KeyValue.parseAll(artifacts, flag: "--artifact") {
+            options.overrides[name] = URL(fileURLWithPath: path)
+        }
+        let terminal = isatty(STDERR_FILENO) == 1
+        options.notice = { message in
+            FileHandle.standardError.write(Data(((terminal ? "\r\u{1B}[K" : "") + "berg: \(message)\n").utf8))
+        }
+        if terminal {
+            options.progress = { progress in
+                let end = progress.finished ? "\n" : ""
+                FileHandle.standardError.write(Data("\r\u{1B}[K\(progress.line)\(end)".utf8))
+            }
+        }
+        return options
+    }
+
+    /// The facade, after checking that each --artifact names an artifact of `modelID`.
+    func makeBERG(registries: RegistryOptions, modelID: String? = nil) throws -> BERG {
+        let berg = try BERG(registries: registries.urls, storeOptions: storeOptions())
+        if let modelID {
+            try berg.checkArtifactNames(modelID, Set(try KeyValue.parseAll(artifacts, flag: "--artifact").map(\.key)))
+        }
+        return berg
     }
 }
 
@@ -79,4 +142,16 @@ extension Device: ExpressibleByArgument {}
 
 func writeStdout(_ text: String) {
     FileHandle.standardOutput.write(Data(text.utf8))
+}
+
+/// A progress bar on stderr for terminals; otherwise nothing.
+struct ProgressBar: ProgressReporter {
+    static var onTerminal: ProgressBar? { isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil }
+
+    func report(completed: Int, total: Int, message: String) {
+        let width = 30
+        let filled = total > 0 ? width * completed / total : width
+        let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+        FileHandle.standardError.write(Data("\r\(message) [\(bar)] \(completed)/\(total)".utf8))
+    }
 }

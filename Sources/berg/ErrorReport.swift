@@ -7,23 +7,36 @@ import Foundation
 enum ErrorReport {
     static func report(_ error: Error) -> Int32 {
         if let error = error as? BERGError {
-            printError(error.message)
+            printError(error.message + advice(for: error))
             return error.isUsageError ? 2 : 1
         }
         if let code = error as? ExitCode { return code.rawValue }
-        let code = Berg.exitCode(for: error)
-        if code == .success {
+        switch Berg.exitCode(for: error) {
+        case .success:
             // --help and --version.
             print(Berg.fullMessage(for: error))
             return 0
-        }
-        if error is CocoaError || error is POSIXError {
+        case .validationFailure:
+            // The argument parser's own errors and ValidationErrors: usage errors.
+            printError(Berg.message(for: error))
+            return 2
+        default:
+            // Anything else (a system error the library did not wrap) is a failure, not misuse.
             printError(error.localizedDescription)
             return 1
         }
-        // Everything else comes from the argument parser: a usage error.
-        printError(Berg.message(for: error))
-        return 2
+    }
+
+    /// What to type to get out of an error, for errors the library reports without flags.
+    static func advice(for error: BERGError) -> String {
+        switch error {
+        case .artifactMissing:
+            return ". Give the file with --artifact NAME=PATH, point --berg-dir at a BERG download, or unset BERG_OFFLINE and run `berg get-model`"
+        case .invalidParameter(let model, let name, _, _) where name == "subject":
+            return ". `berg describe \(model)` lists the subjects"
+        default:
+            return ""
+        }
     }
 
     static func printError(_ message: String) {

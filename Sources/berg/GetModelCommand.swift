@@ -28,17 +28,19 @@ struct GetModelCommand: ParsableCommand {
         }
     }
 
-    var selection: Selection { choice.selection }
-
     func run() throws {
-        let berg = try store.makeBERG(registries: registry.registries)
+        let berg = try store.makeBERG(registries: registry, modelID: modelID)
         let subjects = subject.map { [Subject($0)] }
-        let files = try berg.modelFiles(modelID, subjects: subjects, selection: selection)
+        let files = try berg.modelFiles(modelID, subjects: subjects, selection: try choice.selection())
+        if try berg.describe(modelID).artifacts.isEmpty {
+            writeStdout("\(modelID) is built in; nothing to fetch\n")
+            return
+        }
         if dryRun {
             var lines: [String] = []
             var total: Int64 = 0
             for file in files {
-                let bytes = berg.artifactStore.size(of: file)
+                let bytes = try berg.size(of: file)
                 let size = bytes.map { DownloadProgress.format(bytes: $0) } ?? "size unknown"
                 total += bytes ?? 0
                 let from: String
@@ -54,52 +56,7 @@ struct GetModelCommand: ParsableCommand {
             writeStdout(lines.joined(separator: "\n") + "\n")
             return
         }
-        let urls = try berg.artifactStore.fetch(files)
+        let urls = try berg.fetch(files)
         writeStdout(urls.map(\.path).joined(separator: "\n") + (urls.isEmpty ? "" : "\n"))
-    }
-}
-
-/// Where files come from: flags that add to the `BERG_*` environment variables.
-struct StoreFlags: ParsableArguments {
-    @Option(name: .customLong("berg-dir"), help: ArgumentHelp(
-        "An existing BERG download to read in place (BERG_DIR).", valueName: "dir"))
-    var bergDir: String?
-
-    @Option(name: .customLong("artifact"), help: ArgumentHelp(
-        "Use this file for the named artifact (repeatable).", valueName: "name=path"))
-    var artifacts: [String] = []
-
-    func validate() throws {
-        for item in artifacts {
-            let parts = item.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-                throw ValidationError("--artifact takes NAME=PATH, got '\(item)'")
-            }
-        }
-    }
-
-    /// The environment's options, these flags on top, and progress drawn on stderr.
-    var storeOptions: StoreOptions {
-        var options = StoreOptions(environment: ProcessInfo.processInfo.environment)
-        if let bergDir { options.bergDir = URL(fileURLWithPath: bergDir) }
-        for item in artifacts {
-            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            if parts.count == 2 { options.overrides[parts[0]] = URL(fileURLWithPath: parts[1]) }
-        }
-        let terminal = isatty(STDERR_FILENO) == 1
-        options.notice = { message in
-            FileHandle.standardError.write(Data(((terminal ? "\r\u{1B}[K" : "") + "berg: \(message)\n").utf8))
-        }
-        if terminal {
-            options.progress = { progress in
-                let end = progress.finished ? "\n" : ""
-                FileHandle.standardError.write(Data("\r\u{1B}[K\(progress.line)\(end)".utf8))
-            }
-        }
-        return options
-    }
-
-    func makeBERG(registries: [String]) throws -> BERG {
-        try BERG(registries: registries.map { URL(fileURLWithPath: $0) }, storeOptions: storeOptions)
     }
 }

@@ -18,14 +18,8 @@ struct StimuliCommand: ParsableCommand {
         }
 
         func run() throws {
-            do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) }
-            catch { throw BERGError.writeFailed(path: output, message: error.localizedDescription) }
-            let images = RetinotopyStimuli.make(size: size)
-            for image in images {
-                let path = URL(fileURLWithPath: output).appendingPathComponent("\(image.name).png").path
-                try ImageCodec.writePNG(rgb: image.rgb, width: size, height: size, to: path)
-            }
-            FileHandle.standardError.write(Data("wrote \(images.count) stimuli to \(output)\n".utf8))
+            let count = try BERG.writeRetinotopyStimuli(to: output, size: size)
+            FileHandle.standardError.write(Data("wrote \(count) stimuli to \(output)\n".utf8))
         }
     }
 }

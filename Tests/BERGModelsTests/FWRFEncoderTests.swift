@@ -1,5 +1,7 @@
 import XCTest
 import BERG
+import BERGFormats
+import BERGStore
 @testable import BERGModels
 
 /// The `fwrf` encoder on checkpoints in BERG's own layout (Tools/reference/make_fwrf_fixtures.py:
@@ -120,16 +122,25 @@ final class FWRFEncoderTests: XCTestCase {
         }
     }
 
-    func testNonSquareArrayIsRejectedWithTheWayOut() throws {
+    /// The encoder does its own square crop (Pillow's offsets), so a non-square array gives
+    /// what its centre square gives, and the result says so.
+    func testNonSquareArrayIsCroppedByTheEncoder() throws {
         let berg = try makeBERG()
         let model = try berg.getEncodingModel("fmri-nsd-fwrf", subject: 1, selection: ["roi": "V1"])
-        let stimulus = try Stimulus(images: [UInt8](repeating: 128, count: 3 * 20 * 30), count: 1, height: 20, width: 30)
-        XCTAssertThrowsError(try model.encode(stimulus)) { error in
-            let message = "\(error)"
-            XCTAssertTrue(message.contains("square"), message)
-            XCTAssertTrue(message.contains("20×30"), message)
-            XCTAssertTrue(message.contains("centre"), message)
+        let (h, w) = (20, 31)
+        let wide = (0..<(3 * h * w)).map { UInt8(($0 * 7919) % 251) }
+        let stimulus = try Stimulus(images: wide, count: 1, height: h, width: w)
+        let left = (w - h) / 2
+        var square: [UInt8] = []
+        for row in 0..<(3 * h) {
+            let start = row * w + left
+            square += wide[start ..< start + h]
         }
+        let cropped = try model.encode(stimulus)
+        let direct = try model.encode(Stimulus(images: square, count: 1, height: h, width: h))
+        XCTAssertEqual(try cropped.response.floats, try direct.response.floats)
+        XCTAssertTrue(cropped.metadata.string("stimulus_crop")?.contains("20×20 of 31×20") ?? false,
+                      cropped.metadata.string("stimulus_crop") ?? "no note")
     }
 
     // MARK: Metadata and volume

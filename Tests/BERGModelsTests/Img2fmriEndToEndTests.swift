@@ -2,6 +2,7 @@ import BERGCore
 import BERGFormats
 @testable import BERGModels
 import BERGRegistry
+import BERGTestSupport
 import Foundation
 import XCTest
 
@@ -13,7 +14,7 @@ final class Img2fmriEndToEndTests: XCTestCase {
     func encoder(centerCrop: Bool, roi: String = "OPA") throws -> Img2fmriEncoder {
         let context = EncoderContext(
             manifest: try Img2fmriFixtures.manifest(), subject: 1,
-            selection: ["roi": roi, "center_crop": centerCrop ? "true" : "false"], device: .auto,
+            selection: ["roi": roi], options: ["center_crop": .bool(centerCrop)], device: .auto,
             files: ["package": Img2fmriFixtures.folder.appendingPathComponent("e2e/package"),
                     "backbone": Img2fmriFixtures.folder.appendingPathComponent("e2e/resnet18-tiny.pth")])
         return try Img2fmriEncoder(context: context)
@@ -35,7 +36,7 @@ final class Img2fmriEndToEndTests: XCTestCase {
             XCTAssertEqual(responses.shape, [1, voxels])
             XCTAssertEqual(responses.dtype, .float32)
             let target = Array(expected.floats[row * voxels ..< (row + 1) * voxels])
-            Img2fmriFixtures.assertClose(responses.floats, target, relative: 1e-4, "\(mode) \(name)")
+            assertClose(responses.floats, target, relative: 1e-4, "\(mode) \(name)")
             XCTAssertEqual(result.metadata["center_crop"], .bool(centerCrop))
         }
     }
@@ -71,7 +72,7 @@ final class Img2fmriEndToEndTests: XCTestCase {
         let model = try encoder(centerCrop: false)
         let stimulus = try StimulusLoader.load(Img2fmriFixtures.path("e2e/images/scene.png"))
         let result = try model.encode(stimulus)
-        let (volume, _) = try VoxelVolume.volume(of: result)
+        let volume = try VoxelVolume(result).tensor()
         let shape = try XCTUnwrap(Img2fmriFixtures.json("e2e/reference.json")["mask_shape"] as? [Int])
         XCTAssertEqual(volume.shape, shape + [1])
         let responses = try XCTUnwrap(result.responses["responses"]).floats
@@ -95,7 +96,7 @@ final class Img2fmriEndToEndTests: XCTestCase {
         counts[2] += 1  // subject 1, OPA, LH
         try NPYFile.write(try Tensor(shape: [3, 5, 2], doubles: counts), to: countsPath)
         let context = EncoderContext(
-            manifest: try Img2fmriFixtures.manifest(), subject: 1, selection: ["roi": "OPA", "center_crop": "false"],
+            manifest: try Img2fmriFixtures.manifest(), subject: 1, selection: ["roi": "OPA"],
             device: .cpu,
             files: ["package": copy, "backbone": Img2fmriFixtures.folder.appendingPathComponent("e2e/resnet18-tiny.pth")])
         XCTAssertThrowsError(try Img2fmriEncoder(context: context)) { error in
@@ -110,7 +111,7 @@ final class Img2fmriEndToEndTests: XCTestCase {
         }
         // A backbone whose width does not fit the Ridge.
         let wrong = EncoderContext(
-            manifest: try Img2fmriFixtures.manifest(), subject: 1, selection: ["roi": "OPA", "center_crop": "false"],
+            manifest: try Img2fmriFixtures.manifest(), subject: 1, selection: ["roi": "OPA"],
             device: .cpu,
             files: ["package": Img2fmriFixtures.folder.appendingPathComponent("e2e/package"),
                     "backbone": Img2fmriFixtures.folder.appendingPathComponent("e2e/package/img2fmri/models/subj1_OPA_model.pkl")])

@@ -30,7 +30,8 @@ final class ManifestLoaderTests: XCTestCase {
         XCTAssertEqual(m.parameters.selection.properties["roi"]?.validStrings, ["V1", "V2", "V3", "hV4"])
         XCTAssertEqual(m.input.shape, ["images", "3", "height", "width"])
         XCTAssertEqual(m.encoder.kind, "css_prf")
-        XCTAssertTrue(m.encoder.squareCrop)
+        XCTAssertEqual(m.encoder.preprocessing?.squareCrop, true)
+        XCTAssertEqual(m.placement, .visualField)
     }
 
     func testUnknownTopLevelKeyIsNamed() {

@@ -11,14 +11,26 @@ final class CacheTests: StoreTestCase {
         XCTAssertEqual(ArtifactStore.defaultHome(environment: ["HOME": "/h"]).path, "/h/.cache/berg")
     }
 
-    func testOptionsFromEnvironment() {
-        let options = StoreOptions(environment: ["BERG_OFFLINE": "1", "BERG_DIR": "/data/berg", "BERG_MIRROR": "http://mirror.example/b/",
-                                                 "BERG_PIP_ARGS": "--no-index  --find-links /w"])
+    func testOptionsFromEnvironment() throws {
+        let options = try StoreOptions(environment: ["BERG_OFFLINE": "1", "BERG_DIR": home.path, "BERG_MIRROR": "http://mirror.example/b/",
+                                                     "BERG_PIP_ARGS": "--no-index  --find-links /w"])
         XCTAssertTrue(options.offline)
-        XCTAssertEqual(options.bergDir?.path, "/data/berg")
+        XCTAssertEqual(options.bergDir?.path, home.path)
         XCTAssertEqual(options.mirror?.absoluteString, "http://mirror.example/b/")
         XCTAssertEqual(options.pipExtraArgs, ["--no-index", "--find-links", "/w"])
-        XCTAssertFalse(StoreOptions(environment: ["BERG_OFFLINE": "0"]).offline)
+        XCTAssertFalse(try StoreOptions(environment: ["BERG_OFFLINE": "0"]).offline)
+    }
+
+    /// A BERG_DIR that is not a folder, or a BERG_MIRROR that is not an http(s) URL, names the
+    /// variable instead of being ignored.
+    func testBadEnvironmentValuesAreNamed() {
+        for (environment, variable) in [(["BERG_DIR": "/nonexistent/berg"], "BERG_DIR"), (["BERG_MIRROR": "ftp://x/"], "BERG_MIRROR")] {
+            XCTAssertThrowsError(try StoreOptions(environment: environment)) { error in
+                guard case BERGError.invalidArgument(let name, _, _)? = error as? BERGError else { return XCTFail("\(error)") }
+                XCTAssertEqual(name, variable)
+                XCTAssertTrue((error as? BERGError)?.isUsageError ?? false)
+            }
+        }
     }
 
     func testEveryFileOfAModelIsPlannedAcrossSubjectsAndROIs() throws {

@@ -249,7 +249,7 @@ final class DownloadTests: StoreTestCase {
         assertThrows(try store.localFiles(for: weightsManifest(), subject: 1, selection: ["roi": "V1"])) { error in
             guard case .artifactMissing(let name, let message) = error else { return XCTFail("\(error)") }
             XCTAssertEqual(name, "weights")
-            XCTAssertTrue(message.contains(weightsPath()) && message.contains("BERG_OFFLINE") && message.contains("berg get-model"), message)
+            XCTAssertTrue(message.contains(weightsPath()) && message.contains("BERG_OFFLINE") && message.contains("not in the cache"), message)
         }
         XCTAssertEqual(server.requests().count, 0)
     }

@@ -1,4 +1,8 @@
 import BERG
+import BERGFormats
+import BERGRegistry
+import BERGStore
+import BERGModels
 import Foundation
 import XCTest
 

@@ -1,4 +1,8 @@
 import BERG
+import BERGFormats
+import BERGRegistry
+import BERGStore
+import BERGModels
 import Foundation
 import XCTest
 
@@ -14,20 +18,16 @@ final class ResponseVolumeTests: XCTestCase {
 
     private let affine: [Double] = [2, 0, 0, -70, 0, 2, 0, -90, 0, 0, 2, -60, 0, 0, 0, 1]
 
-    /// fmri-nsd-fwrf's kind of metadata: voxel v is the v-th `roi_mask_volume == 1` voxel in C order.
-    func testMaskMetadataVolumeHoldsEachResponseAtItsMaskVoxel() throws {
+    /// Output column v at its voxel: the file holds each response there, NaN elsewhere.
+    func testVolumeHoldsEachResponseAtItsVoxel() throws {
         let shape = [30, 20, 25]
-        var mask = [Double](repeating: 0, count: 30 * 20 * 25)
-        let inside = [7, 1234, 1235, 9000, 14_999]
-        for flat in inside { mask[flat] = 1 }
-        mask[50] = 2  // only label 1 is the ROI
+        let inside = [7, 1234, 1235, 9000, 14_999]  // C-order positions on the grid
+        let ijk = inside.flatMap { [$0 / (20 * 25), $0 / 25 % 20, $0 % 25] }
         let images = 40
         let responses = (0..<(images * inside.count)).map { Float($0) * 0.5 - 7 }
-        var group = Metadata()
-        group["roi_mask_volume"] = .tensor(try Tensor(shape: shape, doubles: mask))
-        group["fmri_affine"] = .tensor(try Tensor(shape: [4, 4], doubles: affine))
         let result = EncodingResult(responses: ["responses": try Tensor(shape: [images, inside.count], floats: responses)],
-                                    metadata: Metadata([("fmri", .group(group))]))
+                                    metadata: Metadata(),
+                                    placement: .volume(try VolumePlacement(gridShape: shape, affine: affine, voxels: ["responses": ijk])))
         let path = try scratch().appendingPathComponent("v.nii.gz").path
         try BERG.writeResponseVolume(result, to: path)
         let image = try NIfTIFile.read(path)
@@ -40,23 +40,29 @@ final class ResponseVolumeTests: XCTestCase {
         }
         XCTAssertEqual(values.filter { !$0.isNaN }.count, images * inside.count)
 
-        group["roi_mask_volume"] = .tensor(try Tensor(shape: shape, doubles: [Double](repeating: 0, count: mask.count)))
-        let mismatched = EncodingResult(responses: result.responses, metadata: Metadata([("fmri", .group(group))]))
+        // Positions for fewer columns than the output has: an error, and no file.
+        let mismatched = EncodingResult(responses: result.responses, metadata: Metadata(),
+                                        placement: .volume(try VolumePlacement(gridShape: shape, affine: affine,
+                                                                               voxels: ["responses": Array(ijk.dropLast(3))])))
         XCTAssertThrowsError(try BERG.writeResponseVolume(mismatched, to: path + "2.nii.gz"))
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + "2.nii.gz"))
+        // A result with no volume placement names what it has instead.
+        let field = EncodingResult(responses: result.responses, metadata: Metadata(),
+                                   placement: .visualField(try VisualFieldPlacement(x: [0], y: [0], sigma: [1], fieldRadius: 1)))
+        XCTAssertThrowsError(try BERG.writeResponseVolume(field, to: path + "3.nii")) { error in
+            XCTAssertTrue("\(error)".contains("visual field"), "\(error)")
+        }
     }
 
-    /// img2fmri's kind of metadata (`voxel_ijk`, `volume_shape`, `affine`), large enough for
-    /// several compression chunks, written as plain `.nii` and as `.nii.gz`.
-    func testVoxelListMetadataVolumeEqualsResponseVolume() throws {
+    /// Overlapping voxels (as img2fmri's roi=all has), large enough for several compression
+    /// chunks, written as plain `.nii` and as `.nii.gz`.
+    func testOverlappingVoxelsVolumeEqualsResponseVolume() throws {
         let ijk: [Int64] = [0, 0, 0, 5, 6, 7, 5, 6, 7, 39, 29, 19, 12, 0, 19]
         let images = 120  // 40·30·20·120 float32: 1.2 MB, two compression chunks
         let responses = (0..<(images * 5)).map { Float(($0 * 37) % 101) - 50 }
         let result = EncodingResult(
-            responses: ["responses": try Tensor(shape: [images, 5], floats: responses)],
-            metadata: Metadata([("voxel_ijk", .tensor(try Tensor(shape: [5, 3], int64s: ijk))),
-                                ("volume_shape", .tensor(try Tensor(shape: [3], int64s: [40, 30, 20]))),
-                                ("affine", .tensor(try Tensor(shape: [4, 4], doubles: affine)))]))
+            responses: ["responses": try Tensor(shape: [images, 5], floats: responses)], metadata: Metadata(),
+            placement: .volume(try VolumePlacement(gridShape: [40, 30, 20], affine: affine, voxels: ["responses": ijk.map(Int.init)])))
         let expected = try BERG.responseVolume(result).volume
         let folder = try scratch()
         for name in ["v.nii", "v.nii.gz"] {

@@ -1,4 +1,7 @@
 import BERG
+import BERGFormats
+import BERGRegistry
+import BERGStore
 import Foundation
 import XCTest
 
@@ -51,8 +54,9 @@ extension CLITests {
 
     func testFWRFMissingBergDirFileOfflineNamesIt() throws {
         let environment = ["BERG_HOME": work.appendingPathComponent("home").path, "BERG_OFFLINE": "1"]
+        let images = try writeImages()
         let run = try berg("encode", "fmri-nsd-fwrf", "--subject", "1", "--roi", "V2", "--berg-dir", work.path,
-                               "--input", "x.npy", "--output", work.appendingPathComponent("o.h5").path,
+                               "--input", images.path, "--output", work.appendingPathComponent("o.h5").path,
                                environment: environment)
         XCTAssertNotEqual(run.status, 0)
         XCTAssertTrue(run.stderr.contains("weights_sub-01_roi-V2.pt"), run.stderr)

@@ -10,7 +10,8 @@ Pillow 13.0.0. The wheel is img2fmri==1.0 from PyPI, SHA-256
 b830383d191c4edcae0eef54e045bb6290abbc5b5e436ae674951bff8fb6d6be; nothing from it is committed
 except what this script computes.
 
-Writes Tests/BERGModelsTests/Fixtures/img2fmri/:
+Writes Tests/BERGNetworkTests/Fixtures/img2fmri/ (the real wheel's Ridge models, checked by
+`make test-network`, which fetches the wheel):
 
   features.npy                       float32 [3, 512]: fixed, non-negative feature vectors
   ridge/subj{S}_{ROI}_predictions.npy float32 [3, V]: the wheel's Ridge `predict` of those
@@ -23,6 +24,8 @@ Writes Tests/BERGModelsTests/Fixtures/img2fmri/:
   ridge/volume_subj3_all.nii.gz      float32 [X, Y, Z, 3]: every ROI of subject 3 predicted
                                      into one volume; overlapping voxels get the plain mean of
                                      the ROIs that cover them; NaN elsewhere
+
+and Tests/BERGModelsTests/Fixtures/img2fmri/ (offline):
 
   e2e/resnet18-tiny.pth              a random ResNet-18 in torchvision's state_dict layout
                                      (same keys, widths 4/8/16/32, fc to 10 classes)
@@ -56,6 +59,8 @@ from torchvision.models.resnet import BasicBlock
 
 ROIS = ["EarlyVis", "OPA", "LOC", "RSC", "PPA"]
 OUT = os.path.join("Tests", "BERGModelsTests", "Fixtures", "img2fmri")
+# The real wheel's Ridge fixtures are for tests that fetch the wheel (make test-network).
+OUT_NETWORK = os.path.join("Tests", "BERGNetworkTests", "Fixtures", "img2fmri")
 
 
 def mask_member(subject, hemisphere, roi):
@@ -94,7 +99,7 @@ def real_ridge_fixtures(wheel, scratch):
         rng.uniform(0.0, 3.0, 512),
         np.maximum(rng.normal(0.2, 1.0, 512), 0.0),
     ]).astype(np.float32)
-    save_npy(os.path.join(OUT, "features.npy"), features)
+    save_npy(os.path.join(OUT_NETWORK, "features.npy"), features)
 
     reference = {}
     for subject in (1, 2, 3):
@@ -112,9 +117,9 @@ def real_ridge_fixtures(wheel, scratch):
             assert [lh_count, rh_count] == shape_array[subject - 1, roi_index].astype(int).tolist()
             assert predictions.shape == (3, lh_count + rh_count) and ridge.coef_.shape[1] == 512
             voxels = voxel_table(lh, rh)
-            save_npy(os.path.join(OUT, "ridge", f"subj{subject}_{roi}_predictions.npy"),
+            save_npy(os.path.join(OUT_NETWORK, "ridge", f"subj{subject}_{roi}_predictions.npy"),
                      predictions.astype(np.float32))
-            save_npy(os.path.join(OUT, "ridge", f"subj{subject}_{roi}_voxels.npy"), voxels)
+            save_npy(os.path.join(OUT_NETWORK, "ridge", f"subj{subject}_{roi}_voxels.npy"), voxels)
             reference[f"subj{subject}_{roi}"] = {
                 "alpha": float(ridge.alpha), "lh_count": lh_count, "rh_count": rh_count,
                 "mask_shape": list(lh.shape), "affine": affine.tolist(),
@@ -134,8 +139,8 @@ def real_ridge_fixtures(wheel, scratch):
                 volume = volume_sum / volume_count[..., None]
             volume[volume_count == 0] = np.nan
             nib.save(nib.Nifti1Image(volume.astype(np.float32), volume_affine),
-                     os.path.join(OUT, "ridge", "volume_subj3_all.nii.gz"))
-    with open(os.path.join(OUT, "ridge", "reference.json"), "w") as f:
+                     os.path.join(OUT_NETWORK, "ridge", "volume_subj3_all.nii.gz"))
+    with open(os.path.join(OUT_NETWORK, "ridge", "reference.json"), "w") as f:
         json.dump(reference, f, indent=1, sort_keys=True)
 
 

@@ -3,11 +3,12 @@ import BERGFormats
 @testable import BERGModels
 import BERGRegistry
 import BERGStore
+import BERGTestSupport
 import Foundation
 import XCTest
 
 /// The img2fmri wheel's real Ridge models and masks, fetched once through the store's `pip`
-/// source, against what scikit-learn and nibabel computed from them
+/// source (from PyPI: `make test-network`), against what scikit-learn and nibabel computed from them
 /// (Tools/reference/make_img2fmri_fixtures.py).
 final class Img2fmriRidgeTests: XCTestCase {
     static let rois = ["EarlyVis", "OPA", "LOC", "RSC", "PPA"]
@@ -16,10 +17,10 @@ final class Img2fmriRidgeTests: XCTestCase {
     func packageFolder(subject: Int) throws -> URL {
         let manifest = try Img2fmriFixtures.manifest()
         let home = Img2fmriFixtures.packageRoot.appendingPathComponent(".build/berg-test-home")
-        // The backbone is not needed here; point it at the tiny one so that nothing else is fetched.
-        let options = StoreOptions(overrides: ["backbone": Img2fmriFixtures.folder.appendingPathComponent("e2e/resnet18-tiny.pth")])
+        // The backbone is not needed here: a stand-in file keeps the store from fetching it.
+        let options = StoreOptions(overrides: ["backbone": URL(fileURLWithPath: #filePath)])
         let files = try ArtifactStore(home: home, options: options)
-            .localFiles(for: manifest, subject: Subject(subject), selection: ["roi": "all", "center_crop": "false"])
+            .localFiles(for: manifest, subject: Subject(subject), selection: ["roi": "all"])
         return try XCTUnwrap(files["package"])
     }
 
@@ -36,9 +37,9 @@ final class Img2fmriRidgeTests: XCTestCase {
     func makeReadout(subject: Int, roi: String) throws -> Img2fmriReadout {
         let manifest = try Img2fmriFixtures.manifest()
         let context = EncoderContext(manifest: manifest, subject: Subject(subject),
-                                     selection: ["roi": roi, "center_crop": "false"], device: .cpu,
+                                     selection: ["roi": roi], device: .cpu,
                                      files: ["package": try packageFolder(subject: subject)])
-        return try Img2fmriReadout(context: context, settings: Img2fmriSettings(manifest))
+        return try Img2fmriReadout(context: context, settings: SettingsDecoder.decode(Img2fmriSettings.self, from: manifest))
     }
 
     func testRidgePredictionsMatchScikitLearnForEverySubjectAndROI() throws {
@@ -51,13 +52,13 @@ final class Img2fmriRidgeTests: XCTestCase {
             for roi in Self.rois {
                 let expected = try NPYFile.read(Img2fmriFixtures.path("ridge/subj\(subject)_\(roi)_predictions.npy"))
                 let voxels = expected.shape[1]
-                let ours = Img2fmriFixtures.columns(predicted, column ..< column + voxels)
-                Img2fmriFixtures.assertClose(ours, expected.floats, relative: 1e-5, "subject \(subject) \(roi)")
+                let ours = columns(predicted, column ..< column + voxels)
+                assertClose(ours, expected.floats, relative: 1e-5, "subject \(subject) \(roi)")
                 // A single-ROI selection gives the same numbers as its slice of `all`.
                 if roi == "OPA" {
                     let single = try readout(subject: subject, roi: roi).predict(features)
                     XCTAssertEqual(single.shape, [3, voxels])
-                    Img2fmriFixtures.assertClose(single.floats, expected.floats, relative: 1e-5, "subject \(subject) \(roi) alone")
+                    assertClose(single.floats, expected.floats, relative: 1e-5, "subject \(subject) \(roi) alone")
                 }
                 column += voxels
             }
@@ -115,8 +116,11 @@ final class Img2fmriRidgeTests: XCTestCase {
     func testAllROIVolumeMatchesTheFixtureIncludingOverlaps() throws {
         let all = try readout(subject: 3, roi: "all")
         let features = try NPYFile.read(Img2fmriFixtures.path("features.npy"))
-        let result = EncodingResult(responses: ["responses": try all.predict(features)], metadata: all.metadata)
-        let (volume, affine) = try VoxelVolume.volume(of: result)
+        let result = EncodingResult(responses: ["responses": try all.predict(features)], metadata: all.metadata,
+                                    placement: all.placement)
+        let volume = try VoxelVolume(result).tensor()
+        guard case .volume(let placement) = all.placement else { return XCTFail("img2fmri places its outputs on a voxel grid") }
+        let affine = placement.affine
         let expected = try NIfTIFile.read(Img2fmriFixtures.path("ridge/volume_subj3_all.nii.gz"))
         XCTAssertEqual(volume.shape, expected.shape)
         XCTAssertEqual(affine, expected.affine.flatMap { $0 })
@@ -138,37 +142,14 @@ final class Img2fmriRidgeTests: XCTestCase {
 }
 
 /// Paths and helpers shared by the img2fmri tests.
+/// The fixtures of this target, and where the wheel's members are cached between runs.
 enum Img2fmriFixtures {
-    static var folder: URL { Bundle.module.resourceURL!.appendingPathComponent("Fixtures/img2fmri") }
-    static func path(_ relative: String) -> String { folder.appendingPathComponent(relative).path }
+    static let folder = FixtureFolder(Bundle.module.resourceURL!.appendingPathComponent("Fixtures/img2fmri"))
+    static func path(_ relative: String) -> String { folder.path(relative) }
+    static func json(_ relative: String) throws -> [String: Any] { try folder.json(relative) }
     /// The package's root (for a cache that outlives one test run).
     static var packageRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
-
-    static func manifest() throws -> Manifest {
-        try Registry.standard().manifest("img2fmri-bold5000")
-    }
-
-    static func json(_ relative: String) throws -> [String: Any] {
-        let data = try Data(contentsOf: folder.appendingPathComponent(relative))
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
-    }
-
-    /// Columns `range` of a [N, V] tensor, row by row.
-    static func columns(_ t: Tensor, _ range: Range<Int>) -> [Float] {
-        let values = t.floats, width = t.shape[1]
-        return (0..<t.shape[0]).flatMap { row in values[row * width + range.lowerBound ..< row * width + range.upperBound] }
-    }
-
-    /// Each value within `relative` of the largest magnitude in its row block (so that values
-    /// near zero are judged on the scale of the output, not their own).
-    static func assertClose(_ ours: [Float], _ theirs: [Float], relative: Float, _ what: String,
-                            file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(ours.count, theirs.count, what, file: file, line: line)
-        let scale = max(theirs.map(abs).max() ?? 1, 1e-6)
-        var worst: Float = 0
-        for (a, b) in zip(ours, theirs) { worst = max(worst, abs(a - b)) }
-        XCTAssertLessThanOrEqual(worst / scale, relative, "\(what): worst difference \(worst) on a scale of \(scale)", file: file, line: line)
-    }
+    static func manifest() throws -> Manifest { try Registry.standard().manifest("img2fmri-bold5000") }
 }
