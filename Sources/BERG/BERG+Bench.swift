@@ -1,6 +1,5 @@
 import BERGCompute
 import BERGCore
-import BERGStore
 import Foundation
 
 /// One measurement of the compute engine (`berg bench`).

@@ -11,7 +11,7 @@ public enum ComputeBenchmarks {
     public struct Case: Sendable {
         public let name: String
         public let gflopPerImage: Double
-        let prepare: @Sendable (_ batch: Int) throws -> () throws -> Void
+        public let prepare: @Sendable (_ batch: Int) throws -> () throws -> Void
     }
 
     /// The benchmarks. A new one is one entry here.

@@ -35,4 +35,7 @@ struct Berg: ParsableCommand {
     }
 }
 
+// Process-wide settings for long compute runs (allocator, BLAS threads): the library never
+// applies them itself; the command line opts in.
+BERG.applyProcessTuning()
 Berg.runReportingErrors()
