@@ -39,7 +39,9 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "BERGCore"),
-        .target(name: "BERGCompute", dependencies: ["BERGCore", "CBLAS"] + (oneDNN ? ["CDNNL"] : [])),
+        // Element-wise kernels built for AVX-512, AVX2 and the baseline, picked at load time.
+        .target(name: "CKernels"),
+        .target(name: "BERGCompute", dependencies: ["BERGCore", "CBLAS", "CKernels"] + (oneDNN ? ["CDNNL"] : [])),
         .target(name: "BERGFormats", dependencies: ["BERGCore", "BERGCompute", "CHDF5", "CArchive", "CTurboJPEG", "CPNG", "CZlib"]),
         .target(name: "BERGRegistry", dependencies: ["BERGCore", "Yams"]),
         .target(name: "BERGStore", dependencies: [

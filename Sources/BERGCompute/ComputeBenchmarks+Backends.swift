@@ -142,7 +142,7 @@ extension ComputeBenchmarks {
                 rates.append(("\(ownName) + \(name)", try GEMM.withBackend(backend) { try time { _ = try conv.run(x, relu: true, adding: nil, using: own) } }))
             }
             if conv.oneDNNConvolution != nil {
-                rates.append((winograd ? "oneDNN Winograd" : "oneDNN direct",
+                rates.append((winograd ? "oneDNN Winograd convolution" : "oneDNN direct convolution",
                               try time { _ = try conv.run(x, relu: true, adding: nil, using: .oneDNN) }))
                 if winograd, let direct = OneDNNConvolution(weight: conv.weight, bias: conv.bias, outChannels: outChannels,
                                                             inChannels: inChannels, kernel: Size2(kernel, kernel),
@@ -151,7 +151,7 @@ extension ComputeBenchmarks {
                     let o = conv.outputSize(h: side, w: side)
                     var out = [Float](repeating: 0, count: batch * outChannels * o.h * o.w)
                     let input = x.floats
-                    rates.append(("oneDNN direct", try time {
+                    rates.append(("oneDNN direct convolution", try time {
                         try input.withUnsafeBufferPointer { ip in
                             try out.withUnsafeMutableBufferPointer { op in
                                 try direct.run(ip.baseAddress!, n: batch, h: side, w: side, out: o, residual: nil, relu: true,
@@ -185,7 +185,7 @@ extension ComputeBenchmarks {
                     }
                 }
             }
-            return Comparison(opClass: .convolution, shape: "\(label) im2col alone: \(columns / 1_000_000) M floats per image",
+            return Comparison(opClass: .convolution, shape: String(format: "%@ im2col alone: %.1f M floats per image", label, Double(columns) / 1e6),
                               unit: "images/s", rates: [("im2col", Double(batch) / seconds)],
                               used: implementation(of: .convolution))
         }
