@@ -70,7 +70,7 @@ extension ComputeBenchmarks {
                                                   threads: ComputeThreads.count, backend: backend)
                                 }
                             } else {
-                                Parallel.forEach(calls) { _, worker in
+                                Parallel.forEach(calls, workers: workers) { _, worker in
                                     GEMM.multiply(opClass, m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!,
                                                   ldb: transposeB ? k : n, transposeB: transposeB, c: out.p + worker * m * n,
                                                   ldc: n, backend: backend)
@@ -178,7 +178,7 @@ extension ComputeBenchmarks {
                 try buffer.withUnsafeMutableBufferPointer { bp in
                     let col = SendablePointer(bp.baseAddress!)
                     return try bestTime(repeats: repeats) {
-                        Parallel.forEach(batch) { image, worker in
+                        Parallel.forEach(batch, workers: workers) { image, worker in
                             conv.im2col(xp.baseAddress! + image * inChannels * side * side, h: side, w: side, out: o,
                                         into: col.p + worker * columns, rowStride: o.h * o.w)
                         }

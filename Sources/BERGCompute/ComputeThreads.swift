@@ -50,11 +50,13 @@ enum Parallel {
         return (n > 1 && threads > 1) ? min(threads, n) : 1
     }
 
-    /// Runs `body(item, worker)` for item in 0..<n, where `worker` < `workers(for: n)` names a
-    /// per-worker scratch slot; with one worker, items run in order on the calling thread.
-    /// GEMMs inside run single-threaded (`threads: 1`).
-    static func forEach(_ n: Int, _ body: (_ item: Int, _ worker: Int) -> Void) {
-        let workers = workers(for: n)
+    /// Runs `body(item, worker)` for item in 0..<n, where `worker` < `workers` (default
+    /// `workers(for: n)`) names a per-worker scratch slot; with one worker, items run in order on
+    /// the calling thread. GEMMs inside run single-threaded (`threads: 1`). A caller that sized
+    /// per-worker scratch passes the count it sized for, so that a thread count changed
+    /// meanwhile (`ComputeThreads.configure`) cannot overrun it.
+    static func forEach(_ n: Int, workers requested: Int? = nil, _ body: (_ item: Int, _ worker: Int) -> Void) {
+        let workers = requested ?? workers(for: n)
         guard workers > 1 else {
             for i in 0..<n { body(i, 0) }
             return

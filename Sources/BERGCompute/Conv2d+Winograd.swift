@@ -82,7 +82,7 @@ extension Conv2d {
                 ScratchPool.shared.withBuffer(count: workers * slotSize) { scratch in
                     let u = up.baseAddress!, biasPtr = bp.baseAddress!
                     let slots = SendablePointer(scratch)
-                    Parallel.forEach(groups) { g, slot in
+                    Parallel.forEach(groups, workers: workers) { g, slot in
                         let first = g * group, count = min(group, n - first)
                         let tiles = count * tilesPerImage, row = tiles + 8
                         let v = slots.p + slot * slotSize            // V[ξ][c][tile], rows of `row`

@@ -218,7 +218,7 @@ public struct Conv2d: Sendable {
                                 }
                             }
                         }
-                        Parallel.forEach(groups, run)
+                        Parallel.forEach(groups, workers: workers, run)
                     }
                 }
               }

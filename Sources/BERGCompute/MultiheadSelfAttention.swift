@@ -39,7 +39,7 @@ public struct MultiheadSelfAttention: Sendable {
             context.withUnsafeMutableBufferPointer { cp in
                 scratch.withUnsafeMutableBufferPointer { sp in
                     let q0 = qp.baseAddress!, c0 = SendablePointer(cp.baseAddress!), s0 = SendablePointer(sp.baseAddress!)
-                    Parallel.forEach(b) { item, worker in
+                    Parallel.forEach(b, workers: workers) { item, worker in
                         let base = q0 + item * t * 3 * d
                         let scores = s0.p + worker * t * t
                         for h in 0..<heads {
