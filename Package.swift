@@ -39,7 +39,7 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "BERGCore"),
-        // Element-wise kernels built for AVX-512, AVX2 and the baseline, picked at load time.
+        // Element-wise kernels built for AVX-512, AVX2 and the baseline, picked per call.
         .target(name: "CKernels"),
         .target(name: "BERGCompute", dependencies: ["BERGCore", "CBLAS", "CKernels"] + (oneDNN ? ["CDNNL"] : [])),
         .target(name: "BERGFormats", dependencies: ["BERGCore", "BERGCompute", "CHDF5", "CArchive", "CTurboJPEG", "CPNG", "CZlib"]),

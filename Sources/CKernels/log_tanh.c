@@ -6,9 +6,7 @@
 #pragma clang fp contract(off)
 
 #if defined(__x86_64__) && defined(__clang__)
-#define BERG_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define BERG_CLONES
+#define BERG_X86 1
 #endif
 
 static inline uint32_t bits(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
@@ -83,22 +81,56 @@ static inline float log_tanh(float x) {
 
 float berg_log_tanh(float x) { return log_tanh(x); }
 
-BERG_CLONES
+// Each loop is compiled three times (AVX-512, AVX2, baseline) and picked per call from the CPU's
+// features: a plain branch rather than an ifunc, whose resolver would run before sanitizers
+// (make test-tsan) are set up.
+#define BERG_ARRAY_LOOP for (long i = 0; i < count; i++) out[i] = log_tanh(x[i]);
+
+#define BERG_DOT_LOOP                                                                   \
+    float s[16] = {0};                                                                  \
+    long i = 0;                                                                         \
+    for (; i + 16 <= count; i += 16) {                                                  \
+        for (int j = 0; j < 16; j++) s[j] += log_tanh(x[i + j]) * w[i + j];             \
+    }                                                                                   \
+    for (int j = 0; i + j < count; j++) s[j] += log_tanh(x[i + j]) * w[i + j];          \
+    /* A fixed tree: halves, quarters, eighths, then the last pair. */                  \
+    for (int half = 8; half >= 1; half /= 2) {                                          \
+        for (int j = 0; j < half; j++) s[j] += s[j + half];                             \
+    }                                                                                   \
+    return s[0];
+
+static void array_baseline(const float *x, float *out, long count) { BERG_ARRAY_LOOP }
+static float dot_baseline(const float *x, const float *w, long count) { BERG_DOT_LOOP }
+
+#ifdef BERG_X86
+__attribute__((target("avx512f"))) static void array_avx512(const float *x, float *out, long count) { BERG_ARRAY_LOOP }
+__attribute__((target("avx2"))) static void array_avx2(const float *x, float *out, long count) { BERG_ARRAY_LOOP }
+__attribute__((target("avx512f"))) static float dot_avx512(const float *x, const float *w, long count) { BERG_DOT_LOOP }
+__attribute__((target("avx2"))) static float dot_avx2(const float *x, const float *w, long count) { BERG_DOT_LOOP }
+
+/// 2: AVX-512, 1: AVX2, 0: neither.
+static int vector_level(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+}
+#endif
+
 void berg_log_tanh_array(const float *x, float *out, long count) {
-    for (long i = 0; i < count; i++) out[i] = log_tanh(x[i]);
+#ifdef BERG_X86
+    switch (vector_level()) {
+    case 2: array_avx512(x, out, count); return;
+    case 1: array_avx2(x, out, count); return;
+    }
+#endif
+    array_baseline(x, out, count);
 }
 
-BERG_CLONES
 float berg_log_tanh_dot(const float *x, const float *w, long count) {
-    float s[16] = {0};
-    long i = 0;
-    for (; i + 16 <= count; i += 16) {
-        for (int j = 0; j < 16; j++) s[j] += log_tanh(x[i + j]) * w[i + j];
+#ifdef BERG_X86
+    switch (vector_level()) {
+    case 2: return dot_avx512(x, w, count);
+    case 1: return dot_avx2(x, w, count);
     }
-    for (int j = 0; i + j < count; j++) s[j] += log_tanh(x[i + j]) * w[i + j];
-    // A fixed tree: halves, quarters, eighths, then the last pair.
-    for (int half = 8; half >= 1; half /= 2) {
-        for (int j = 0; j < half; j++) s[j] += s[j + half];
-    }
-    return s[0];
+#endif
+    return dot_baseline(x, w, count);
 }

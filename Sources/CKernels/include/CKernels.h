@@ -2,7 +2,7 @@
 #define BERG_CKERNELS_H
 
 /// Element-wise kernels that Swift cannot compile for the CPU's widest vectors: each is built
-/// for AVX-512, AVX2 and the baseline, and the loader picks the one the CPU runs (on x86-64;
+/// for AVX-512, AVX2 and the baseline, and each call runs the one the CPU has (on x86-64;
 /// elsewhere, the baseline only). Every variant does the same IEEE operations in the same
 /// order (no fused multiply-adds), so results are bit-identical whichever runs.
 
