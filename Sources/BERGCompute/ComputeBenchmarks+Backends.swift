@@ -161,8 +161,10 @@ extension ComputeBenchmarks {
                     }))
                 }
             }
+            let picked = (try? conv.oneDNNConvolution?.implementation(h: side, w: side, out: conv.outputSize(h: side, w: side)))
+                .map { "; oneDNN picks \($0)" } ?? ""
             return Comparison(opClass: winograd ? .winograd : .convolution,
-                              shape: "\(label): \(inChannels)→\(outChannels), \(kernel)×\(kernel)/\(stride), \(side)²",
+                              shape: "\(label): \(inChannels)→\(outChannels), \(kernel)×\(kernel)/\(stride), \(side)²\(picked)",
                               unit: "GFLOP/s", rates: rates, used: implementation(of: winograd ? .winograd : .convolution))
         }
 

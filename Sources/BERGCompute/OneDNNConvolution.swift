@@ -22,10 +22,6 @@ final class OneDNNConvolution: @unchecked Sendable {
     private let kernel: Size2, stride: Size2, padding: Size2, dilation: Size2
     /// [out, in, kh, kw] and [out].
     private let weight: [Float], bias: [Float]
-    private let lock = NSLock()
-    private var plans: [PlanKey: Plan] = [:]
-
-    private struct PlanKey: Hashable { let h: Int, w: Int, relu: Bool }
 
     /// Whether oneDNN's Winograd is tried first (3×3, stride 1, undilated, 32 channels or more).
     let prefersWinograd: Bool
@@ -41,12 +37,17 @@ final class OneDNNConvolution: @unchecked Sendable {
         prefersWinograd = allowWinograd && kernel == 3 && stride == 1 && dilation == 1 && inChannels >= 32 && outChannels >= 32
     }
 
+    #if canImport(CDNNL)
+    private let lock = NSLock()
+    private var plans: [PlanKey: Plan] = [:]
+
+    private struct PlanKey: Hashable { let h: Int, w: Int, relu: Bool }
+
     /// The implementation oneDNN chose for an input of h × w, such as "jit_wino_4x3:avx512_core".
     func implementation(h: Int, w: Int, out o: Size2) throws -> String {
         try plan(PlanKey(h: h, w: w, relu: false), out: o).implementation
     }
 
-    #if canImport(CDNNL)
     /// The primitive and reorders for one input size, and the weights in the primitive's layout.
     private final class Plan {
         var convolution: dnnl_primitive_t?
@@ -253,6 +254,10 @@ final class OneDNNConvolution: @unchecked Sendable {
         return primitive
     }
     #else
+    func implementation(h: Int, w: Int, out o: Size2) throws -> String {
+        throw BERGComputeError.oneDNN("this build has no oneDNN")
+    }
+
     func run(_ input: UnsafePointer<Float>, n: Int, h: Int, w: Int, out o: Size2, residual: UnsafePointer<Float>?,
              relu: Bool, into output: UnsafeMutablePointer<Float>) throws {
         throw BERGComputeError.oneDNN("this build has no oneDNN")
