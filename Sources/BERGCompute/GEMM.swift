@@ -28,10 +28,12 @@ public enum GEMMBackend: String, CaseIterable, Sendable, CustomStringConvertible
 /// The kinds of matrix product the engine runs. Each goes to the backend measured fastest for
 /// it (`GEMM.backend(for:)`), and `berg bench` reports that choice.
 public enum GEMMOpClass: String, CaseIterable, Sendable {
-    /// Convolutions as im2col (or a 1×1 view of the input) times the weights.
-    case convolution = "convolution (im2col)"
-    /// The 16 products of Winograd F(2×2, 3×3) convolutions.
-    case winograd = "convolution (Winograd)"
+    /// Convolutions other than Winograd's: oneDNN's direct convolution, or on OpenBLAS im2col
+    /// (or a 1×1 view of the input) times the weights.
+    case convolution = "convolution"
+    /// 3×3 stride-1 convolutions: oneDNN's Winograd, or on OpenBLAS the 16 products of
+    /// Winograd F(2×2, 3×3).
+    case winograd = "convolution 3×3/1 (Winograd)"
     /// `Linear` layers: x · Wᵀ.
     case linear = "linear"
     /// Attention's Q·Kᵀ and softmax · V, per image and head.
@@ -54,9 +56,9 @@ public enum GEMM {
     @TaskLocal static var scopedBackend: GEMMBackend?
 
     /// The backend an op class uses: the one set by an enclosing `withBackend`, else the
-    /// fastest available. Measured on an AMD EPYC (Zen 5, AVX-512) at 1 and 2 threads,
-    /// oneDNN's sgemm ran 1.9–2.3× OpenBLAS's (pinned to Haswell kernels) on every op class's
-    /// shapes (README, "Speed").
+    /// fastest available. Measured on an AMD EPYC (Zen 5, AVX-512) on 2 threads (`berg bench
+    /// --backends`, README "Speed"), oneDNN beat OpenBLAS (pinned to Haswell kernels) on every
+    /// op class: 1.2–2× on GEMMs, 1.5–3× with its own convolutions.
     public static func backend(for opClass: GEMMOpClass) -> GEMMBackend {
         if let scoped = scopedBackend { return scoped }
         return OneDNN.isAvailable ? .oneDNN : .openBLAS
