@@ -2,7 +2,7 @@ SWIFT ?= swift
 BERG_DEBUG = .build/debug/berg
 BERG_RELEASE = .build/release/berg
 
-.PHONY: deps build release test test-tsan test-network test-external-kind demo registry cards readme clean
+.PHONY: deps build release test test-tsan test-network test-external-kind test-reference demo registry cards readme clean
 
 # System libraries (apt-get; does nothing when they are present).
 deps:
@@ -37,6 +37,13 @@ test-external-kind:
 test-network: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter BERGNetworkTests
+
+# Checks against the Python reference libraries themselves, live (not part of `make test`, which
+# needs no Python): rsatoolbox 0.3.2 loads the RDM .h5 files `berg rsa` writes and recomputes
+# their numbers. Needs Tools/reference/.venv with rsatoolbox, or BERG_REFERENCE_PYTHON=/path/to/python.
+test-reference: deps
+	$(SWIFT) build --build-tests
+	BERG_REQUIRE_REFERENCE=1 $(SWIFT) test --skip-build --filter RSAReferenceTests
 
 # Retinotopic mapping stimuli through the built-in pRF model (V1), with a picture of the result.
 demo: release

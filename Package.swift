@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (Tools/install-deps.sh installs them).
@@ -50,8 +51,10 @@ let package = Package(
         ]),
         .target(name: "BERGPlot", dependencies: ["BERGCore", "BERGFormats"]),
         .target(name: "BERGModels", dependencies: ["BERGCore", "BERGCompute", "BERGFormats", "BERGRegistry"]),
+        .target(name: "BERGAnalysis", dependencies: ["BERGCore", "BERGCompute", "BERGFormats", "CBLAS"]),
         .target(name: "BERG", dependencies: [
-            "BERGCore", "BERGCompute", "BERGFormats", "BERGRegistry", "BERGStore", "BERGModels", "BERGPlot",
+            "BERGCore", "BERGCompute", "BERGFormats", "BERGRegistry", "BERGStore", "BERGModels", "BERGPlot", "BERGAnalysis",
+            .product(name: "SwiftCSV", package: "SwiftCSV"),
         ]),
         .executableTarget(name: "berg", dependencies: [
             "BERG", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -68,6 +71,8 @@ let package = Package(
         // Comparison helpers and fixture folders shared by the test targets.
         .target(name: "BERGTestSupport", dependencies: ["BERGCore"], path: "Tests/BERGTestSupport"),
         .testTarget(name: "BERGModelsTests", dependencies: ["BERGModels", "BERG", "BERGFormats", "BERGStore", "BERGTestSupport"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "BERGAnalysisTests", dependencies: ["BERGAnalysis", "BERGFormats"],
                     resources: [.copy("Fixtures")]),
         // Tests that fetch from PyPI (the img2fmri wheel): `make test-network`, not `make test`.
         .testTarget(name: "BERGNetworkTests", dependencies: ["BERGModels", "BERGFormats", "BERGRegistry", "BERGStore", "BERGTestSupport"],

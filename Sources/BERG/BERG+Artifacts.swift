@@ -55,9 +55,15 @@ extension BERG {
         try artifactStore.fetch(files)
     }
 
-    /// A planned file's size in bytes: on disk, else the manifest's, else nil.
+    /// A planned file's size in bytes: on disk, else the manifest's, else the server's (when
+    /// online), else nil.
     public func size(of file: PlannedFile) throws -> Int64? {
         try artifactStore.size(of: file)
+    }
+
+    /// What can be known of a planned file's size, and why not where it cannot.
+    public func plannedSize(of file: PlannedFile) throws -> PlannedSize {
+        try artifactStore.plannedSize(of: file)
     }
 
     /// The cache's root folder.

@@ -22,10 +22,16 @@ public struct EncodeJob: Sendable {
     /// Also the model's metadata, in the `.h5` output.
     public var includeMetadata: Bool
     public var batchSize: Int
+    /// Go on past image files that cannot be read (their responses are NaN, and they are
+    /// listed), instead of stopping at the first.
+    public var skipUnreadable: Bool
+    /// Receives warnings, such as files passed over.
+    public var warn: (@Sendable (String) -> Void)?
 
     public init(modelID: String, subject: Subject, selection: Selection = [:], options: EncodingOptions = [:],
                 device: Device = .auto, input: String, output: String, volume: String? = nil, picture: String? = nil,
-                includeMetadata: Bool = false, batchSize: Int = 64) {
+                includeMetadata: Bool = false, batchSize: Int = 64, skipUnreadable: Bool = false,
+                warn: (@Sendable (String) -> Void)? = nil) {
         self.modelID = modelID
         self.subject = subject
         self.selection = selection
@@ -37,6 +43,8 @@ public struct EncodeJob: Sendable {
         self.picture = picture
         self.includeMetadata = includeMetadata
         self.batchSize = batchSize
+        self.skipUnreadable = skipUnreadable
+        self.warn = warn
     }
 
     /// Every file the job writes.
@@ -95,36 +103,34 @@ extension BERG {
         return manifest
     }
 
-    /// Runs a job: checks it, decodes the images while the model loads, encodes, and writes
-    /// every file it names. On any failure no file of the job is left behind.
+    /// Runs a job: checks it, lists the images, loads the model, and encodes a batch at a time,
+    /// writing every file as the batches come (memory does not grow with the number of images).
+    /// On any failure no file of the job is left behind. Returns what was written besides the
+    /// responses (metadata, names, placement).
     @discardableResult
-    public func run(_ job: EncodeJob, progress: ProgressReporter? = nil) throws -> EncodingResult {
+    public func run(_ job: EncodeJob, progress: ProgressReporter? = nil) throws -> EncodingSummary {
         try check(job)
-        // The images decode while the model loads: both are mostly file reading, and the
-        // model's loading runs on one thread.
-        let input = job.input
-        let loading = InBackground { try StimulusLoader.loadRuns(input, threads: BERG.threadCount) }
+        let source = try StimulusLoader.source(job.input, skipUnreadable: job.skipUnreadable, threads: BERG.threadCount)
+        for warning in source.warnings { job.warn?(warning) }
         let model = try getEncodingModel(job.modelID, subject: job.subject, selection: job.selection,
                                          options: job.options, device: job.device)
-        let result = try encode(model, loading.result(), batchSize: job.batchSize, progress: progress)
-        var written: [String] = []
+        var sinks: [ResultSink] = []
         do {
-            try write(result, to: job.output, includeMetadata: job.includeMetadata,
-                      attributes: ["device": model.device.rawValue, "input": job.input])
-            written.append(job.output)
-            if let volume = job.volume {
-                try BERG.writeResponseVolume(result, to: volume)
-                written.append(volume)
-            }
-            if let picture = job.picture {
-                try BERG.writeResponsePicture(result, to: picture)
-                written.append(picture)
-            }
+            let attributes = ["device": HDF5File.AttributeValue.string(model.device.rawValue), "input": .string(job.input)]
+            sinks.append(try ResultWriter.writer(for: job.output, count: source.count, outputs: try registry.manifest(job.modelID).output.map(\.name),
+                                                 attributes: attributes, includeMetadata: job.includeMetadata))
+            if let volume = job.volume { sinks.append(try VolumeWriter(path: volume, count: source.count, placement: model.placement)) }
+            if let picture = job.picture { sinks.append(PictureWriter(path: picture)) }
         } catch {
-            for path in written { try? FileManager.default.removeItem(atPath: path) }
+            for sink in sinks { sink.discard() }
             throw error
         }
-        return result
+        let summary = try encode(model, source, batchSize: job.batchSize, progress: progress, into: sinks)
+        for warning in summary.warnings { job.warn?(warning) }
+        if let unreadable = summary.metadata.strings("unreadable_stimuli") {
+            job.warn?("\(unreadable.count) image(s) could not be read; their responses are NaN: \(unreadable.prefix(5).joined(separator: "; "))\(unreadable.count > 5 ? "; …" : "")")
+        }
+        return summary
     }
 
     /// An output path whose folder exists and is writable, and which is not itself a folder.
@@ -140,25 +146,5 @@ extension BERG {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw BERGError.invalidArgument(name: "output", value: path, message: "this is a folder; give a file name")
         }
-    }
-}
-
-/// Work started on another thread now, whose result (or error) is collected later.
-final class InBackground<Value>: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private var outcome: Result<Value, any Error>?
-
-    init(_ work: @escaping @Sendable () throws -> Value) {
-        DispatchQueue.global(qos: .userInitiated).async {
-            self.outcome = Result { try work() }
-            self.done.signal()
-        }
-    }
-
-    /// Waits for the work, then returns its value or throws its error.
-    func result() throws -> Value {
-        done.wait()
-        done.signal()  // later calls return at once
-        return try outcome!.get()
     }
 }

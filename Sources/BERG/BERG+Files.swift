@@ -18,33 +18,15 @@ extension BERG {
     }
 
     /// Writes a result as `berg encode --output` does, by the file's extension:
-    /// - `.npy`: the single response array, float32 (several outputs need `.npz` or `.h5`);
+    /// - `.npy`: the single response array, float32 (several outputs need `.h5`);
     /// - `.h5`: `responses` (or `responses/<name>` per output), `stimulus_names`, root
-    ///   attributes (model id, subject, selection, BERG version and `attributes`), and the
+    ///   attributes (model id, subject, selection, BERG version, and `attributes`), and the
     ///   metadata under `metadata/` with `includeMetadata`.
     /// The file appears whole or not at all.
     public func write(_ result: EncodingResult, to path: String, includeMetadata: Bool = false,
                       attributes: [String: String] = [:]) throws {
-        var all = BERG.resultAttributes(result)
-        all.merge(attributes) { _, given in given }
-        try ResultWriter.write(result, to: path, stimulusNames: result.stimulusNames, attributes: all,
+        try ResultWriter.write(result, to: path, stimulusNames: result.stimulusNames, attributes: attributes.mapValues { .string($0) },
                                includeMetadata: includeMetadata)
-    }
-
-    /// The root attributes every written result carries, from its run metadata.
-    static func resultAttributes(_ result: EncodingResult) -> [String: String] {
-        let m = result.metadata
-        var attributes: [String: String] = ["berg_version": BERG.version]
-        if let id = m.string("model_id") { attributes["model_id"] = id }
-        if let subject = m.int("subject") { attributes["subject"] = String(subject) }
-        if let crop = m.string("stimulus_crop") { attributes["stimulus_crop"] = crop }
-        if let selection = m.group("selection") {
-            attributes["selection"] = selection.entries.map { key, value in
-                if case .string(let s) = value { return "\(key)=\(s)" }
-                return key
-            }.joined(separator: ",")
-        }
-        return attributes
     }
 
     /// Writes metadata as JSON (arrays as {dtype, shape, values}) or HDF5 (a `metadata` group),

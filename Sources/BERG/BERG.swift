@@ -104,11 +104,11 @@ public final class BERG: Sendable {
     public func getModelMetadata(_ id: String, subject: Subject, selection: Selection = [:],
                                  options: EncodingOptions = [:]) throws -> Metadata {
         var (context, kind) = try prepare(id, subject: subject, selection: selection, options: options, device: .auto)
-        // Metadata may live in a small artifact of its own; ask only for the files a kind's
-        // metadata reads, so that parametric models never touch the store.
-        if !context.manifest.artifacts.isEmpty {
-            context.files = try artifacts.localFiles(for: metadataManifest(context.manifest), subject: subject,
-                                                     selection: context.selection)
+        // Ask only for the files the kind's metadata reads (never the weights, where it says),
+        // so that parametric models never touch the store.
+        let needed = metadataManifest(context.manifest, kind: kind)
+        if !needed.artifacts.isEmpty {
+            context.files = try artifacts.localFiles(for: needed, subject: subject, selection: context.selection)
         }
         var metadata = try kind.metadata(context)
         metadata.merge(BERG.runMetadata(id: id, subject: subject, selection: context.selection))
@@ -116,38 +116,45 @@ public final class BERG: Sendable {
     }
 
     /// Runs a model on a stimulus, `batchSize` images at a time, and adds the run's
-    /// metadata (model id, subject, selection, options, BERG version) to the model's.
+    /// metadata (model id, subject, selection, BERG version) to the model's.
     public func encode(_ model: any EncodingModel, _ stimulus: Stimulus, batchSize: Int = 64,
                        progress: ProgressReporter? = nil) throws -> EncodingResult {
-        try encode(model, [stimulus], batchSize: batchSize, progress: progress)
+        try encode(model, StimulusArray(stimulus), batchSize: batchSize, progress: progress)
     }
 
     /// Encodes several stimuli in turn (such as `loadStimuli`' runs of images of one size each)
     /// and joins their responses in order, as if they were one stimulus.
     public func encode(_ model: any EncodingModel, _ stimuli: [Stimulus], batchSize: Int = 64,
                        progress: ProgressReporter? = nil) throws -> EncodingResult {
-        guard batchSize > 0 else {
-            throw BERGError.invalidParameter(model: model.modelID, name: "batch size", value: String(batchSize), valid: ["a positive integer"])
+        try encode(model, StimulusArray(stimuli), batchSize: batchSize, progress: progress)
+    }
+
+    /// Encodes every stimulus of a source and returns all the responses in memory.
+    public func encode(_ model: any EncodingModel, _ source: any StimulusSource, batchSize: Int = 64,
+                       progress: ProgressReporter? = nil) throws -> EncodingResult {
+        let collector = ResultCollector()
+        try encode(model, source, batchSize: batchSize, progress: progress, into: [collector])
+        return try collector.result()
+    }
+
+    /// Encodes a source a batch at a time, decoding the next batch while the model works on
+    /// this one, and hands each batch's responses to every sink in stimulus order, so that
+    /// memory does not grow with the number of stimuli. Unreadable files a source skips get
+    /// NaN responses and are listed in the metadata (`unreadable_stimuli`). On any failure every
+    /// sink discards what it wrote.
+    @discardableResult
+    public func encode(_ model: any EncodingModel, _ source: any StimulusSource, batchSize: Int = 64,
+                       progress: ProgressReporter? = nil, into sinks: [ResultSink]) throws -> EncodingSummary {
+        do {
+            let summary = try BatchEncoder(model: model, source: source, batchSize: batchSize, progress: progress, sinks: sinks).run()
+            // Every output is complete before any appears.
+            for sink in sinks { try sink.finish(summary) }
+            for sink in sinks { try sink.commit() }
+            return summary
+        } catch {
+            for sink in sinks { sink.discard() }
+            throw error
         }
-        guard !stimuli.isEmpty else { throw BERGError.invalidInput("There are no images to encode") }
-        let total = stimuli.reduce(0) { $0 + $1.count }
-        var parts: [EncodingResult] = []
-        var offset = 0
-        for stimulus in stimuli {
-            var done = 0
-            while done < stimulus.count {
-                let range = done ..< min(done + batchSize, stimulus.count)
-                let batchProgress = progress.map { BatchProgress(inner: $0, offset: offset + done, total: total) }
-                parts.append(try model.encode(stimulus.batch(range), progress: batchProgress))
-                done = range.upperBound
-            }
-            offset += stimulus.count
-        }
-        var result = try BERG.concatenate(parts)
-        result.stimulusNames = stimuli.flatMap(\.names)
-        result.placement = result.placement ?? model.placement
-        result.metadata.merge(BERG.runMetadata(id: model.modelID, subject: model.subject, selection: model.selection))
-        return result
     }
 
     // MARK: - Internals
@@ -163,12 +170,16 @@ public final class BERG: Sendable {
                                device: backend, files: [:]), kind)
     }
 
-    /// The manifest with only the artifacts a kind's metadata reads: those named `metadata`
-    /// (fwRF, the ViT models), or all of them for kinds whose metadata lives in their weights.
-    private func metadataManifest(_ manifest: Manifest) -> Manifest {
+    /// The manifest with only the artifacts a kind's metadata reads, as the kind declares
+    /// them (`EncoderKind.metadataArtifacts`); for a kind that declares none, those named
+    /// `metadata`, else all of them.
+    private func metadataManifest(_ manifest: Manifest, kind: EncoderKind) -> Manifest {
         var reduced = manifest
-        let metadataFiles = manifest.artifacts.filter { $0.name == "metadata" }
-        if !metadataFiles.isEmpty { reduced.artifacts = metadataFiles }
+        if let names = kind.metadataArtifacts {
+            reduced.artifacts = manifest.artifacts.filter { names.contains($0.name) }
+        } else if manifest.artifacts.contains(where: { $0.name == "metadata" }) {
+            reduced.artifacts = manifest.artifacts.filter { $0.name == "metadata" }
+        }
         return reduced
     }
 
@@ -181,40 +192,5 @@ public final class BERG: Sendable {
             ("selection", .group(selectionGroup)),
             ("berg_version", .string(version)),
         ])
-    }
-
-    /// Joins batch results along the first axis.
-    static func concatenate(_ parts: [EncodingResult]) throws -> EncodingResult {
-        guard var first = parts.first else { throw BERGError.invalidInput("nothing to encode") }
-        guard parts.count > 1 else { return first }
-        for name in first.responses.keys {
-            let tensors = parts.compactMap { $0.responses[name] }
-            guard tensors.count == parts.count, let shape = tensors.first?.shape, !shape.isEmpty else {
-                throw BERGError.invalidInput("batches of \(name) do not line up")
-            }
-            var floats: [Float] = []
-            for t in tensors {
-                guard Array(t.shape.dropFirst()) == Array(shape.dropFirst()) else {
-                    throw BERGError.shapeMismatch(what: "batch of \(name)", expected: shape, actual: t.shape)
-                }
-                floats += t.floats
-            }
-            first.responses[name] = try Tensor(shape: [tensors.reduce(0) { $0 + $1.shape[0] }] + shape.dropFirst(), floats: floats)
-        }
-        first.stimulusNames = parts.flatMap(\.stimulusNames)
-        // Notes of how each batch's images were cropped, in order.
-        let crops = parts.compactMap { $0.metadata.string("stimulus_crop") }
-        if !crops.isEmpty { first.metadata["stimulus_crop"] = .string(crops.joined(separator: "; ")) }
-        return first
-    }
-}
-
-/// Turns a batch's progress into progress over the whole stimulus.
-struct BatchProgress: ProgressReporter {
-    let inner: any ProgressReporter
-    let offset: Int
-    let total: Int
-    func report(completed: Int, total _: Int, message: String) {
-        inner.report(completed: offset + completed, total: total, message: message)
     }
 }

@@ -48,6 +48,7 @@ public typealias StoreOptions = BERGStore.StoreOptions
 public typealias ArtifactResolving = BERGStore.ArtifactResolving
 public typealias ArtifactStore = BERGStore.ArtifactStore
 public typealias PlannedFile = BERGStore.PlannedFile
+public typealias PlannedSize = BERGStore.PlannedSize
 public typealias DownloadProgress = BERGStore.DownloadProgress
 public typealias CachedFile = BERGStore.CachedFile
 public typealias CacheVerification = BERGStore.CacheVerification

@@ -123,6 +123,7 @@ public enum ComputeBenchmarks {
         case (.convolution, .openBLAS): return "im2col + OpenBLAS sgemm"
         case (.winograd, .oneDNN): return "oneDNN Winograd convolution"
         case (.winograd, .openBLAS): return "Winograd F(2×2, 3×3) + OpenBLAS sgemm"
+        case (.float64, _): return "OpenBLAS dgemm and dsyrk"
         default: return "\(backend) sgemm"
         }
     }

@@ -5,8 +5,8 @@ import Foundation
 /// and `berg --threads N` (or a caller) sets it through `configure`.
 ///
 /// The engine does its own threading: a parallel loop over the batch (or over a GEMM's column
-/// panels) with every BLAS call single-threaded inside. It never changes a BLAS library's
-/// process-wide thread count.
+/// panels) with every oneDNN call single-threaded inside. It never changes a BLAS library's
+/// process-wide thread count unless the program opted into `ProcessTuning`.
 public enum ComputeThreads {
     nonisolated(unsafe) private static var stored: Int = 0
     private static let lock = NSLock()
@@ -21,10 +21,13 @@ public enum ComputeThreads {
         set { configure(newValue) }
     }
 
-    /// Sets the count: `n` when given (clamped to at least 1), else `BERG_NUM_THREADS`, else all cores.
+    /// Sets the count: `n` when given (clamped to at least 1), else `BERG_NUM_THREADS`, else all
+    /// cores. OpenBLAS's own pool follows only in a program that opted into `ProcessTuning`.
     public static func configure(_ n: Int?) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
         stored = resolved(n)
+        lock.unlock()
+        ProcessTuning.followEngineThreads()
     }
 
     private static func resolved(_ n: Int?) -> Int {

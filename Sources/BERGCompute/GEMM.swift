@@ -42,14 +42,18 @@ public enum GEMMOpClass: String, CaseIterable, Sendable {
     case fwrfReadout = "fwRF readout"
     /// scikit-learn estimators applied to features (PCA, linear models).
     case estimator = "estimator"
+    /// Float64 products (RSA's pattern covariances), always on OpenBLAS.
+    case float64 = "float64 (RSA)"
 }
 
-/// The one entry point for matrix products: every GEMM in BERG goes through `GEMM.multiply`.
+/// The one entry point for float32 matrix products: every sgemm in BERG goes through
+/// `GEMM.multiply`.
 ///
-/// Each call into a backend runs on one thread; when a product is split across threads, the
-/// split is along the columns of C only, so that every element is the same sum in the same
-/// order however many threads share the work (the tests check this bit for bit). No backend's
-/// process-wide thread setting is read or changed.
+/// oneDNN runs each call on one thread; when a product is split across threads, the split is
+/// along the columns of C only, so that every element is the same sum in the same order however
+/// many threads share the work (the tests check this bit for bit). OpenBLAS threads its calls
+/// itself, with its own process-wide pool (all cores, or the engine's thread count once a
+/// program opts into `ProcessTuning`); the library never changes that setting on its own.
 public enum GEMM {
     /// A backend chosen by the caller for the work inside `withBackend`, on this thread and the
     /// engine's worker threads it starts (tests and `berg bench` compare backends with it).
@@ -60,6 +64,7 @@ public enum GEMM {
     /// --backends`, README "Speed"), oneDNN beat OpenBLAS (pinned to Haswell kernels) on every
     /// op class: 1.2–2× on GEMMs, 1.5–3× with its own convolutions.
     public static func backend(for opClass: GEMMOpClass) -> GEMMBackend {
+        if opClass == .float64 { return .openBLAS }  // oneDNN has no float64 GEMM
         if let scoped = scopedBackend { return scoped }
         return OneDNN.isAvailable ? .oneDNN : .openBLAS
     }
@@ -72,8 +77,8 @@ public enum GEMM {
 
     /// C = alpha · A · op(B) + beta · C, all row-major: A is m×k (rows `lda` apart), op(B) is
     /// k×n, stored as B [k × n] or, when `transposeB`, as B [n × k] (rows `ldb` apart), and C
-    /// is m×n (rows `ldc` apart). With `threads` > 1 a large product is split into column
-    /// panels that run in parallel; call it with 1 from inside a parallel loop.
+    /// is m×n (rows `ldc` apart). With `threads` > 1 a large product on oneDNN is split into
+    /// column panels that run in parallel; call it with 1 from inside a parallel loop.
     public static func multiply(_ opClass: GEMMOpClass, m: Int, n: Int, k: Int, alpha: Float = 1,
                                 a: UnsafePointer<Float>, lda: Int,
                                 b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
@@ -81,7 +86,7 @@ public enum GEMM {
                                 threads: Int = 1, backend chosen: GEMMBackend? = nil) {
         guard m > 0, n > 0 else { return }
         let backend = chosen ?? backend(for: opClass)
-        let panels = panelCount(m: m, n: n, k: k, threads: threads)
+        let panels = backend == .oneDNN ? panelCount(m: m, n: n, k: k, threads: threads) : 1
         guard panels > 1 else {
             run(backend, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, transposeB: transposeB,
                 beta: beta, c: c, ldc: ldc)

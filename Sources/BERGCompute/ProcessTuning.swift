@@ -8,18 +8,27 @@ import Glibc
 /// its own: a program opts in, once, at start-up (the `berg` command does, through
 /// `BERG.applyProcessTuning()`), because they change the whole process, other libraries included.
 public enum ProcessTuning {
-    /// Applies both settings below; later calls do nothing.
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var applied = false
+
+    /// Keeps large allocations on the heap (below), and from now on gives OpenBLAS's own
+    /// thread pool the engine's thread count (`ComputeThreads`), now and whenever it changes:
+    /// OpenBLAS runs the float64 products of RSA and, in builds without oneDNN, every GEMM.
+    /// Later calls do nothing.
     public static func apply() {
-        _ = applied
+        lock.lock(); defer { lock.unlock() }
+        guard !applied else { return }
+        applied = true
+        keepActivationsOnTheHeap()
+        openblas_set_num_threads(Int32(ComputeThreads.count))
     }
 
-    private static let applied: Bool = {
-        keepActivationsOnTheHeap()
-        // The engine splits work across its own threads and calls BLAS single-threaded;
-        // OpenBLAS's own pool would only oversubscribe the cores (oneDNN is held per call).
-        openblas_set_num_threads(1)
-        return true
-    }()
+    /// After `apply()`, sets OpenBLAS's pool to the engine's current thread count (under the
+    /// lock, so that concurrent changes leave the latest count); before it, does nothing.
+    static func followEngineThreads() {
+        lock.lock(); defer { lock.unlock() }
+        if applied { openblas_set_num_threads(Int32(ComputeThreads.count)) }
+    }
 
     /// glibc's default raises its mmap threshold each time a large block is freed, so peak
     /// memory climbed with every batch (1.3 GB instead of 0.4 GB for ResNet-18 at batch 64).

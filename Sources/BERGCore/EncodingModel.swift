@@ -12,13 +12,17 @@ public struct EncodingResult: Sendable {
     /// One name per stimulus (file names, or `image-0` … for arrays), in response order.
     public var stimulusNames: [String]
     public var placement: ResponsePlacement?
+    /// Things the run did that the caller should hear about, one line each (such as an
+    /// image's transparency dropped on loading); the command line prints them as `warning:`.
+    public var warnings: [String]
 
     public init(responses: [String: Tensor], metadata: Metadata, stimulusNames: [String] = [],
-                placement: ResponsePlacement? = nil) {
+                placement: ResponsePlacement? = nil, warnings: [String] = []) {
         self.responses = responses
         self.metadata = metadata
         self.stimulusNames = stimulusNames
         self.placement = placement
+        self.warnings = warnings
     }
 
     /// The one response array of a single-output model; for several outputs (`lh`, `rh`), an
@@ -57,4 +61,38 @@ extension EncodingModel {
     public func encode(_ stimulus: Stimulus) throws -> EncodingResult {
         try encode(stimulus, progress: nil)
     }
+}
+
+/// What a run gives besides its response rows: the model's and the run's metadata, every
+/// stimulus's name, and where the responses lie.
+public struct EncodingSummary: Sendable {
+    public var metadata: Metadata
+    public var stimulusNames: [String]
+    public var placement: ResponsePlacement?
+    /// Each output's whole shape, images first.
+    public var shapes: [String: [Int]]
+    /// What loading the stimuli changed that the caller should hear about (`Stimulus.warnings`).
+    public var warnings: [String]
+
+    public init(metadata: Metadata, stimulusNames: [String], placement: ResponsePlacement?, shapes: [String: [Int]] = [:],
+                warnings: [String] = []) {
+        self.metadata = metadata
+        self.stimulusNames = stimulusNames
+        self.placement = placement
+        self.shapes = shapes
+        self.warnings = warnings
+    }
+}
+
+/// Receives a run's results a batch at a time, in stimulus order, so that nothing has to hold
+/// all of them: a file being written, a picture being drawn, or a collector in memory.
+public protocol ResultSink: AnyObject {
+    /// The next batch's responses (rows in stimulus order).
+    func append(_ batch: EncodingResult) throws
+    /// After the last batch: completes the output, not yet where it is visible (a temporary file).
+    func finish(_ summary: EncodingSummary) throws
+    /// After every sink finished: makes the output visible (renames it into place).
+    func commit() throws
+    /// After a failure: removes whatever was written.
+    func discard()
 }

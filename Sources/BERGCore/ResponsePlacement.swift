@@ -44,6 +44,9 @@ public struct VolumePlacement: Sendable, Equatable {
         self.voxels = voxels
     }
 
+    /// The affine as 4 rows of 4.
+    public var affineRows: [[Double]] { (0..<4).map { r in Array(affine[r * 4 ..< r * 4 + 4]) } }
+
     /// Output column v of `output` lies at `cells[v]`, a Fortran-order cell index (i fastest).
     public func cells(of output: String) -> [Int] {
         let ijk = voxels[output] ?? []

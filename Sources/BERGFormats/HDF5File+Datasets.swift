@@ -8,26 +8,74 @@ extension HDF5File {
     /// Writes a tensor as a dataset, replacing one of that name. With `compressed`, datasets of
     /// at least `compressionThreshold` bytes are chunked and gzip-compressed (level 4, shuffled).
     public func write(_ tensor: Tensor, at name: String, compressed: Bool = false) throws {
+        try createDataset(name, shape: tensor.shape, dtype: tensor.dtype, compressed: compressed)
+        try writeRows(tensor, at: name, start: 0)
+    }
+
+    /// Creates an empty dataset of `shape`, to be written a slab of rows at a time with
+    /// `writeRows`: the same dataset `write(_:at:compressed:)` makes for a tensor of that shape.
+    public func createDataset(_ name: String, shape: [Int], dtype: DType, compressed: Bool) throws {
         try HDF5File.locked {
             let file = try prepareLink(name)
-            let (type, owned) = HDF5File.memoryType(tensor.dtype)
+            let (type, owned) = HDF5File.memoryType(dtype)
             defer { if owned { H5Tclose(type) } }
-            let space = HDF5File.space(for: tensor.shape)
+            let space = HDF5File.space(for: shape)
             defer { H5Sclose(space) }
-            let dcpl = H5Pcreate(H5P_CLS_DATASET_CREATE_ID_g)
+            let dcpl = HDF5File.datasetCreationList()
             defer { H5Pclose(dcpl) }
-            let bytes = tensor.count * tensor.dtype.byteWidth
-            if compressed, !tensor.shape.isEmpty, tensor.count > 0, bytes >= HDF5File.compressionThreshold {
-                let chunk = HDF5File.chunkShape(tensor.shape, elementSize: max(1, tensor.dtype.byteWidth)).map { hsize_t($0) }
+            let count = Tensor.count(of: shape)
+            if compressed, !shape.isEmpty, count > 0, count * dtype.byteWidth >= HDF5File.compressionThreshold {
+                let chunk = HDF5File.chunkShape(shape, elementSize: max(1, dtype.byteWidth)).map { hsize_t($0) }
                 guard H5Pset_chunk(dcpl, Int32(chunk.count), chunk) >= 0, H5Pset_shuffle(dcpl) >= 0,
                       H5Pset_deflate(dcpl, 4) >= 0 else { throw writeError(name, "setting up compression for") }
             }
             let dataset = H5Dcreate2(file, name, type, space, 0, dcpl, 0)
             guard dataset >= 0 else { throw writeError(name, "creating dataset") }
-            defer { H5Dclose(dataset) }
-            let status: herr_t = HDF5File.withBuffer(of: tensor) { H5Dwrite(dataset, type, 0, 0, 0, $0) }
-            guard status >= 0 else { throw writeError(name, "writing dataset") }
+            H5Dclose(dataset)
         }
+    }
+
+    /// Writes `rows` (shaped [n, …] like the dataset's rows) at rows `start ..< start + n`.
+    public func writeRows(_ rows: Tensor, at name: String, start: Int) throws {
+        try HDF5File.locked {
+            let file = try openFile()
+            let dataset = H5Dopen2(file, name, 0)
+            guard dataset >= 0 else { throw missing(name) }
+            defer { H5Dclose(dataset) }
+            let fileSpace = H5Dget_space(dataset)
+            defer { H5Sclose(fileSpace) }
+            guard let shape = try dims(of: fileSpace, name) else { throw writeError(name, "writing a scalar as rows of") }
+            let (type, owned) = HDF5File.memoryType(rows.dtype)
+            defer { if owned { H5Tclose(type) } }
+            if shape.isEmpty || rows.shape == shape {
+                let status: herr_t = HDF5File.withBuffer(of: rows) { H5Dwrite(dataset, type, 0, 0, 0, $0) }
+                guard status >= 0 else { throw writeError(name, "writing dataset") }
+                return
+            }
+            let n = rows.shape.first ?? 0
+            guard rows.rank == shape.count, Array(rows.shape.dropFirst()) == Array(shape.dropFirst()), start >= 0, start + n <= shape[0] else {
+                throw BERGError.shapeMismatch(what: "rows \(start)..<\(start + n) of '\(name)'", expected: [n] + shape.dropFirst(), actual: rows.shape)
+            }
+            guard n > 0 else { return }
+            var offset = [hsize_t](repeating: 0, count: shape.count)
+            offset[0] = hsize_t(start)
+            let extent = rows.shape.map { hsize_t($0) }
+            guard H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, offset, nil, extent, nil) >= 0 else {
+                throw writeError(name, "selecting rows of")
+            }
+            let memorySpace = HDF5File.space(for: rows.shape)
+            defer { H5Sclose(memorySpace) }
+            let status: herr_t = HDF5File.withBuffer(of: rows) { H5Dwrite(dataset, type, memorySpace, fileSpace, 0, $0) }
+            guard status >= 0 else { throw writeError(name, "writing rows of") }
+        }
+    }
+
+    /// A dataset creation property list that records no modification times, so that the same
+    /// data always gives the same file bytes.
+    static func datasetCreationList() -> hid_t {
+        let dcpl = H5Pcreate(H5P_CLS_DATASET_CREATE_ID_g)
+        H5Pset_obj_track_times(dcpl, false)
+        return dcpl
     }
 
     /// Chunks of about 1 MiB: trailing dimensions whole, leading ones cut down first.
@@ -89,7 +137,7 @@ extension HDF5File {
             let (dataset, type, space) = try openDataset(name)
             defer { H5Tclose(type); H5Sclose(space); H5Dclose(dataset) }
             guard let dtype = HDF5File.dtype(ofStored: type) else {
-                throw BERGError.unexpectedContent(path: path, message: "dataset '\(name)' holds \(HDF5File.describe(type)), not numbers; use readStrings for strings")
+                throw BERGError.unexpectedContent(path: path, message: "dataset '\(name)' holds \(HDF5File.describe(type)), not numbers")
             }
             let shape = try dims(of: space, name) ?? [0]
             return try readTensor(shape: shape, dtype: dtype, name: name) { memType, buffer in
@@ -135,7 +183,9 @@ extension HDF5File {
             defer { H5Tclose(type) }
             let space = HDF5File.space(for: scalar ? [] : [strings.count])
             defer { H5Sclose(space) }
-            let dataset = H5Dcreate2(file, name, type, space, 0, 0, 0)
+            let dcpl = HDF5File.datasetCreationList()
+            defer { H5Pclose(dcpl) }
+            let dataset = H5Dcreate2(file, name, type, space, 0, dcpl, 0)
             guard dataset >= 0 else { throw writeError(name, "creating string dataset") }
             defer { H5Dclose(dataset) }
             let status = HDF5File.withCStrings(scalar ? Array(strings.prefix(1)) : strings) { H5Dwrite(dataset, type, 0, 0, 0, $0) }

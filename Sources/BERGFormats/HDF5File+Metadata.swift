@@ -35,7 +35,9 @@ extension HDF5File {
         let file = try prepareLink(name)
         let space = H5Screate(H5S_NULL)
         defer { H5Sclose(space) }
-        let dataset = H5Dcreate2(file, name, H5T_NATIVE_FLOAT_g, space, 0, 0, 0)
+        let dcpl = HDF5File.datasetCreationList()
+        defer { H5Pclose(dcpl) }
+        let dataset = H5Dcreate2(file, name, H5T_NATIVE_FLOAT_g, space, 0, dcpl, 0)
         guard dataset >= 0 else { throw writeError(name, "creating empty dataset") }
         H5Dclose(dataset)
     }

@@ -58,8 +58,8 @@ public final class HDF5File {
 
     /// Datasets at least this many bytes are chunked and gzip-compressed when `compressed` is set.
     public static let compressionThreshold = 64 * 1024
-    /// The largest dataset or attribute this reader allocates (8 GiB), and the most group members it lists.
-    public static let maxReadBytes = 8 << 30
+    /// The largest dataset or attribute this reader allocates (`ReadLimits.maxBytes`), and the most group members it lists.
+    public static var maxReadBytes: Int { ReadLimits.maxBytes }
     public static let maxMembers = 10_000_000
     static let lock = NSRecursiveLock()
 
@@ -94,6 +94,7 @@ public final class HDF5File {
                 if fcpl >= 0 {
                     H5Pset_link_creation_order(fcpl, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED))
                     H5Pset_attr_creation_order(fcpl, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED))
+                    H5Pset_obj_track_times(fcpl, false)  // no modification times: the same data, the same bytes
                 }
                 fileID = H5Fcreate(path, 2, fcpl >= 0 ? fcpl : 0, 0) // H5F_ACC_TRUNC
                 guard fileID >= 0 else {
@@ -250,6 +251,7 @@ public final class HDF5File {
         H5Pset_create_intermediate_group(lcpl, 1)
         H5Pset_link_creation_order(gcpl, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED))
         H5Pset_attr_creation_order(gcpl, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED))
+        H5Pset_obj_track_times(gcpl, false)
         let gid = H5Gcreate2(file, target, lcpl, gcpl, 0)
         guard gid >= 0 else { throw writeError(name, "creating group") }
         return Handle(id: gid)

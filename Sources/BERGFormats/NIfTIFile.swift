@@ -54,15 +54,24 @@ public struct NIfTIImage: Sendable {
 /// so that flat C-order positions match NumPy's `volume[mask]` on nibabel's array.
 public enum NIfTIFile {
     static let headerSize = 348
-    /// The largest data this reader allocates (8 GiB).
-    public static let maxDataBytes = 8 << 30
+    /// The largest data this reader allocates (`ReadLimits.maxBytes`).
+    public static var maxDataBytes: Int { ReadLimits.maxBytes }
+
+    /// The header alone: of a `.nii.gz`, only its first bytes are inflated.
+    public static func readHeader(_ path: String) throws -> NIfTIHeader {
+        try readHeader(NPYFile.readFile(path), path: path)
+    }
+
+    static func readHeader(_ file: Data, path: String) throws -> NIfTIHeader {
+        let head = Gzip.isGzip(file) ? try Gzip.inflate(file, limit: headerSize, path: path) : file.prefix(headerSize)
+        return try parseHeader(Data(head), path: path)
+    }
 
     public static func read(_ path: String) throws -> NIfTIImage {
         let file = try NPYFile.readFile(path)
         let gzipped = Gzip.isGzip(file)
         // Inflate the header first, then exactly as much data as it declares.
-        let head = gzipped ? try Gzip.inflate(file, limit: headerSize, path: path) : file.prefix(headerSize)
-        let header = try parseHeader(Data(head), path: path)
+        let header = try readHeader(file, path: path)
         guard let (dtype, width) = storedType(header.datatypeCode) else {
             throw BERGError.unexpectedContent(path: path, message: "NIfTI datatype \(header.datatypeCode) is not supported (uint8, int8, int16, uint16, int32, uint32, int64, float32 and float64 are)")
         }
@@ -72,6 +81,7 @@ public enum NIfTIFile {
             throw BERGError.limitExceeded(what: "NIfTI data size of \(path) in bytes", limit: maxDataBytes, actual: overflow ? Int.max : dataBytes)
         }
         let needed = header.voxOffset + dataBytes
+        if gzipped { try ReadLimits.checkInflation(declared: needed, compressed: file.count, of: "NIfTI data", path: path) }
         let body = gzipped ? try Gzip.inflate(file, limit: needed, path: path) : file
         guard body.count >= needed else {
             throw BERGError.corruptFile(path: path, offset: body.count,
@@ -342,6 +352,53 @@ public enum NIfTIFile {
             try Gzip.stream(count: header.count + 4 * count, level: gzipped ? 1 : nil,
                             threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, fill: fill, sink: sink)
         }
+    }
+
+    /// Writes a float32 NIfTI-1 a volume at a time (the last axis, images, runs slowest in the
+    /// file): the header first, then each `[X, Y, Z]` block in file order as it comes, through
+    /// the same gzip stream `write(shape:affine:to:values:)` uses, so the bytes are the same.
+    public final class StreamWriter {
+        private let file: StagedFile
+        private let gzip: GzipWriter
+        private let blockCount: Int
+        private let blocks: Int
+        private var written = 0
+
+        public init(path: String, shape: [Int], affine: [[Double]], threads: Int) throws {
+            guard shape.count >= 2 else { throw BERGError.shapeMismatch(what: "a streamed NIfTI volume", expected: [-1, -1, -1, -1], actual: shape) }
+            let header = try NIfTIFile.header(shape: shape, affine: affine)
+            let file = try StagedFile(path: path)
+            self.file = file
+            gzip = GzipWriter(level: path.lowercased().hasSuffix(".gz") ? 1 : nil, threads: threads) { try file.write($0) }
+            blockCount = shape.dropLast().reduce(1, *)
+            blocks = shape.last!
+            try header.withUnsafeBytes { try gzip.write($0) }
+        }
+
+        /// The next volume, `X·Y·Z` values in file order (x fastest).
+        public func append(_ values: UnsafeBufferPointer<Float>) throws {
+            guard values.count == blockCount, written < blocks else {
+                throw BERGError.shapeMismatch(what: "volume \(written) of \(file.path)", expected: [blockCount], actual: [values.count])
+            }
+            if 1.littleEndian == 1 {
+                try gzip.write(UnsafeRawBufferPointer(values))
+            } else {
+                try values.map { $0.bitPattern.littleEndian }.withUnsafeBytes { try gzip.write($0) }
+            }
+            written += 1
+        }
+
+        public func finish() throws {
+            guard written == blocks else {
+                throw BERGError.shapeMismatch(what: "volumes written to \(file.path)", expected: [blocks], actual: [written])
+            }
+            try gzip.finish()
+        }
+
+        /// Renames the finished file into place.
+        public func commit() throws { try file.commit() }
+
+        public func discard() { file.discard() }
     }
 
     /// The 352 bytes before the data of a float32 volume: the header with the affine in the

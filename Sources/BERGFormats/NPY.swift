@@ -81,7 +81,8 @@ public enum NPYFile {
     public static func decode(_ data: Data, path: String) throws -> Tensor {
         let header = try parseHeader(data, path: path)
         guard case .tensor(let tensor)? = try decodeValue(data, header: header, path: path) else {
-            throw BERGError.unexpectedContent(path: path, message: "dtype '\(header.descr)' is not a plain numeric dtype; object arrays need NPYFile.readObject")
+            let what = header.holdsObjects ? "pickled Python objects (dtype '|O')" : "dtype '\(header.descr)'"
+            throw BERGError.unexpectedContent(path: path, message: "holds \(what), not a numeric array (float, int, uint or bool); save the numbers with np.save(path, array) on a plain-dtype array")
         }
         return tensor
     }
@@ -165,16 +166,22 @@ public enum NPYFile {
 
     /// Encodes a tensor as a version-1 `.npy` (C order, little-endian).
     public static func encode(_ tensor: Tensor) -> Data {
-        let shapeText = tensor.shape.isEmpty ? "()" : "(" + tensor.shape.map(String.init).joined(separator: ", ") + (tensor.shape.count == 1 ? ",)" : ")")
-        var header = "{'descr': '\(descr(for: tensor.dtype))', 'fortran_order': False, 'shape': \(shapeText), }"
-        // Pad so the data starts on a 64-byte boundary, header ending in a newline.
+        var out = header(shape: tensor.shape, dtype: tensor.dtype)
+        out.append(RawArray.littleEndianBytes(of: tensor))
+        return out
+    }
+
+    /// The bytes before the data of a version-1 `.npy` of `shape` (C order, little-endian),
+    /// padded so that the data starts on a 64-byte boundary, the header ending in a newline.
+    public static func header(shape: [Int], dtype: DType) -> Data {
+        let shapeText = shape.isEmpty ? "()" : "(" + shape.map(String.init).joined(separator: ", ") + (shape.count == 1 ? ",)" : ")")
+        var header = "{'descr': '\(descr(for: dtype))', 'fortran_order': False, 'shape': \(shapeText), }"
         let unpadded = 10 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
         var out = Data(magic + [1, 0])
         let length = UInt16(header.utf8.count)
         out.append(contentsOf: [UInt8(length & 0xFF), UInt8(length >> 8)])
         out.append(contentsOf: Array(header.utf8))
-        out.append(RawArray.littleEndianBytes(of: tensor))
         return out
     }
 
@@ -275,7 +282,7 @@ public enum RawArray {
 }
 
 /// Writes files through a temporary name in the same folder, renamed into place, so that no
-/// half-written file is ever left at the destination.
+/// half-written file is ever left at the destination (see `StagedFile`).
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws {
         try write(to: path) { sink in try data.withUnsafeBytes { try sink($0) } }
@@ -285,38 +292,13 @@ public enum AtomicFile {
     /// `produce` or a write throws, the temporary file is removed and nothing appears at `path`.
     public static func write(to path: String,
                              _ produce: (_ sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
-        let url = URL(fileURLWithPath: path)
-        let dir = url.deletingLastPathComponent()
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
-            throw BERGError.writeFailed(path: path, message: "folder \(dir.path) does not exist")
-        }
-        let temp = dir.appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
-        func failure() -> BERGError { BERGError.writeFailed(path: path, message: String(cString: strerror(errno))) }
-        let fd = open(temp.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
-        guard fd >= 0 else { throw failure() }
+        let file = try StagedFile(path: path)
         do {
-            try produce { bytes in
-                var rest = bytes
-                while let base = rest.baseAddress, !rest.isEmpty {
-                    let written = Foundation.write(fd, base, rest.count)
-                    if written < 0 {
-                        if errno == EINTR { continue }
-                        throw failure()
-                    }
-                    rest = UnsafeRawBufferPointer(rebasing: rest[written...])
-                }
-            }
+            try produce { try file.write($0) }
+            try file.commit()
         } catch {
-            close(fd)
-            try? FileManager.default.removeItem(at: temp)
+            file.discard()
             throw error as? BERGError ?? BERGError.writeFailed(path: path, message: error.localizedDescription)
-        }
-        // close can report a failed write-back (a full disk on some file systems).
-        guard close(fd) == 0, rename(temp.path, url.path) == 0 else {
-            let error = failure()
-            try? FileManager.default.removeItem(at: temp)
-            throw error
         }
     }
 }

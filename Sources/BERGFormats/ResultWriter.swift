@@ -14,70 +14,64 @@ import Foundation
 ///   ├── stimulus_names     UTF-8 strings [N]
 ///   └── metadata/          the result's metadata (only with `includeMetadata`)
 ///   ```
-///   Large datasets are chunked and gzip-compressed.
+///   Large datasets are chunked and gzip-compressed; no modification times are recorded, so
+///   the same result gives the same bytes.
 ///
 /// Either way the file is written under a temporary name in the same folder and renamed into
-/// place, so a failed run never leaves a half-written output.
+/// place, so a failed run never leaves a half-written output. `writer(for:count:…)` gives the
+/// same file written a batch at a time.
 public enum ResultWriter {
     public static func write(_ result: EncodingResult, to path: String, stimulusNames: [String],
-                             attributes: [String: String], includeMetadata: Bool) throws {
-        guard !result.responses.isEmpty else { throw BERGError.invalidInput("The encoding result has no responses to write") }
+                             attributes: [String: HDF5File.AttributeValue], includeMetadata: Bool) throws {
+        guard let count = result.responses.values.first?.shape.first else {
+            throw BERGError.invalidInput("The encoding result has no responses to write")
+        }
+        let writer = try self.writer(for: path, count: count, outputs: result.outputNames,
+                                     attributes: attributes, includeMetadata: includeMetadata)
+        do {
+            try writer.append(result)
+            try writer.finish(EncodingSummary(metadata: result.metadata, stimulusNames: stimulusNames, placement: result.placement))
+            try writer.commit()
+        } catch {
+            writer.discard()
+            throw error
+        }
+    }
+
+    /// A writer for `count` stimuli of the named outputs, by the file's extension.
+    public static func writer(for path: String, count: Int, outputs: [String], attributes: [String: HDF5File.AttributeValue],
+                              includeMetadata: Bool) throws -> ResultSink {
         switch URL(fileURLWithPath: path).pathExtension.lowercased() {
         case "npy":
-            try writeNPY(result, to: path)
+            guard outputs.count == 1 else {
+                throw BERGError.invalidInput("The model gives several outputs (\(outputs.joined(separator: ", "))), which one .npy file cannot hold apart; write an .h5 file instead")
+            }
+            try checkWritableFolder(of: path)
+            return try NPYResultWriter(path: path, count: count)
         case "h5", "hdf5":
-            try writeHDF5(result, to: path, stimulusNames: stimulusNames, attributes: attributes,
-                          includeMetadata: includeMetadata)
+            try checkWritableFolder(of: path)
+            return try HDF5ResultWriter(path: path, count: count, attributes: attributes, includeMetadata: includeMetadata)
         default:
             throw BERGError.invalidInput("Cannot tell the output format of '\(path)': name it .npy (responses only) or .h5 (responses, stimulus names and metadata)")
         }
     }
 
-    static func writeNPY(_ result: EncodingResult, to path: String) throws {
-        guard result.responses.count == 1, let tensor = result.responses.values.first else {
-            let names = result.responses.keys.sorted().joined(separator: ", ")
-            throw BERGError.invalidInput("The model gives several outputs (\(names)), which one .npy file cannot hold apart; write an .h5 file instead")
+    /// The root attributes of a result file, from the run's metadata: model id, subject (an
+    /// integer, as in `metadata/subject`), selection (`key=value,…`), BERG version, and how the
+    /// images were cropped.
+    static func runAttributes(_ metadata: Metadata) -> [String: HDF5File.AttributeValue] {
+        var attributes: [String: HDF5File.AttributeValue] = [:]
+        if let id = metadata.string("model_id") { attributes["model_id"] = .string(id) }
+        if let subject = metadata.int("subject") { attributes["subject"] = .int(subject) }
+        if let version = metadata.string("berg_version") { attributes["berg_version"] = .string(version) }
+        if let crop = metadata.string("stimulus_crop") { attributes["stimulus_crop"] = .string(crop) }
+        if let selection = metadata.group("selection") {
+            attributes["selection"] = .string(selection.entries.map { key, value in
+                if case .string(let s) = value { return "\(key)=\(s)" }
+                return key
+            }.joined(separator: ","))
         }
-        try checkWritableFolder(of: path)
-        try NPYFile.write(tensor.asFloat32, to: path)
-    }
-
-    static func writeHDF5(_ result: EncodingResult, to path: String, stimulusNames: [String],
-                          attributes: [String: String], includeMetadata: Bool) throws {
-        try writeHDF5File(to: path) { file in
-            if result.responses.count == 1, let only = result.responses["responses"] {
-                try file.write(only.asFloat32, at: "responses", compressed: true)
-            } else {
-                for (name, tensor) in result.responses.sorted(by: { $0.key < $1.key }) {
-                    try file.write(tensor.asFloat32, at: "responses/\(name)", compressed: true)
-                }
-            }
-            if !stimulusNames.isEmpty { try file.writeStrings(stimulusNames, at: "stimulus_names") }
-            if includeMetadata { try file.writeMetadata(result.metadata, at: "metadata") }
-            for (key, value) in attributes.sorted(by: { $0.key < $1.key }) {
-                try file.setAttribute(key, .string(value))
-            }
-        }
-    }
-
-    /// Creates an HDF5 file at a temporary name beside `path`, lets `body` fill it, and renames
-    /// it into place; on any failure the temporary file is removed and nothing appears at `path`.
-    public static func writeHDF5File(to path: String, _ body: (HDF5File) throws -> Void) throws {
-        let folder = try checkWritableFolder(of: path)
-        let fileName = URL(fileURLWithPath: path).lastPathComponent
-        let temp = folder.appendingPathComponent(".\(fileName).\(ProcessInfo.processInfo.processIdentifier).tmp").path
-        do {
-            let file = try HDF5File(path: temp, mode: .create)
-            do { try body(file) } catch { try? file.close(); throw error }
-            try file.close()
-            guard rename(temp, path) == 0 else {
-                throw BERGError.writeFailed(path: path, message: String(cString: strerror(errno)))
-            }
-        } catch {
-            try? FileManager.default.removeItem(atPath: temp)
-            if case BERGError.writeFailed(_, let message) = error { throw BERGError.writeFailed(path: path, message: message) }
-            throw error
-        }
+        return attributes
     }
 
     /// The output's folder, after checking it exists and can be written.
@@ -97,4 +91,148 @@ public enum ResultWriter {
         }
         return folder
     }
+
+    /// Creates an HDF5 file at a temporary name beside `path`, lets `body` fill it, and renames
+    /// it into place; on any failure the temporary file is removed and nothing appears at `path`.
+    public static func writeHDF5File(to path: String, _ body: (HDF5File) throws -> Void) throws {
+        let staged = try StagedHDF5File(path: path)
+        do {
+            try body(staged.file)
+            try staged.commit()
+        } catch {
+            staged.discard()
+            throw error
+        }
+    }
+}
+
+/// An HDF5 file created under a temporary name and renamed into place by `commit()`.
+final class StagedHDF5File {
+    let path: String
+    let temporaryPath: String
+    let file: HDF5File
+    private var done = false
+
+    init(path: String) throws {
+        let folder = try ResultWriter.checkWritableFolder(of: path)
+        self.path = path
+        temporaryPath = folder.appendingPathComponent(".\(URL(fileURLWithPath: path).lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp").path
+        file = try HDF5File(path: temporaryPath, mode: .create)
+    }
+
+    deinit { discard() }
+
+    func commit() throws {
+        guard !done else { return }
+        done = true
+        do {
+            try file.close()
+            guard rename(temporaryPath, path) == 0 else { throw BERGError.writeFailed(path: path, message: String(cString: strerror(errno))) }
+        } catch {
+            unlink(temporaryPath)
+            if case BERGError.writeFailed(_, let message) = error { throw BERGError.writeFailed(path: path, message: message) }
+            throw error
+        }
+    }
+
+    func discard() {
+        guard !done else { return }
+        done = true
+        try? file.close()
+        unlink(temporaryPath)
+    }
+}
+
+/// Rows of the one output, appended to a `.npy` whose header already holds the final count.
+final class NPYResultWriter: ResultSink {
+    private let file: StagedFile
+    private let count: Int
+    private var rows = 0
+    private var rowShape: [Int]?
+
+    init(path: String, count: Int) throws {
+        file = try StagedFile(path: path)
+        self.count = count
+    }
+
+    func append(_ batch: EncodingResult) throws {
+        let tensor = try batch.response.asFloat32
+        guard let n = tensor.shape.first else { throw BERGError.invalidInput("a response array needs an images axis") }
+        let shape = Array(tensor.shape.dropFirst())
+        if rowShape == nil {
+            rowShape = shape
+            try file.write(NPYFile.header(shape: [count] + shape, dtype: .float32))
+        }
+        guard shape == rowShape, rows + n <= count else {
+            throw BERGError.shapeMismatch(what: "responses appended to \(file.path)", expected: [count - rows] + (rowShape ?? []), actual: tensor.shape)
+        }
+        try file.write(RawArray.littleEndianBytes(of: tensor))
+        rows += n
+    }
+
+    func finish(_ summary: EncodingSummary) throws {
+        guard rows == count, rowShape != nil else {
+            throw BERGError.shapeMismatch(what: "responses written to \(file.path)", expected: [count], actual: [rows])
+        }
+    }
+
+    func commit() throws { try file.commit() }
+
+    func discard() { file.discard() }
+}
+
+/// Response datasets made at the first batch and filled a slab of rows at a time; names,
+/// metadata and attributes written at the end.
+final class HDF5ResultWriter: ResultSink {
+    private let staged: StagedHDF5File
+    private let count: Int
+    private let attributes: [String: HDF5File.AttributeValue]
+    private let includeMetadata: Bool
+    private var rows = 0
+    /// Output name → dataset name, once made.
+    private var datasets: [String: String] = [:]
+
+    init(path: String, count: Int, attributes: [String: HDF5File.AttributeValue], includeMetadata: Bool) throws {
+        staged = try StagedHDF5File(path: path)
+        self.count = count
+        self.attributes = attributes
+        self.includeMetadata = includeMetadata
+    }
+
+    func append(_ batch: EncodingResult) throws {
+        if datasets.isEmpty {
+            let single = batch.responses.count == 1 && batch.responses["responses"] != nil
+            for name in batch.outputNames {
+                let tensor = batch.responses[name]!
+                let dataset = single ? "responses" : "responses/\(name)"
+                try staged.file.createDataset(dataset, shape: [count] + tensor.shape.dropFirst(), dtype: .float32, compressed: true)
+                datasets[name] = dataset
+            }
+        }
+        guard Set(batch.outputNames) == Set(datasets.keys) else {
+            throw BERGError.invalidInput("a batch gave the outputs \(batch.outputNames), earlier ones \(datasets.keys.sorted())")
+        }
+        var n = 0
+        for (name, dataset) in datasets {
+            let tensor = batch.responses[name]!.asFloat32
+            n = tensor.shape.first ?? 0
+            try staged.file.writeRows(tensor, at: dataset, start: rows)
+        }
+        rows += n
+    }
+
+    func finish(_ summary: EncodingSummary) throws {
+        guard rows == count, !datasets.isEmpty else {
+            throw BERGError.shapeMismatch(what: "responses written to \(staged.path)", expected: [count], actual: [rows])
+        }
+        let file = staged.file
+        if !summary.stimulusNames.isEmpty { try file.writeStrings(summary.stimulusNames, at: "stimulus_names") }
+        if includeMetadata { try file.writeMetadata(summary.metadata, at: "metadata") }
+        let all = ResultWriter.runAttributes(summary.metadata).merging(attributes) { _, given in given }
+        for (key, value) in all.sorted(by: { $0.key < $1.key }) { try file.setAttribute(key, value) }
+    }
+
+    func commit() throws { try staged.commit() }
+
+    func discard() { staged.discard() }
 }

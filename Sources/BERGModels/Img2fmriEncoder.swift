@@ -19,7 +19,8 @@ public struct Img2fmriEncoder: EncodingModel {
     public static let kind = EncoderKind(
         name: "img2fmri", settings: Img2fmriSettings.self, requiresPreprocessing: true,
         builder: { context, settings in try Img2fmriEncoder(context: context, settings: settings) },
-        metadata: { context, settings in try Img2fmriReadout(context: context, settings: settings).metadata })
+        metadata: { context, settings in try Img2fmriReadout(context: context, settings: settings).metadata },
+        metadataArtifacts: ["package"])  // the ridge pickles and masks, not the backbone
 
     public let modelID: String
     public let subject: Subject

@@ -24,7 +24,8 @@ struct BenchFWRFCommand: ParsableCommand {
     /// Times `repeats` encodes of `batch` noise images per ROI and prints the best (shared
     /// with `berg bench fmri-nsd-fwrf`).
     static func measure(bergDir: String, subject: Int, rois: [String], batch: Int, repeats: Int) throws {
-        let berg = try BERG(storeOptions: StoreOptions(bergDir: URL(fileURLWithPath: bergDir), offline: true))
+        let folder = try StoreOptions.checkedBergDir(bergDir, name: "--berg-dir")
+        let berg = try BERG(storeOptions: StoreOptions(bergDir: folder, offline: true))
         for result in try berg.benchmarkModel("fmri-nsd-fwrf", subject: Subject(subject), rois: rois, batch: batch, repeats: repeats) {
             writeStdout(String(format: "berg fwrf roi=%@ voxels=%d batch=%d: best %.3f s, %.1f images/s, %.1f GFLOP/s (%.1f GFLOP per run; runs: %@)\n",
                                result.roi, result.voxels, result.batch, result.best, result.imagesPerSecond,

@@ -21,7 +21,9 @@ struct ModelOptions: ParsableArguments {
     @Argument(help: "The model id (see `berg list`).")
     var modelID: String
 
-    @Option(help: "The subject number (see `berg describe <id>`).")
+    // Numeric options parse their next word unconditionally, so that a negative number reaches
+    // its check ("must be at least 1") instead of being taken for a flag ("Missing value").
+    @Option(parsing: .unconditional, help: "The subject number (see `berg describe <id>`).")
     var subject: Int
 
     @OptionGroup var choice: SelectionOptions
@@ -77,7 +79,8 @@ struct ComputeOptions: ParsableArguments {
     @Option(help: "auto, cpu or cuda.")
     var device: Device = .auto
 
-    @Option(help: "CPU threads for compute (default: BERG_NUM_THREADS, else all cores).", transform: ComputeOptions.threadCount)
+    @Option(parsing: .unconditional, help: "CPU threads for compute (default: BERG_NUM_THREADS, else all cores).",
+            transform: ComputeOptions.threadCount)
     var threads: Int?
 
     /// `--threads` as text: a positive integer, or a message that says so.
@@ -86,7 +89,10 @@ struct ComputeOptions: ParsableArguments {
         return n
     }
 
-    func validate() throws { try BERG.checkThreadSetting(threads) }
+    /// `BERG_NUM_THREADS` gets the check `--threads` gets, as a usage error.
+    func validate() throws {
+        do { try BERG.checkThreadSetting(threads) } catch let error as BERGError { throw ValidationError(error.message) }
+    }
 
     /// The process-wide settings a command-line run opts into (threads).
     func apply() throws {
@@ -144,14 +150,59 @@ func writeStdout(_ text: String) {
     FileHandle.standardOutput.write(Data(text.utf8))
 }
 
-/// A progress bar on stderr for terminals; otherwise nothing.
-struct ProgressBar: ProgressReporter {
-    static var onTerminal: ProgressBar? { isatty(STDERR_FILENO) == 1 ? ProgressBar() : nil }
+func writeStderr(_ text: String) {
+    FileHandle.standardError.write(Data(text.utf8))
+}
+
+/// Progress on stderr: a bar redrawn in place on a terminal; otherwise (batch jobs, logs) a
+/// plain line every `interval` seconds. Both say how fast it goes and how long is left.
+final class ProgressDisplay: ProgressReporter, @unchecked Sendable {
+    private let terminal = isatty(STDERR_FILENO) == 1
+    private let interval: Double
+    private let start = Date()
+    private let lock = NSLock()
+    private var lastLine: Date?
+    private var drawn = false
+
+    init(interval: Double = 10) { self.interval = interval }
+
+    /// Lines every `BERG_PROGRESS_SECONDS` seconds (default 10) when stderr is not a terminal.
+    static func fromEnvironment() throws -> ProgressDisplay {
+        guard let text = ProcessInfo.processInfo.environment["BERG_PROGRESS_SECONDS"], !text.isEmpty else { return ProgressDisplay() }
+        guard let seconds = Double(text), seconds >= 0 else {
+            throw BERGError.invalidArgument(name: "BERG_PROGRESS_SECONDS", value: text, message: "must be a number of seconds, 0 or more")
+        }
+        return ProgressDisplay(interval: seconds)
+    }
 
     func report(completed: Int, total: Int, message: String) {
-        let width = 30
-        let filled = total > 0 ? width * completed / total : width
-        let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
-        FileHandle.standardError.write(Data("\r\(message) [\(bar)] \(completed)/\(total)".utf8))
+        lock.lock(); defer { lock.unlock() }
+        let now = Date(), elapsed = now.timeIntervalSince(start)
+        let rate = elapsed > 0 ? Double(completed) / elapsed : 0
+        let left = rate > 0 && total > completed ? " · about \(ProgressDisplay.duration(Double(total - completed) / rate)) left" : ""
+        let speed = rate > 0 ? String(format: " · %.1f %@/s", rate, message) : ""
+        if terminal {
+            let width = 30
+            let filled = total > 0 ? width * min(completed, total) / total : width
+            let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+            writeStderr("\r\u{1B}[K\(message) [\(bar)] \(completed)/\(total)\(speed)\(left)")
+            drawn = true
+        } else if now.timeIntervalSince(lastLine ?? start) >= interval || (completed == total && lastLine != nil) {
+            lastLine = now
+            writeStderr("berg: \(completed)/\(total) \(message) (\(total > 0 ? 100 * completed / total : 100) %)\(speed)\(left)\n")
+        }
+    }
+
+    /// Ends the bar's line on a terminal.
+    func end() {
+        lock.lock(); defer { lock.unlock() }
+        if drawn { writeStderr("\n") }
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
+        return "\(s / 3600)h\(String(format: "%02d", s / 60 % 60))m"
     }
 }

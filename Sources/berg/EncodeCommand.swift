@@ -15,7 +15,9 @@ struct EncodeCommand: ParsableCommand {
               --option center_crop=true --input photos/ --output csi2.h5
 
         Images of any size are fine: each model crops, resizes and normalises them as its \
-        manifest says (`berg describe <id>`). Files the model needs are fetched on first use \
+        manifest says (`berg describe <id>`). Images are read and results written a batch at a \
+        time, so memory does not grow with their number; progress goes to stderr (a bar on a \
+        terminal, a line every 10 seconds otherwise). Files the model needs are fetched on first use \
         (see `berg get-model`); BERG_OFFLINE=1 forbids that. `berg describe <id>` lists a \
         model's subjects, selections and options. Everything is checked before any work, and a \
         failed run leaves none of its files behind.
@@ -32,7 +34,7 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: "Where to write: .npy (float32 [N, V]) or .h5 (responses, stimulus names, attributes).")
     var output: String
 
-    @Option(help: "Images per batch.") var batchSize = 64
+    @Option(parsing: .unconditional, help: "Images per batch.") var batchSize = 64
     @Flag(help: "Also write the model's metadata (into the .h5 file).") var metadata = false
     @Option(help: "Also draw a PNG of the responses on the visual field (pRF models).") var picture: String?
     @Option(help: "Also write the responses into the ROI's voxels of a 4-D NIfTI volume, NaN elsewhere (.nii or .nii.gz; volume-space models such as fmri-nsd-fwrf).")
@@ -40,6 +42,8 @@ struct EncodeCommand: ParsableCommand {
     @Option(name: .customLong("option"), help: ArgumentHelp(
         "An encoding option the model's manifest declares, such as center_crop=true (repeatable).", valueName: "key=value"))
     var options: [String] = []
+    @Flag(name: .customLong("skip-unreadable"), help: "Go on past image files that cannot be read or are in formats this build does not read: their responses are NaN, and they are listed (otherwise the first one ends the run).")
+    var skipUnreadable = false
 
     func validate() throws {
         _ = try KeyValue.parseAll(options, flag: "--option")
@@ -52,11 +56,15 @@ struct EncodeCommand: ParsableCommand {
         let job = EncodeJob(modelID: model.modelID, subject: Subject(model.subject), selection: try model.selection,
                             options: try berg.parseOptions(model.modelID, options), device: compute.device,
                             input: input, output: output, volume: volume, picture: picture,
-                            includeMetadata: metadata, batchSize: batchSize)
-        let progress = ProgressBar.onTerminal
-        let result = try berg.run(job, progress: progress)
-        if progress != nil { FileHandle.standardError.write(Data("\n".utf8)) }
-        let shapes = result.outputNames.map { "\($0) \(result.responses[$0]!.shape)" }.joined(separator: ", ")
-        FileHandle.standardError.write(Data("wrote \(job.outputs.joined(separator: ", ")) (\(shapes))\n".utf8))
+                            includeMetadata: metadata, batchSize: batchSize, skipUnreadable: skipUnreadable,
+                            warn: { writeStderr("berg: warning: \($0)\n") })
+        let progress = try ProgressDisplay.fromEnvironment()
+        let summary = try ModelFilesError.adding(modelID: job.modelID, subject: model.subject, selection: job.selection,
+                                                 registries: registry.registries) {
+            try berg.run(job, progress: progress)
+        }
+        progress.end()
+        let shapes = summary.shapes.keys.sorted().map { "\($0) \(summary.shapes[$0]!)" }.joined(separator: ", ")
+        writeStderr("wrote \(job.outputs.joined(separator: ", ")) (\(shapes))\n")
     }
 }

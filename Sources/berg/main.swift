@@ -21,6 +21,7 @@ struct Berg: ParsableCommand {
             Bench.self,
             BenchFWRFCommand.self,
             InspectCommand.self,
+            RSACommand.self,
         ])
 
     /// Parses and runs, and turns every failure into one `error:` line and an exit status.
@@ -35,7 +36,7 @@ struct Berg: ParsableCommand {
     }
 }
 
-// Process-wide settings for long compute runs (allocator, BLAS threads): the library never
-// applies them itself; the command line opts in.
+// Process-wide settings for long compute runs (allocator, OpenBLAS's pool): the library
+// never applies them itself; the command line opts in.
 BERG.applyProcessTuning()
 Berg.runReportingErrors()

@@ -4,7 +4,8 @@ import Foundation
 import XCTest
 
 final class ResultWriterTests: XCTestCase {
-    private let attributes = ["model_id": "fmri-test", "subject": "1", "selection": "roi=V1", "berg_version": "0.1.0"]
+    private let attributes: [String: HDF5File.AttributeValue] = ["model_id": .string("fmri-test"), "subject": .int(1),
+                                                                 "selection": .string("roi=V1"), "berg_version": .string("0.1.0")]
 
     private func result(_ responses: [String: Tensor]) throws -> EncodingResult {
         var metadata = Metadata()
@@ -39,7 +40,7 @@ final class ResultWriterTests: XCTestCase {
         let file = try HDF5File(path: path, mode: .read)
         XCTAssertEqual(try file.read("responses"), try single.asFloat32)
         XCTAssertEqual(try file.readStrings("stimulus_names"), ["a.png", "b.png"])
-        for (key, value) in attributes { XCTAssertEqual(try file.attribute(key), .string(value)) }
+        for (key, value) in attributes { XCTAssertEqual(try file.attribute(key), value) }
         XCTAssertEqual(try file.readMetadata(at: "metadata"), input.metadata)
         XCTAssertEqual(try file.children(), ["responses", "stimulus_names", "metadata"])
     }
@@ -83,5 +84,34 @@ final class ResultWriterTests: XCTestCase {
         assertThrowsBERGError(try ResultWriter.write(result(["responses": single]), to: dir + "/out.csv",
                                                      stimulusNames: [], attributes: [:], includeMetadata: false))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["taken.h5"])
+    }
+
+    /// A result written a batch at a time gives the same bytes as written whole: `.npy` and
+    /// `.h5` (no modification times are recorded, so equal data make equal files).
+    func testStreamedFilesEqualWholeFilesByteForByte() throws {
+        let dir = try IOFixtures.scratchFolder(self)
+        // Large enough for compressed, chunked datasets of several chunks.
+        let (n, v) = (300, 1100)
+        let values = (0..<(n * v)).map { Float(($0 * 7919) % 1013) / 17 - 20 }
+        let whole = try result(["responses": Tensor(shape: [n, v], floats: values)])
+        let names = (0..<n).map { "image-\($0).png" }
+        for ext in ["npy", "h5"] {
+            let wholePath = dir + "/whole.\(ext)", streamedPath = dir + "/streamed.\(ext)"
+            try ResultWriter.write(whole, to: wholePath, stimulusNames: names, attributes: attributes, includeMetadata: true)
+            let writer = try ResultWriter.writer(for: streamedPath, count: n, outputs: ["responses"], attributes: attributes, includeMetadata: true)
+            for start in stride(from: 0, to: n, by: 64) {
+                let rows = Array(values[start * v ..< min(n, start + 64) * v])
+                try writer.append(result(["responses": Tensor(shape: [min(n, start + 64) - start, v], floats: rows)]))
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: streamedPath), "nothing appears before commit")
+            try writer.finish(EncodingSummary(metadata: whole.metadata, stimulusNames: names, placement: nil))
+            try writer.commit()
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: streamedPath)), try Data(contentsOf: URL(fileURLWithPath: wholePath)), ext)
+        }
+        // A writer discarded part-way leaves nothing behind.
+        let writer = try ResultWriter.writer(for: dir + "/partial.h5", count: n, outputs: ["responses"], attributes: [:], includeMetadata: false)
+        try writer.append(result(["responses": Tensor(shape: [1, v], floats: Array(values[0..<v]))]))
+        writer.discard()
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["streamed.h5", "streamed.npy", "whole.h5", "whole.npy"])
     }
 }

@@ -71,6 +71,10 @@ final class ResponseVolumeTests: XCTestCase {
             let image = try NIfTIFile.read(path)
             XCTAssertEqual(image.shape, [40, 30, 20, images])
             XCTAssertEqual(image.raw.floats.map(\.bitPattern), expected.floats.map(\.bitPattern), name)
+            // Streamed an image at a time, the file has the bytes of the whole volume written at once.
+            let whole = folder.appendingPathComponent("whole-" + name).path
+            try NIfTIFile.write(expected, affine: try BERG.responseVolume(result).affine, to: whole)
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), try Data(contentsOf: URL(fileURLWithPath: whole)), name)
             let values = image.raw.floats
             // (5, 6, 7) holds the mean of outputs 1 and 2; (39, 29, 19) output 3.
             for n in [0, 60, 119] {
