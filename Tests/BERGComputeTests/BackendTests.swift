@@ -1,4 +1,4 @@
-import BERGCompute
+@testable import BERGCompute
 import BERGCore
 import BERGFormats
 import Foundation
@@ -58,6 +58,23 @@ final class BackendTests: XCTestCase {
             for chosen in GEMMBackend.available {
                 XCTAssertEqual(GEMM.withBackend(chosen) { GEMM.backend(for: opClass) }, chosen)
             }
+        }
+    }
+
+    /// A backend chosen with `withBackend` holds on the engine's worker threads too.
+    func testChosenBackendReachesTheWorkerThreads() {
+        ComputeThreads.configure(4)
+        for backend in GEMMBackend.available {
+            let seen = GEMM.withBackend(backend) {
+                let lock = NSLock()
+                var seen: [GEMMBackend] = []
+                Parallel.run(4) { _ in
+                    let b = GEMM.backend(for: .linear)
+                    lock.lock(); seen.append(b); lock.unlock()
+                }
+                return seen
+            }
+            XCTAssertEqual(seen, [GEMMBackend](repeating: backend, count: 4))
         }
     }
 
