@@ -6,7 +6,8 @@ set -euo pipefail
 # libdnnl-dev (oneDNN) runs the GEMMs and convolutions with the CPU's widest vectors; without
 # it every GEMM falls back to OpenBLAS (Package.swift looks for its header).
 packages=(pkg-config libopenblas-dev libdnnl-dev libhdf5-dev libcurl4-openssl-dev libarchive-dev
-          libturbojpeg0-dev libpng-dev zlib1g-dev)
+          libturbojpeg0-dev libpng-dev zlib1g-dev
+          libavformat-dev libavcodec-dev libswscale-dev libavutil-dev)
 
 missing=()
 for p in "${packages[@]}"; do
