@@ -43,15 +43,10 @@ let package = Package(
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
 
         .target(name: "BERGCore"),
-<<<<<<< HEAD
         // Element-wise kernels built for AVX-512, AVX2 and the baseline, picked per call.
         .target(name: "CKernels"),
         .target(name: "BERGCompute", dependencies: ["BERGCore", "CBLAS", "CKernels"] + (oneDNN ? ["CDNNL"] : [])),
-        .target(name: "BERGFormats", dependencies: ["BERGCore", "BERGCompute", "CHDF5", "CArchive", "CTurboJPEG", "CPNG", "CZlib"]),
-=======
-        .target(name: "BERGCompute", dependencies: ["BERGCore", "CBLAS"]),
-        .target(name: "BERGFormats", dependencies: ["BERGCore", "CHDF5", "CArchive", "CTurboJPEG", "CPNG", "CZlib", "CBLAS", "CFFmpeg"]),
->>>>>>> main
+        .target(name: "BERGFormats", dependencies: ["BERGCore", "BERGCompute", "CHDF5", "CArchive", "CTurboJPEG", "CPNG", "CZlib", "CFFmpeg"]),
         .target(name: "BERGRegistry", dependencies: ["BERGCore", "Yams"]),
         .target(name: "BERGStore", dependencies: [
             "BERGCore", "BERGRegistry", "CCurl", "CArchive",
