@@ -16,8 +16,8 @@ struct Bench: ParsableCommand {
 
         Examples:
           berg bench --network resnet18 --batch 64 --threads 2
-          BERG_PROFILE=1 berg bench --network alexnet     (where the time goes)
-          berg bench --backends --threads 2              (every op class on each backend)
+          BERG_PROFILE=1 berg bench --network alexnet    (where the time goes)
+          berg bench --backends --threads 2    (each op class on each backend)
           berg bench fmri-nsd-fwrf --berg-dir /tmp/fwrf-full --roi V1 --batch 100
         """)
 
