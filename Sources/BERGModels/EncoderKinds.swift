@@ -23,6 +23,14 @@ public struct EncoderContext: Sendable {
         self.files = files
     }
 
+    /// The selection with the options added by name, which is what a manifest's artifact
+    /// `only`/`except` conditions read (img2fmri's `group` files: only with `space=mni`).
+    public var artifactSelection: Selection {
+        var combined = selection
+        for (name, value) in options.values where combined[name] == nil { combined[name] = value.description }
+        return combined
+    }
+
     /// The local file of a named artifact, or an error naming it.
     public func file(_ name: String) throws -> URL {
         guard let url = files[name] else {

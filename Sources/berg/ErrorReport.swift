@@ -25,8 +25,9 @@ enum ErrorReport {
             printError(Berg.message(for: error))
             return 2
         default:
-            // Anything else (a system error the library did not wrap) is a failure, not misuse.
-            printError(error.localizedDescription)
+            // Anything else (a system error the library did not wrap, or one a `validate()`
+            // threw, which the parser wraps and describes) is a failure, not misuse.
+            printError(Berg.message(for: error))
             return 1
         }
     }
