@@ -1,5 +1,12 @@
 // swift-tools-version: 6.0
+import Foundation
 import PackageDescription
+
+/// oneDNN, the faster GEMM on CPUs with AVX-512 (Debian's libdnnl-dev ships no pkg-config file,
+/// so its header decides). Without it, or with BERG_ONEDNN=0 at build time, every GEMM runs on
+/// OpenBLAS. Tools/install-deps.sh installs it.
+let oneDNN = ProcessInfo.processInfo.environment["BERG_ONEDNN"] != "0"
+    && ["/usr/include", "/usr/local/include"].contains { FileManager.default.fileExists(atPath: $0 + "/oneapi/dnnl/dnnl.h") }
 
 let package = Package(
     name: "BERG",
@@ -18,6 +25,7 @@ let package = Package(
         // System libraries, found through pkg-config (Tools/install-deps.sh installs them).
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
                        providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CArchive", path: "Sources/CArchive", pkgConfig: "libarchive",
@@ -30,10 +38,15 @@ let package = Package(
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        // FFmpeg's libavformat, libavcodec, libswscale and libavutil (movie frames).
+        .systemLibrary(name: "CFFmpeg", path: "Sources/CFFmpeg", pkgConfig: "libavformat",
+                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
 
         .target(name: "BERGCore"),
-        .target(name: "BERGCompute", dependencies: ["BERGCore", "CBLAS"]),
-        .target(name: "BERGFormats", dependencies: ["BERGCore", "CHDF5", "CArchive", "CTurboJPEG", "CPNG", "CZlib", "CBLAS"]),
+        // Element-wise kernels built for AVX-512, AVX2 and the baseline, picked per call.
+        .target(name: "CKernels"),
+        .target(name: "BERGCompute", dependencies: ["BERGCore", "CBLAS", "CKernels"] + (oneDNN ? ["CDNNL"] : [])),
+        .target(name: "BERGFormats", dependencies: ["BERGCore", "BERGCompute", "CHDF5", "CArchive", "CTurboJPEG", "CPNG", "CZlib", "CFFmpeg"]),
         .target(name: "BERGRegistry", dependencies: ["BERGCore", "Yams"]),
         .target(name: "BERGStore", dependencies: [
             "BERGCore", "BERGRegistry", "CCurl", "CArchive",
@@ -65,7 +78,7 @@ let package = Package(
         .testTarget(name: "BERGAnalysisTests", dependencies: ["BERGAnalysis", "BERGFormats"],
                     resources: [.copy("Fixtures")]),
         // Tests that fetch from PyPI (the img2fmri wheel): `make test-network`, not `make test`.
-        .testTarget(name: "BERGNetworkTests", dependencies: ["BERGModels", "BERGFormats", "BERGRegistry", "BERGStore", "BERGTestSupport"],
+        .testTarget(name: "BERGNetworkTests", dependencies: ["BERG", "BERGModels", "BERGFormats", "BERGRegistry", "BERGStore", "BERGTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BERGTests", dependencies: ["BERG", "BERGFormats", "BERGModels", "BERGRegistry", "BERGStore", "BERGPlot"]),
         // Depends on the executable so that `swift test` builds it first: the CLI tests run it.

@@ -96,7 +96,7 @@ public final class BERG: Sendable {
                                  options: EncodingOptions = [:], device: Device = .auto) throws -> any EncodingModel {
         let (context, kind) = try prepare(id, subject: subject, selection: selection, options: options, device: device)
         var withFiles = context
-        withFiles.files = try artifacts.localFiles(for: context.manifest, subject: subject, selection: context.selection)
+        withFiles.files = try artifacts.localFiles(for: context.manifest, subject: subject, selection: context.artifactSelection)
         return try kind.build(withFiles)
     }
 
@@ -108,7 +108,7 @@ public final class BERG: Sendable {
         // so that parametric models never touch the store.
         let needed = metadataManifest(context.manifest, kind: kind)
         if !needed.artifacts.isEmpty {
-            context.files = try artifacts.localFiles(for: needed, subject: subject, selection: context.selection)
+            context.files = try artifacts.localFiles(for: needed, subject: subject, selection: context.artifactSelection)
         }
         var metadata = try kind.metadata(context)
         metadata.merge(BERG.runMetadata(id: id, subject: subject, selection: context.selection))
@@ -166,8 +166,10 @@ public final class BERG: Sendable {
         let resolvedOptions = try registry.resolveOptions(manifest, options)
         let backend = try device.resolved()
         let kind = try kinds.kind(for: manifest)
-        return (EncoderContext(manifest: manifest, subject: subject, selection: resolved, options: resolvedOptions,
-                               device: backend, files: [:]), kind)
+        let context = EncoderContext(manifest: manifest, subject: subject, selection: resolved, options: resolvedOptions,
+                                     device: backend, files: [:])
+        try kind.checkSelection(context)
+        return (context, kind)
     }
 
     /// The manifest with only the artifacts a kind's metadata reads, as the kind declares

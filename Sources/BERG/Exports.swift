@@ -1,4 +1,5 @@
 import BERGCore
+import BERGFormats
 import BERGModels
 import BERGRegistry
 import BERGStore
@@ -52,3 +53,6 @@ public typealias PlannedSize = BERGStore.PlannedSize
 public typealias DownloadProgress = BERGStore.DownloadProgress
 public typealias CachedFile = BERGStore.CachedFile
 public typealias CacheVerification = BERGStore.CacheVerification
+
+// Movies (BERGFormats): the frames `BERG.loadMovie` samples.
+public typealias MovieFrames = BERGFormats.MovieFrames

@@ -1,6 +1,5 @@
 import BERGCompute
 import BERGCore
-import CBLAS
 import Foundation
 
 /// Stimulus patterns, N rows (stimuli) by P columns (units), as stored: float32 or float64,
@@ -177,8 +176,8 @@ public struct PatternMatrix: Sendable {
         var gram = [Double](repeating: 0, count: rows * rows)
         gram.withUnsafeMutableBufferPointer { g in
             forEachColumnBlock(centring: centring) { range, block in
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(rows), Int32(range.count),
-                            1, block, Int32(range.count), range.lowerBound == 0 ? 0 : 1, g.baseAddress, Int32(rows))
+                GEMM.symmetricRankUpdate(n: rows, k: range.count, a: block, lda: range.count,
+                                         beta: range.lowerBound == 0 ? 0 : 1, c: g.baseAddress!, ldc: rows)
             }
         }
         return gram
@@ -190,8 +189,8 @@ public struct PatternMatrix: Sendable {
         var product = [Double](repeating: 0, count: columns * columns)
         product.withUnsafeMutableBufferPointer { c in
             forEachRowBlock(centring: centring) { range, block in
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(columns), Int32(range.count),
-                            1, block, Int32(columns), range.lowerBound == 0 ? 0 : 1, c.baseAddress, Int32(columns))
+                GEMM.symmetricRankUpdate(n: columns, k: range.count, a: block, lda: columns, transposeA: true,
+                                         beta: range.lowerBound == 0 ? 0 : 1, c: c.baseAddress!, ldc: columns)
             }
         }
         return product
@@ -202,8 +201,8 @@ public struct PatternMatrix: Sendable {
         var out = [Double](repeating: 0, count: rows * k)
         out.withUnsafeMutableBufferPointer { o in
             forEachRowBlock(centring: centring) { range, block in
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(range.count), Int32(k), Int32(columns),
-                            1, block, Int32(columns), right, Int32(k), 0, o.baseAddress! + range.lowerBound * k, Int32(k))
+                GEMM.multiply(m: range.count, n: k, k: columns, a: block, lda: columns, b: right, ldb: k,
+                              c: o.baseAddress! + range.lowerBound * k, ldc: k)
             }
         }
         return out
@@ -214,8 +213,8 @@ public struct PatternMatrix: Sendable {
         var out = [Double](repeating: 0, count: k * columns)
         out.withUnsafeMutableBufferPointer { o in
             forEachColumnBlock(centring: centring) { range, block in
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(k), Int32(range.count), Int32(rows),
-                            1, left, Int32(rows), block, Int32(range.count), 0, o.baseAddress! + range.lowerBound, Int32(columns))
+                GEMM.multiply(m: k, n: range.count, k: rows, a: left, lda: rows, b: block, ldb: range.count,
+                              c: o.baseAddress! + range.lowerBound, ldc: columns)
             }
         }
         return out

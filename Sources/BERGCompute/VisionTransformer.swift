@@ -3,7 +3,8 @@ import BERGCore
 /// torchvision VisionTransformer (ViT-B/32 and reduced variants), eval mode. Sizes come from
 /// the state_dict: hidden size and patch from `conv_proj.weight`, image size from
 /// `encoder.pos_embedding`, depth from the `encoder.layers.encoder_layer_K` keys. The head
-/// count is not in a state_dict: it defaults to hidden / 64 (12 for ViT-B).
+/// count is not in a state_dict: it defaults to hidden / 64 (12 for ViT-B). The MLP's
+/// linears may be spelt `mlp.0`/`mlp.3` or, as in the 2022 checkpoints, `mlp.linear_1`/`linear_2`.
 ///
 /// Nodes: conv_proj, encoder.layers.encoder_layer_K.add (after attention) and .add_1 (the
 /// block's output, [N, tokens, hidden]), encoder.ln, heads.head (when present).
@@ -58,10 +59,13 @@ public final class VisionTransformer: FeatureNetwork, @unchecked Sendable {
                 inProjBias: sd.tensor("\(p).self_attention.in_proj_bias", shape: [3 * hidden]),
                 outProjWeight: sd.tensor("\(p).self_attention.out_proj.weight", shape: [hidden, hidden]),
                 outProjBias: sd.tensor("\(p).self_attention.out_proj.bias", shape: [hidden]), heads: self.heads)
-            let mlp1 = try sd.linear("\(p).mlp.0", in: hidden)
+            // torchvision's 2022 checkpoints (vit_b_32-d86f8d99.pth) name the MLP's linears
+            // linear_1/linear_2; torchvision renames them to 0/3 on load, and newer files use 0/3.
+            let (first, second) = sd.has("\(p).mlp.linear_1.weight") ? ("linear_1", "linear_2") : ("0", "3")
+            let mlp1 = try sd.linear("\(p).mlp.\(first)", in: hidden)
             blocks.append(Block(ln1: try sd.layerNorm("\(p).ln_1", features: hidden, eps: 1e-6), attention: attention,
                                 ln2: try sd.layerNorm("\(p).ln_2", features: hidden, eps: 1e-6),
-                                mlp1: mlp1, mlp2: try sd.linear("\(p).mlp.3", in: mlp1.outFeatures)))
+                                mlp1: mlp1, mlp2: try sd.linear("\(p).mlp.\(second)", in: mlp1.outFeatures)))
             names += ["\(p).add", "\(p).add_1"]
         }
         guard !blocks.isEmpty else {

@@ -10,7 +10,9 @@ struct GetModelCommand: ParsableCommand {
         Files come from --artifact NAME=PATH, then --berg-dir (BERG_DIR), then the cache \
         (BERG_HOME, else $XDG_CACHE_HOME/berg, else ~/.cache/berg), then a download. BERG_MIRROR \
         replaces the address of BERG's bucket; BERG_OFFLINE=1 never touches the network. \
-        Without --roi or --select, every file the manifest lists for the subject is fetched.
+        Without --roi or --select, every file the manifest lists for the subject is fetched. \
+        Some files are needed only with an option: `--option space=mni` also fetches \
+        img2fmri-bold5000's group-level files.
         """)
 
     @OptionGroup var registry: RegistryOptions
@@ -18,6 +20,9 @@ struct GetModelCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "The subject number.") var subject: Int?
     @Flag(name: .customLong("all-subjects"), help: "Every subject the model has.") var allSubjects = false
     @OptionGroup var choice: SelectionOptions
+    @Option(name: .customLong("option"), help: ArgumentHelp(
+        "An encoding option whose files to fetch too, such as space=mni (repeatable).", valueName: "key=value"))
+    var options: [String] = []
     @Flag(name: .customLong("dry-run"), help: "List the files, their sizes and where they would come from; fetch nothing.")
     var dryRun = false
     @OptionGroup var store: StoreFlags
@@ -31,7 +36,8 @@ struct GetModelCommand: ParsableCommand {
     func run() throws {
         let berg = try store.makeBERG(registries: registry, modelID: modelID)
         let subjects = subject.map { [Subject($0)] }
-        let files = try berg.modelFiles(modelID, subjects: subjects, selection: try choice.selection())
+        let files = try berg.modelFiles(modelID, subjects: subjects, selection: try choice.selection(),
+                                        options: try berg.parseOptions(modelID, options))
         if try berg.describe(modelID).artifacts.isEmpty {
             writeStdout("\(modelID) is built in; nothing to fetch\n")
             return

@@ -24,7 +24,7 @@ struct MetadataCommand: ParsableCommand {
         let selection = try model.selection
         let metadata = try ModelFilesError.adding(modelID: model.modelID, subject: model.subject, selection: selection,
                                                   registries: registry.registries) {
-            try berg.getModelMetadata(model.modelID, subject: Subject(model.subject), selection: selection)
+            try berg.getModelMetadata(model.modelID, subject: berg.subject(model.subject, for: model.modelID, options: [:]), selection: selection)
         }
         if json {
             writeStdout(try BERG.metadataJSON(metadata) + "\n")

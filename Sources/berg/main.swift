@@ -38,4 +38,7 @@ struct Berg: ParsableCommand {
     }
 }
 
+// Process-wide settings for long compute runs (allocator, OpenBLAS's pool): the library
+// never applies them itself; the command line opts in.
+BERG.applyProcessTuning()
 Berg.runReportingErrors()
