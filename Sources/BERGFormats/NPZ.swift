@@ -27,13 +27,14 @@ public enum NPZFile {
 }
 
 extension NPZFile {
-    /// Writes float32 arrays as `np.savez` does (a zip of stored `<name>.npy` members); the
-    /// file appears whole or not at all.
+    /// Writes arrays as `np.savez` does (a zip of stored `<name>.npy` members), each in its own
+    /// dtype, which `np.load(path)[name]` reads; the file appears whole or not at all.
     public static func write(_ arrays: [(name: String, tensor: Tensor)], to path: String) throws {
-        let writer = try StreamWriter(path: path, members: arrays.map { ($0.name, $0.tensor.shape) })
+        let writer = try StreamWriter(path: path, members: arrays.map { ($0.name, $0.tensor.shape) },
+                                      dtypes: arrays.map(\.tensor.dtype))
         do {
             for (member, array) in arrays.enumerated() {
-                try array.tensor.asFloat32.floats.withUnsafeBytes { try writer.append(member: member, bytes: $0) }
+                try RawArray.littleEndianBytes(of: array.tensor).withUnsafeBytes { try writer.append(member: member, bytes: $0) }
             }
             try writer.finish()
             try writer.commit()
@@ -43,7 +44,7 @@ extension NPZFile {
         }
     }
 
-    /// An `.npz` of float32 arrays whose shapes are known up front, each member's bytes
+    /// An `.npz` of arrays (float32 unless `dtypes` says otherwise) whose shapes are known up front, each member's bytes
     /// appended in order as they come (interleaved between members as a run's batches are):
     /// every member's place in the file is fixed at the start, the CRCs are filled in and the
     /// central directory written at the end. ZIP64 records are used where a member or the
@@ -62,12 +63,13 @@ extension NPZFile {
         private var members: [Member] = []
         private var end = 0
 
-        public init(path: String, members shapes: [(name: String, shape: [Int])]) throws {
+        public init(path: String, members shapes: [(name: String, shape: [Int])], dtypes: [DType]? = nil) throws {
             file = try StagedFile(path: path)
             var offset = 0
-            for (name, shape) in shapes {
-                let header = NPYFile.header(shape: shape, dtype: .float32)
-                let size = header.count + shape.reduce(1, *) * 4
+            for (index, (name, shape)) in shapes.enumerated() {
+                let dtype = dtypes?[index] ?? .float32
+                let header = NPYFile.header(shape: shape, dtype: dtype)
+                let size = header.count + shape.reduce(1, *) * dtype.byteWidth
                 let fileName = Array("\(name).npy".utf8)
                 let big = size >= 0xFFFF_FFFF
                 let local = NPZFile.localHeader(name: fileName, size: size, crc: 0, big: big)
@@ -84,7 +86,7 @@ extension NPZFile {
 
         deinit { discard() }
 
-        /// The next bytes of member `member` (little-endian float32 values, in C order).
+        /// The next bytes of member `member` (little-endian values of its dtype, in C order).
         public func append(member index: Int, bytes: UnsafeRawBufferPointer) throws {
             var member = members[index]
             guard member.written + bytes.count <= member.size else {
