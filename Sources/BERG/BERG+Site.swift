@@ -27,7 +27,7 @@ extension BERG {
             guard let entry = registry.entries[id] else { continue }
             // A published id the registry took from an index gets its pages from the index below.
             if published.contains(where: { $0.manifest == entry.manifest }) { continue }
-            entries.append(SiteEntry(manifest: entry.manifest, source: entry.source == "built-in" ? "the built-in registry" : entry.source))
+            entries.append(SiteEntry(manifest: entry.manifest, source: entry.source == "built-in" ? BERG.builtInSource : entry.source))
         }
         for model in published where registry.entries[model.manifest.modelID].map({ entry in
             published.contains { $0.manifest.modelID == model.manifest.modelID && $0.manifest == entry.manifest }
@@ -124,7 +124,8 @@ extension BERG {
         if card.hasPrefix("<!--"), let end = card.firstIndex(of: "\n") { card.removeSubrange(card.startIndex...end) }
         return SiteModel(
             modelID: m.modelID, version: m.version, modality: m.modality, dataset: m.trainingDataset, species: m.species,
-            modelType: m.modelType, selectionSummary: BERG.selectionSummary(m), download: BERG.downloadSummary(m),
+            modelType: m.modelType, selectionSummary: BERG.selectionSummary(m),
+            download: BERG.downloadSummary(m, builtIn: entry.source == BERG.builtInSource),
             source: entry.source, cardMarkdown: card,
             selection: spec.orderedKeys.compactMap { key in
                 spec.properties[key].map { .init(key: key, values: $0.validStrings.joined(separator: ", "), defaultValue: $0.default?.string ?? "—",
@@ -165,6 +166,17 @@ extension BERG {
     private func pictures(for entry: SiteEntry, model: SiteModel, into folder: URL) throws -> [SiteModel.Picture] {
         var pictures: [SiteModel.Picture] = []
         let m = entry.manifest
+        if m.placement == .visualField, m.artifacts.allSatisfy({ $0.name == BERG.checkArtifactName }),
+           let subject = m.subjects.first, let selection = m.allSelections.first {
+            // A model that needs no files, whichever version this page is for.
+            var versionRegistry = registry
+            versionRegistry.add(m, source: entry.source)
+            let loader = BERG(registry: versionRegistry, artifacts: artifacts, kinds: kinds)
+            let model = try loader.getEncodingModel(m.modelID, subject: subject, selection: selection)
+            let result = try loader.encode(model, try BERG.stimulus(RetinotopyStimuli.make(size: 256), size: 256))
+            try BERG.writeResponsePicture(result, to: folder.appendingPathComponent("retinotopy.png").path)
+            pictures.append(.init(file: "retinotopy.png", caption: "Retinotopic maps that the retinotopy stimuli (berg stimuli retinotopy) measure in \(selection.description.isEmpty ? "the model" : selection.description): eccentricity, polar angle, and horizontal and vertical position."))
+        }
         let unit = m.output.first?.shape.last ?? "outputs"
         var counts: [(String, Int)] = []
         if let check = try? siteCheck(entry) {
@@ -188,13 +200,6 @@ extension BERG {
             try chart.render(width: max(360, 60 * counts.count + 120), height: 300).writePNG(to: folder.appendingPathComponent("voxel_counts.png").path)
             pictures.append(.init(file: "voxel_counts.png", caption: "Number of \(unit) per selection (subject \(m.subjects.first.map(String.init(describing:)) ?? "1"))."))
         }
-        if m.placement == .visualField, m.artifacts.allSatisfy({ $0.name == BERG.checkArtifactName }),
-           registry.entries[m.modelID]?.manifest == m, let subject = m.subjects.first, let selection = m.allSelections.first {
-            let model = try getEncodingModel(m.modelID, subject: subject, selection: selection)
-            let result = try encode(model, try BERG.stimulus(RetinotopyStimuli.make(size: 256), size: 256))
-            try BERG.writeResponsePicture(result, to: folder.appendingPathComponent("retinotopy.png").path)
-            pictures.append(.init(file: "retinotopy.png", caption: "Retinotopic maps that the retinotopy stimuli (berg stimuli retinotopy) measure in \(selection.description.isEmpty ? "the model" : selection.description): eccentricity, polar angle, and horizontal and vertical position."))
-        }
         if let accuracy = entry.folder?.appendingPathComponent("accuracy.png"), FileManager.default.fileExists(atPath: accuracy.path) {
             if accuracy.deletingLastPathComponent().standardizedFileURL != folder.standardizedFileURL {
                 try BERG.copy(accuracy, to: folder.appendingPathComponent("accuracy.png"))
@@ -211,10 +216,12 @@ extension BERG {
         }.joined(separator: "; ")
     }
 
-    /// `none (built in)` or `N file(s)`, the check not counted.
-    static func downloadSummary(_ m: Manifest) -> String {
+    static let builtInSource = "the built-in registry"
+
+    /// `none (built in)`, `none` or `N file(s)`, the check not counted.
+    static func downloadSummary(_ m: Manifest, builtIn: Bool) -> String {
         let files = m.artifacts.filter { $0.name != checkArtifactName }
-        return files.isEmpty ? "none (built in)" : "\(files.count) file(s)"
+        return files.isEmpty ? (builtIn ? "none (built in)" : "none") : "\(files.count) file(s)"
     }
 
 }

@@ -52,6 +52,7 @@ public enum SiteRenderer {
             "check": model.checkMarkdown.map(markdownHTML) ?? "",
             "hasCheck": model.checkMarkdown != nil,
             "pictures": model.pictures.map { ["file": $0.file, "caption": $0.caption] },
+            "hasPictures": !model.pictures.isEmpty,
             "versions": model.otherVersions.map { ["version": $0, "link": "../" + SiteModel.pathPart($0) + "/index.html"] },
             "hasVersions": !model.otherVersions.isEmpty,
         ]

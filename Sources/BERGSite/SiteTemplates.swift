@@ -66,6 +66,17 @@ extension SiteRenderer {
     <p>Swift:</p>
     <pre><code>{{swift}}</code></pre>
     </section>
+    {{#hasPictures}}
+    <section id="pictures">
+    <h2>Pictures</h2>
+    {{#pictures}}
+    <figure>
+    <img src="{{file}}" alt="{{caption}}">
+    <figcaption>{{caption}}</figcaption>
+    </figure>
+    {{/pictures}}
+    </section>
+    {{/hasPictures}}
     {{#hasSelection}}
     <section id="selection">
     <h2>Selection</h2>
@@ -101,12 +112,6 @@ extension SiteRenderer {
     {{{check}}}
     </section>
     {{/hasCheck}}
-    {{#pictures}}
-    <figure>
-    <img src="{{file}}" alt="{{caption}}">
-    <figcaption>{{caption}}</figcaption>
-    </figure>
-    {{/pictures}}
     <section id="card">
     {{{card}}}
     </section>
@@ -119,6 +124,9 @@ extension SiteRenderer {
     static let style = """
     body { font-family: system-ui, sans-serif; margin: 0 auto; max-width: 72rem; padding: 1rem 1.5rem; color: #1d1d1f; line-height: 1.45; }
     h1 small { font-weight: normal; color: #555; }
+    h1 code { font-size: 1em; }
+    select { max-width: 16rem; }
+    #models td:first-child { white-space: nowrap; }
     table { border-collapse: collapse; width: 100%; margin: 0.5rem 0 1rem; font-size: 0.92rem; }
     th, td { border-bottom: 1px solid #ddd; padding: 0.3rem 0.5rem; text-align: left; vertical-align: top; }
     thead th { background: #f2f2f5; }
@@ -128,12 +136,13 @@ extension SiteRenderer {
     td.hash code, td.location { word-break: break-all; }
     #filters { display: flex; flex-wrap: wrap; gap: 0.75rem; align-items: center; margin-bottom: 0.5rem; }
     #filters[hidden] { display: none; }
-    figure { display: inline-block; margin: 0.5rem 1rem 1rem 0; }
+    figure { display: inline-block; vertical-align: top; max-width: 100%; margin: 0.5rem 1rem 1rem 0; }
     figure img { max-width: 100%; border: 1px solid #ddd; }
-    figcaption { font-size: 0.9rem; color: #444; }
+    figcaption { font-size: 0.9rem; color: #444; max-width: 40rem; }
     """
 
-    /// Shows the filters (hidden without JavaScript) and hides rows that do not match.
+    /// Shows the filters (hidden without JavaScript), sets them from the page's query
+    /// (`?modality=…&dataset=…&species=…&type=…&q=…`), and hides rows that do not match.
     static let indexScript = """
     (function () {
       var filters = document.getElementById('filters');
@@ -151,6 +160,10 @@ extension SiteRenderer {
         });
         shown.textContent = count + ' of ' + rows.length + ' shown';
       }
+      // index.html?species=macaque&q=v1 opens with those filters set.
+      var params = new URLSearchParams(window.location.search);
+      search.value = params.get('q') || '';
+      selects.forEach(function (select) { select.value = params.get(select.name) || ''; });
       filters.hidden = false;
       search.addEventListener('input', apply);
       selects.forEach(function (select) { select.addEventListener('change', apply); });
