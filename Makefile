@@ -28,7 +28,8 @@ test: deps
 test-external-kind:
 	$(SWIFT) run --package-path Tests/ExternalKindPackage --scratch-path .build-external external-kind-check
 
-# The tests that fetch from PyPI (the img2fmri wheel, with pip).
+# The tests that fetch from PyPI (the img2fmri wheel, with pip) and download.pytorch.org (the
+# real ResNet-18, for img2fmri's own test properties in MNI space).
 test-network: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter BERGNetworkTests

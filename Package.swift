@@ -32,10 +32,13 @@ let package = Package(
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        // FFmpeg's libavformat, libavcodec, libswscale and libavutil (movie frames).
+        .systemLibrary(name: "CFFmpeg", path: "Sources/CFFmpeg", pkgConfig: "libavformat",
+                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
 
         .target(name: "BERGCore"),
         .target(name: "BERGCompute", dependencies: ["BERGCore", "CBLAS"]),
-        .target(name: "BERGFormats", dependencies: ["BERGCore", "CHDF5", "CArchive", "CTurboJPEG", "CPNG", "CZlib", "CBLAS"]),
+        .target(name: "BERGFormats", dependencies: ["BERGCore", "CHDF5", "CArchive", "CTurboJPEG", "CPNG", "CZlib", "CBLAS", "CFFmpeg"]),
         .target(name: "BERGRegistry", dependencies: ["BERGCore", "Yams"]),
         .target(name: "BERGStore", dependencies: [
             "BERGCore", "BERGRegistry", "CCurl", "CArchive",
@@ -71,7 +74,7 @@ let package = Package(
         .testTarget(name: "BERGAnalysisTests", dependencies: ["BERGAnalysis", "BERGFormats"],
                     resources: [.copy("Fixtures")]),
         // Tests that fetch from PyPI (the img2fmri wheel): `make test-network`, not `make test`.
-        .testTarget(name: "BERGNetworkTests", dependencies: ["BERGModels", "BERGFormats", "BERGRegistry", "BERGStore", "BERGTestSupport"],
+        .testTarget(name: "BERGNetworkTests", dependencies: ["BERG", "BERGModels", "BERGFormats", "BERGRegistry", "BERGStore", "BERGTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BERGTests", dependencies: ["BERG", "BERGFormats", "BERGModels", "BERGRegistry", "BERGStore", "BERGPlot"]),
         // Depends on the executable so that `swift test` builds it first: the CLI tests run it.

@@ -9,7 +9,8 @@
 set -euo pipefail
 
 packages=(pkg-config libopenblas-dev libhdf5-dev libcurl4-openssl-dev libarchive-dev
-          libturbojpeg0-dev libpng-dev zlib1g-dev)
+          libturbojpeg0-dev libpng-dev zlib1g-dev
+          libavformat-dev libavcodec-dev libswscale-dev libavutil-dev)
 for arg in "$@"; do
     case "$arg" in
         --slurm) packages+=(slurm-wlm munge hdf5-tools) ;;

@@ -11,9 +11,11 @@ public struct EncodeJob: Sendable {
     public var selection: Selection
     public var options: EncodingOptions
     public var device: Device
-    /// An image, a folder of images, a text file listing images, or a uint8 `.npy` array.
+    /// An image, a folder of images, a text file listing images, a uint8 `.npy` array, or a
+    /// movie (`MovieReader.isMovie`).
     public var input: String
-    /// `.npy` (one output) or `.h5`.
+    /// `.npy` (one output), `.h5`, or `.nii`/`.nii.gz` (the responses as a 4-D volume, for
+    /// volume-placed models).
     public var output: String
     /// Also a 4-D NIfTI of the responses on the model's voxel grid (volume-placed models).
     public var volume: String?
@@ -27,11 +29,15 @@ public struct EncodeJob: Sendable {
     public var skipUnreadable: Bool
     /// Receives warnings, such as files passed over.
     public var warn: (@Sendable (String) -> Void)?
+    /// A movie input's frames per second (nil: 2, img2fmri's rate); images take none.
+    public var fps: Double?
+    /// Convolve a movie's responses with img2fmri's haemodynamic response.
+    public var hrf: Bool
 
     public init(modelID: String, subject: Subject, selection: Selection = [:], options: EncodingOptions = [:],
                 device: Device = .auto, input: String, output: String, volume: String? = nil, picture: String? = nil,
                 includeMetadata: Bool = false, batchSize: Int = 64, skipUnreadable: Bool = false,
-                warn: (@Sendable (String) -> Void)? = nil) {
+                warn: (@Sendable (String) -> Void)? = nil, fps: Double? = nil, hrf: Bool = true) {
         self.modelID = modelID
         self.subject = subject
         self.selection = selection
@@ -45,10 +51,18 @@ public struct EncodeJob: Sendable {
         self.batchSize = batchSize
         self.skipUnreadable = skipUnreadable
         self.warn = warn
+        self.fps = fps
+        self.hrf = hrf
     }
 
     /// Every file the job writes.
     public var outputs: [String] { [output] + [volume, picture].compactMap { $0 } }
+
+    /// Whether the input is a movie (by its extension, or because a frame rate was given).
+    public var isMovie: Bool { fps != nil || MovieReader.isMovie(input) }
+
+    /// Whether the output is a NIfTI volume rather than an array file.
+    public var writesVolume: Bool { BERG.isNIfTI(output) }
 }
 
 extension BERG {
@@ -65,8 +79,24 @@ extension BERG {
             throw BERGError.invalidArgument(name: "batch size", value: String(job.batchSize), message: "must be at least 1")
         }
         let outputExtension = URL(fileURLWithPath: job.output).pathExtension.lowercased()
-        guard ["npy", "h5", "hdf5"].contains(outputExtension) else {
-            throw BERGError.invalidArgument(name: "output", value: job.output, message: "it must end in .npy or .h5 (.npy: the responses only; .h5: responses, stimulus names, attributes and metadata)")
+        guard ["npy", "h5", "hdf5"].contains(outputExtension) || job.writesVolume else {
+            throw BERGError.invalidArgument(name: "output", value: job.output, message: "it must end in .npy or .h5, or in .nii or .nii.gz for a volume (.npy: the responses only; .h5: responses, stimulus names, attributes and metadata; .nii(.gz): a 4-D volume, for models placed on a voxel grid)")
+        }
+        if job.writesVolume {
+            guard manifest.placement == .volume else {
+                throw BERGError.invalidArgument(name: "output", value: job.output, message: "\(job.modelID)'s responses are not placed on a voxel grid, so they cannot be written as a volume; write .npy or .h5")
+            }
+            if job.includeMetadata {
+                throw BERGError.invalidArgument(name: "output", value: job.output, message: "a NIfTI volume holds only the responses; write an .h5 file to include the metadata")
+            }
+        }
+        if let fps = job.fps {
+            guard fps > 0, fps.isFinite, fps <= 1000 else {
+                throw BERGError.invalidArgument(name: "fps", value: String(fps), message: "a movie's frames per second must be a positive number up to 1000")
+            }
+            guard MovieReader.isMovie(job.input) else {
+                throw BERGError.invalidArgument(name: "fps", value: String(fps), message: "the frame rate applies to a movie input (.mp4, .mov, .avi, .mkv, .webm, …), and \(job.input) is not one")
+            }
         }
         if outputExtension == "npy" {
             if job.includeMetadata {
@@ -110,22 +140,40 @@ extension BERG {
     @discardableResult
     public func run(_ job: EncodeJob, progress: ProgressReporter? = nil) throws -> EncodingSummary {
         try check(job)
-        let source = try StimulusLoader.source(job.input, skipUnreadable: job.skipUnreadable, threads: BERG.threadCount)
-        for warning in source.warnings { job.warn?(warning) }
+        let fps = job.fps ?? 2
+        let movie = job.isMovie ? try BERG.loadMovie(job.input, fps: fps) : nil
+        let source: any StimulusSource
+        if let movie {
+            source = StimulusArray(movie.stimulus)
+        } else {
+            let images = try StimulusLoader.source(job.input, skipUnreadable: job.skipUnreadable, threads: BERG.threadCount)
+            for warning in images.warnings { job.warn?(warning) }
+            source = images
+        }
+        let timeStep = movie == nil ? nil : 1 / fps
         let model = try getEncodingModel(job.modelID, subject: job.subject, selection: job.selection,
                                          options: job.options, device: job.device)
         var sinks: [ResultSink] = []
         do {
             let attributes = ["device": HDF5File.AttributeValue.string(model.device.rawValue), "input": .string(job.input)]
-            sinks.append(try ResultWriter.writer(for: job.output, count: source.count, outputs: try registry.manifest(job.modelID).output.map(\.name),
-                                                 attributes: attributes, includeMetadata: job.includeMetadata))
-            if let volume = job.volume { sinks.append(try VolumeWriter(path: volume, count: source.count, placement: model.placement)) }
+            if job.writesVolume {
+                sinks.append(try VolumeWriter(path: job.output, count: source.count, placement: model.placement, timeStep: timeStep))
+            } else {
+                sinks.append(try ResultWriter.writer(for: job.output, count: source.count, outputs: try registry.manifest(job.modelID).output.map(\.name),
+                                                     attributes: attributes, includeMetadata: job.includeMetadata))
+            }
+            if let volume = job.volume {
+                sinks.append(try VolumeWriter(path: volume, count: source.count, placement: model.placement, timeStep: timeStep))
+            }
             if let picture = job.picture { sinks.append(PictureWriter(path: picture)) }
         } catch {
             for sink in sinks { sink.discard() }
             throw error
         }
-        let summary = try encode(model, source, batchSize: job.batchSize, progress: progress, into: sinks)
+        // A movie's frames pass through its time course (HRF, frame times) on their way out.
+        let targets = try movie.map { [try MovieTimeCourse(movie: $0, fps: fps, hrf: job.hrf, sinks: sinks)] } ?? sinks
+        let summary = try encode(model, source, batchSize: job.batchSize, progress: progress, into: targets)
+        for warning in summary.warnings { job.warn?(warning) }
         if let unreadable = summary.metadata.strings("unreadable_stimuli") {
             job.warn?("\(unreadable.count) image(s) could not be read; their responses are NaN: \(unreadable.prefix(5).joined(separator: "; "))\(unreadable.count > 5 ? "; …" : "")")
         }

@@ -107,7 +107,7 @@ public final class BERG: Sendable {
                                  options: EncodingOptions = [:], device: Device = .auto) throws -> any EncodingModel {
         let (context, kind) = try prepare(id, subject: subject, selection: selection, options: options, device: device)
         var withFiles = context
-        withFiles.files = try artifacts.localFiles(for: context.manifest, subject: subject, selection: context.selection)
+        withFiles.files = try artifacts.localFiles(for: context.manifest, subject: subject, selection: context.artifactSelection)
         return try kind.build(withFiles)
     }
 
@@ -115,11 +115,11 @@ public final class BERG: Sendable {
     public func getModelMetadata(_ id: String, subject: Subject, selection: Selection = [:],
                                  options: EncodingOptions = [:]) throws -> Metadata {
         var (context, kind) = try prepare(id, subject: subject, selection: selection, options: options, device: .auto)
-        // Metadata may live in a small artifact of its own; ask only for the files a kind's
-        // metadata reads, so that parametric models never touch the store.
-        if !context.manifest.artifacts.isEmpty {
-            context.files = try artifacts.localFiles(for: metadataManifest(context.manifest), subject: subject,
-                                                     selection: context.selection)
+        // Ask only for the files the kind's metadata reads (never the weights, where it says),
+        // so that parametric models never touch the store.
+        let needed = metadataManifest(context.manifest, kind: kind)
+        if !needed.artifacts.isEmpty {
+            context.files = try artifacts.localFiles(for: needed, subject: subject, selection: context.artifactSelection)
         }
         var metadata = try kind.metadata(context)
         metadata.merge(BERG.runMetadata(id: id, subject: subject, selection: context.selection))
@@ -181,12 +181,16 @@ public final class BERG: Sendable {
                                device: backend, files: [:]), kind)
     }
 
-    /// The manifest with only the artifacts a kind's metadata reads: those named `metadata`
-    /// (fwRF, the ViT models), or all of them for kinds whose metadata lives in their weights.
-    private func metadataManifest(_ manifest: Manifest) -> Manifest {
+    /// The manifest with only the artifacts a kind's metadata reads, as the kind declares
+    /// them (`EncoderKind.metadataArtifacts`); for a kind that declares none, those named
+    /// `metadata`, else all of them.
+    private func metadataManifest(_ manifest: Manifest, kind: EncoderKind) -> Manifest {
         var reduced = manifest
-        let metadataFiles = manifest.artifacts.filter { $0.name == "metadata" }
-        if !metadataFiles.isEmpty { reduced.artifacts = metadataFiles }
+        if let names = kind.metadataArtifacts {
+            reduced.artifacts = manifest.artifacts.filter { names.contains($0.name) }
+        } else if manifest.artifacts.contains(where: { $0.name == "metadata" }) {
+            reduced.artifacts = manifest.artifacts.filter { $0.name == "metadata" }
+        }
         return reduced
     }
 

@@ -1,4 +1,5 @@
 import BERGCore
+import BERGFormats
 import BERGModels
 import BERGRegistry
 import BERGStore
@@ -51,6 +52,10 @@ public typealias StoreOptions = BERGStore.StoreOptions
 public typealias ArtifactResolving = BERGStore.ArtifactResolving
 public typealias ArtifactStore = BERGStore.ArtifactStore
 public typealias PlannedFile = BERGStore.PlannedFile
+public typealias PlannedSize = BERGStore.PlannedSize
 public typealias DownloadProgress = BERGStore.DownloadProgress
 public typealias CachedFile = BERGStore.CachedFile
 public typealias CacheVerification = BERGStore.CacheVerification
+
+// Movies (BERGFormats): the frames `BERG.loadMovie` samples.
+public typealias MovieFrames = BERGFormats.MovieFrames

@@ -166,7 +166,7 @@ public enum ImageResize {
     /// rule in `ImagingResampleInner`); the order matters because of the 8-bit intermediate.
     public static func pil(_ x: Tensor, height: Int, width: Int, filter: Filter) throws -> Tensor {
         guard case .uint8(let input) = x.storage else {
-            throw BERGError.invalidInput("ImageResize.pil expects uint8 images, got \(x.dtype.rawValue)")
+            throw BERGError.invalidInput("Pillow-style resizing needs uint8 images, got \(x.dtype.rawValue)")
         }
         let (n, c, h, w) = try dims(x, height: height, width: width)
         let horizontal = FixedPointCoefficients(Coefficients(inSize: w, outSize: width, filter: filter))
@@ -256,7 +256,7 @@ public enum ImageResize {
     public static func centerCrop(_ x: Tensor, height: Int, width: Int) throws -> Tensor {
         let (n, c, h, w) = try x.nchw("CenterCrop")
         guard height > 0, width > 0, height <= h, width <= w else {
-            throw BERGError.invalidInput("CenterCrop: crop \(height)×\(width) does not fit in image \(h)×\(w)")
+            throw BERGError.invalidInput("Centre crop: crop \(height)×\(width) does not fit in image \(h)×\(w)")
         }
         let top = Int((Double(h - height) / 2).rounded(.toNearestOrEven))
         let left = Int((Double(w - width) / 2).rounded(.toNearestOrEven))
@@ -307,7 +307,7 @@ public enum ImageResize {
     private static func dims(_ x: Tensor, height: Int, width: Int) throws -> (Int, Int, Int, Int) {
         let d = try x.nchw("ImageResize")
         guard height > 0, width > 0, d.h > 0, d.w > 0 else {
-            throw BERGError.invalidInput("ImageResize: sizes must be positive (input \(d.h)×\(d.w), output \(height)×\(width))")
+            throw BERGError.invalidInput("Resizing: sizes must be positive (input \(d.h)×\(d.w), output \(height)×\(width))")
         }
         return d
     }

@@ -8,7 +8,7 @@ public enum NPZFile {
         var out: [String: Tensor] = [:]
         for (name, value) in try readValues(path) {
             guard case .tensor(let t) = value else {
-                throw BERGError.unexpectedContent(path: path, message: "array '\(name)' is \(value.kindName), not numeric; use NPZFile.readValues")
+                throw BERGError.unexpectedContent(path: path, message: "array '\(name)' holds \(value.kindName), not numbers")
             }
             out[name] = t
         }

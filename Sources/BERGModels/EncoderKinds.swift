@@ -23,6 +23,14 @@ public struct EncoderContext: Sendable {
         self.files = files
     }
 
+    /// The selection with the options added by name, which is what a manifest's artifact
+    /// `only`/`except` conditions read (img2fmri's `group` files: only with `space=mni`).
+    public var artifactSelection: Selection {
+        var combined = selection
+        for (name, value) in options.values where combined[name] == nil { combined[name] = value.description }
+        return combined
+    }
+
     /// The local file of a named artifact, or an error naming it.
     public func file(_ name: String) throws -> URL {
         guard let url = files[name] else {
@@ -36,18 +44,27 @@ public struct EncoderContext: Sendable {
 /// its metadata is made without loading weights.
 public struct EncoderKind: Sendable {
     public let name: String
+    /// The artifacts its metadata function reads (`BERG.getModelMetadata` fetches only these),
+    /// or nil for all of them.
+    public let metadataArtifacts: [String]?
     private let decode: @Sendable (Manifest) throws -> any Sendable
     private let builder: @Sendable (EncoderContext, any Sendable) throws -> any EncodingModel
     private let metadataMaker: @Sendable (EncoderContext, any Sendable) throws -> Metadata
 
-    /// - Parameter requiresPreprocessing: the kind reads the manifest's `encoder.preprocessing`
-    ///   (checked with the settings).
+    /// - Parameters:
+    ///   - requiresPreprocessing: the kind reads the manifest's `encoder.preprocessing`
+    ///     (checked with the settings).
+    ///   - metadataArtifacts: the artifacts `metadata` reads, so that metadata comes without
+    ///     fetching weights; nil (the default) fetches every artifact, as a kind without a
+    ///     metadata function builds the model for it.
     public init<Settings: EncoderSettingsType>(
         name: String, settings: Settings.Type, requiresPreprocessing: Bool = false,
         builder: @escaping @Sendable (EncoderContext, Settings) throws -> any EncodingModel,
-        metadata: (@Sendable (EncoderContext, Settings) throws -> Metadata)? = nil
+        metadata: (@Sendable (EncoderContext, Settings) throws -> Metadata)? = nil,
+        metadataArtifacts: [String]? = nil
     ) {
         self.name = name
+        self.metadataArtifacts = metadata == nil ? nil : metadataArtifacts
         decode = { manifest in
             if requiresPreprocessing { _ = try EncoderKind.preprocessing(of: manifest) }
             return try SettingsDecoder.decode(Settings.self, from: manifest)
@@ -114,15 +131,17 @@ public final class EncoderKindRegistry: @unchecked Sendable {
 
     /// Adds a kind, or replaces the kind of that name: its settings type (decoded from
     /// `encoder.settings`, strictly), its builder, and optionally how to make its metadata
-    /// without loading weights (by default the model is built and asked).
+    /// without loading weights (by default the model is built and asked) and which artifacts
+    /// that reads.
     public func register<Settings: EncoderSettingsType>(
         kind: String, settings: Settings.Type,
         requiresPreprocessing: Bool = false,
         builder: @escaping @Sendable (EncoderContext, Settings) throws -> any EncodingModel,
-        metadata: (@Sendable (EncoderContext, Settings) throws -> Metadata)? = nil
+        metadata: (@Sendable (EncoderContext, Settings) throws -> Metadata)? = nil,
+        metadataArtifacts: [String]? = nil
     ) {
         register(EncoderKind(name: kind, settings: settings, requiresPreprocessing: requiresPreprocessing,
-                             builder: builder, metadata: metadata))
+                             builder: builder, metadata: metadata, metadataArtifacts: metadataArtifacts))
     }
 
     /// The kind names, sorted.

@@ -287,10 +287,14 @@ description: >-
   img2fmri 1.0 wheel on PyPI, read here directly from their pickles, together with each
   participant's region masks, which place every output on the participant's own
   (subject-space) voxel grid. As in img2fmri, images are squashed to 224×224 without
-  cropping unless the center_crop option is set. Predictions are in subject space only:
-  img2fmri's further steps to a group average in MNI space (FSL's non-linear warp, AFNI
-  resampling, smoothing and z-scoring across participants) are not part of this model.
-  With roi=all, every region is predicted, and a voxel that lies in two regions gets the
+  cropping unless the center_crop option is set. By default predictions are in each
+  participant's own space. With the option space=mni (`berg encode --space mni`) they are
+  img2fmri's default output instead, a group average in MNI space made from all three
+  participants: the same steps as img2fmri's predict (AFNI resampling to each participant's
+  T1, FSL's non-linear warp to MNI, Gaussian smoothing, z-scoring and averaging across the
+  participants), computed here from the transforms the wheel ships, without FSL or AFNI.
+  Movies are encoded frame by frame at a chosen rate (2 Hz in img2fmri) and convolved with
+  img2fmri's haemodynamic response. With roi=all, every region is predicted, and a voxel that lies in two regions gets the
   plain mean of the two predictions in the volume output; img2fmri itself keeps a running
   mean in ROI order, which gives the later regions more weight where three regions overlap,
   so its volumes depend on the ROI order and can differ from these at such voxels.
@@ -313,9 +317,10 @@ parameters:
       roi:
         type: string
         valid_values: [EarlyVis, OPA, LOC, RSC, PPA, all]
+        default: all
         description: >-
-          Region of interest, both hemispheres. `all` predicts every region, one after the
-          other in the order listed, into one output.
+          Region of interest, both hemispheres. `all` (the default, as img2fmri's roi_list)
+          predicts every region, one after the other in the order listed, into one output.
   options:
     center_crop:
       type: bool
@@ -323,6 +328,32 @@ parameters:
       description: >-
         Preprocessing, as img2fmri's option of that name: `false` resizes the whole image to
         224×224; `true` resizes its shorter side to 224 and crops the centre 224×224.
+    space:
+      type: string
+      valid_values: [subject, mni]
+      default: subject
+      description: >-
+        Where the predictions are placed. `subject`: the chosen participant's own voxels (the
+        outputs described below). `mni`: img2fmri's group average in MNI space, made from all
+        three participants whatever the subject (`berg encode --space mni`): each
+        participant's prediction volume is resampled to their T1 grid (AFNI 3dresample,
+        nearest neighbour), warped to MNI with their FLIRT matrix and FNIRT coefficient field
+        (FSL applywarp, nearest neighbour), smoothed with a Gaussian of `sigma` mm (fslmaths
+        -s), z-scored inside the union of the ROIs' group masks, summed over the participants
+        and z-scored again. The output is then [images, mask voxels] on the 91×109×91 MNI grid
+        (2 mm), and a volume holds 0 outside the mask, as img2fmri's files do.
+    sigma:
+      type: number
+      default: 1.0
+      description: >-
+        space=mni only: the standard deviation in mm of the Gaussian smoothing (img2fmri's
+        sigma; FWHM ≈ 2.355 σ).
+    roi_list:
+      type: string
+      default: ""
+      description: >-
+        space=mni only: img2fmri's roi_list, region names joined by commas in the order
+        img2fmri averages them (such as EarlyVis,OPA,LOC,RSC); empty: the roi selection.
 input:
   name: images
   shape: [images, 3, height, width]
@@ -366,6 +397,12 @@ metadata:
     description: Voxel-to-world matrix of the participant's masks (their sform).
   - name: ridge_alpha
     description: The ridge penalty of each region's regression.
+  - name: space
+    description: "`mni` for the group average (space=mni); absent in subject space."
+  - name: sigma
+    description: The smoothing σ in mm (space=mni).
+  - name: subjects
+    description: The participants averaged (space=mni).
 placement: volume
 encoder:
   kind: img2fmri
@@ -384,6 +421,14 @@ encoder:
     ridge_member: "img2fmri/models/subj{subject}_{roi}_model.pkl"
     mask_member: "img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI{subject}_sub-CSI{subject}_mask-{hemisphere}{roi}.nii.gz"
     counts_member: img2fmri/derivatives/shape_array.npy
+    # img2fmri's group-level steps (space=mni): each subject's files inside the wheel.
+    mni:
+      subjects: [1, 2, 3]
+      t1_member: "img2fmri/derivatives/T1/sub-CSI{subject}_ses-16_anat_sub-CSI{subject}_ses-16_T1w.nii.gz"
+      premat_member: "img2fmri/derivatives/sub{subject}.anat/T1_nonroi2roi.mat"
+      warp_member: "img2fmri/derivatives/sub{subject}.anat/T1_to_MNI_nonlin_coeff.nii.gz"
+      reference_member: "img2fmri/derivatives/sub{subject}.anat/T1_to_MNI_nonlin.nii.gz"
+      group_mask_member: "img2fmri/derivatives/group_mni_bool_masks/{roi}.nii.gz"
 artifacts:
   - name: package
     source: pip
@@ -393,6 +438,8 @@ artifacts:
     description: >-
       The img2fmri 1.0 wheel (MIT); only the chosen participant's regressions, masks and the
       voxel-count table are extracted from it.
+    except:
+      space: [mni]
     members:
       - img2fmri/derivatives/shape_array.npy
       - img2fmri/models/subj{subject}_EarlyVis_model.pkl
@@ -410,6 +457,82 @@ artifacts:
       - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI{subject}_sub-CSI{subject}_mask-RHRSC.nii.gz
       - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI{subject}_sub-CSI{subject}_mask-LHPPA.nii.gz
       - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI{subject}_sub-CSI{subject}_mask-RHPPA.nii.gz
+  - name: group
+    source: pip
+    requirement: img2fmri==1.0
+    size: 62272202
+    sha256: b830383d191c4edcae0eef54e045bb6290abbc5b5e436ae674951bff8fb6d6be
+    description: >-
+      The same wheel, for space=mni only: every participant's regressions and masks, their T1
+      images (only the headers are read: the grid), the FLIRT matrices, FNIRT coefficient
+      fields and MNI reference images of FSL's registration to MNI, and the ROIs' group masks
+      in MNI space.
+    only:
+      space: [mni]
+    members:
+      - img2fmri/derivatives/shape_array.npy
+      - img2fmri/models/subj1_EarlyVis_model.pkl
+      - img2fmri/models/subj1_OPA_model.pkl
+      - img2fmri/models/subj1_LOC_model.pkl
+      - img2fmri/models/subj1_RSC_model.pkl
+      - img2fmri/models/subj1_PPA_model.pkl
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI1_sub-CSI1_mask-LHEarlyVis.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI1_sub-CSI1_mask-RHEarlyVis.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI1_sub-CSI1_mask-LHOPA.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI1_sub-CSI1_mask-RHOPA.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI1_sub-CSI1_mask-LHLOC.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI1_sub-CSI1_mask-RHLOC.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI1_sub-CSI1_mask-LHRSC.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI1_sub-CSI1_mask-RHRSC.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI1_sub-CSI1_mask-LHPPA.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI1_sub-CSI1_mask-RHPPA.nii.gz
+      - img2fmri/derivatives/T1/sub-CSI1_ses-16_anat_sub-CSI1_ses-16_T1w.nii.gz
+      - img2fmri/derivatives/sub1.anat/T1_nonroi2roi.mat
+      - img2fmri/derivatives/sub1.anat/T1_to_MNI_nonlin_coeff.nii.gz
+      - img2fmri/derivatives/sub1.anat/T1_to_MNI_nonlin.nii.gz
+      - img2fmri/models/subj2_EarlyVis_model.pkl
+      - img2fmri/models/subj2_OPA_model.pkl
+      - img2fmri/models/subj2_LOC_model.pkl
+      - img2fmri/models/subj2_RSC_model.pkl
+      - img2fmri/models/subj2_PPA_model.pkl
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI2_sub-CSI2_mask-LHEarlyVis.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI2_sub-CSI2_mask-RHEarlyVis.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI2_sub-CSI2_mask-LHOPA.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI2_sub-CSI2_mask-RHOPA.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI2_sub-CSI2_mask-LHLOC.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI2_sub-CSI2_mask-RHLOC.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI2_sub-CSI2_mask-LHRSC.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI2_sub-CSI2_mask-RHRSC.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI2_sub-CSI2_mask-LHPPA.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI2_sub-CSI2_mask-RHPPA.nii.gz
+      - img2fmri/derivatives/T1/sub-CSI2_ses-16_anat_sub-CSI2_ses-16_T1w.nii.gz
+      - img2fmri/derivatives/sub2.anat/T1_nonroi2roi.mat
+      - img2fmri/derivatives/sub2.anat/T1_to_MNI_nonlin_coeff.nii.gz
+      - img2fmri/derivatives/sub2.anat/T1_to_MNI_nonlin.nii.gz
+      - img2fmri/models/subj3_EarlyVis_model.pkl
+      - img2fmri/models/subj3_OPA_model.pkl
+      - img2fmri/models/subj3_LOC_model.pkl
+      - img2fmri/models/subj3_RSC_model.pkl
+      - img2fmri/models/subj3_PPA_model.pkl
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI3_sub-CSI3_mask-LHEarlyVis.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI3_sub-CSI3_mask-RHEarlyVis.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI3_sub-CSI3_mask-LHOPA.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI3_sub-CSI3_mask-RHOPA.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI3_sub-CSI3_mask-LHLOC.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI3_sub-CSI3_mask-RHLOC.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI3_sub-CSI3_mask-LHRSC.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI3_sub-CSI3_mask-RHRSC.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI3_sub-CSI3_mask-LHPPA.nii.gz
+      - img2fmri/derivatives/bool_masks/derivatives_spm_sub-CSI3_sub-CSI3_mask-RHPPA.nii.gz
+      - img2fmri/derivatives/T1/sub-CSI3_ses-16_anat_sub-CSI3_ses-16_T1w.nii.gz
+      - img2fmri/derivatives/sub3.anat/T1_nonroi2roi.mat
+      - img2fmri/derivatives/sub3.anat/T1_to_MNI_nonlin_coeff.nii.gz
+      - img2fmri/derivatives/sub3.anat/T1_to_MNI_nonlin.nii.gz
+      - img2fmri/derivatives/group_mni_bool_masks/EarlyVis.nii.gz
+      - img2fmri/derivatives/group_mni_bool_masks/OPA.nii.gz
+      - img2fmri/derivatives/group_mni_bool_masks/LOC.nii.gz
+      - img2fmri/derivatives/group_mni_bool_masks/RSC.nii.gz
+      - img2fmri/derivatives/group_mni_bool_masks/PPA.nii.gz
   - name: backbone
     source: https
     url: https://download.pytorch.org/models/resnet18-f37072fd.pth

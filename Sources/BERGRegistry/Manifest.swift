@@ -194,9 +194,11 @@ public struct Artifact: Codable, Sendable, Equatable {
     public var size: Int?
     public var sha256: String?
     public var description: String?
-    /// The artifact is needed only when each listed selection key has one of the listed values.
+    /// The artifact is needed only when each listed selection key (or option) has one of the
+    /// listed values.
     public var only: [String: [String]]?
-    /// The artifact is not needed when a listed selection key has one of the listed values.
+    /// The artifact is not needed when a listed selection key (or option) has one of the listed
+    /// values.
     public var except: [String: [String]]?
     /// For a `url` or `path` with placeholders (one file per subject or selection): each file's
     /// SHA-256 and size, by its name after the template's fixed folder (`Artifact.fileKey`).

@@ -197,8 +197,8 @@ public enum ManifestLoader {
                 }
             }
             for (key, _) in (artifact.only ?? [:]).merging(artifact.except ?? [:], uniquingKeysWith: { a, _ in a })
-            where selection.properties[key] == nil {
-                throw fail(path, "'only'/'except' names '\(key)', which is not a selection property")
+            where selection.properties[key] == nil && manifest.parameters.options?[key] == nil {
+                throw fail(path, "'only'/'except' names '\(key)', which is neither a selection property nor an option")
             }
         }
     }

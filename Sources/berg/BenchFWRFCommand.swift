@@ -25,7 +25,8 @@ struct BenchFWRFCommand: ParsableCommand {
     /// Times `repeats` encodes of `batch` noise images per ROI and prints the best (shared
     /// with `berg bench fmri-nsd-fwrf`).
     static func measure(bergDir: String, subject: Int, rois: [String], batch: Int, repeats: Int) throws {
-        let berg = try BERG(storeOptions: StoreOptions(bergDir: URL(fileURLWithPath: bergDir), offline: true))
+        let folder = try StoreOptions.checkedBergDir(bergDir, name: "--berg-dir")
+        let berg = try BERG(storeOptions: StoreOptions(bergDir: folder, offline: true))
         // Noise images from a fixed xorshift sequence (cheap, and the same every run).
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         let pixels = (0..<(batch * 3 * 227 * 227)).map { _ -> UInt8 in

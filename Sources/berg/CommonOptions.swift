@@ -22,8 +22,10 @@ struct ModelOptions: ParsableArguments {
     @Argument(help: "The model id (see `berg list`).")
     var modelID: String
 
-    @Option(help: "The subject number (see `berg describe <id>`).")
-    var subject: Int
+    // Numeric options parse their next word unconditionally, so that a negative number reaches
+    // its check ("must be at least 1") instead of being taken for a flag ("Missing value").
+    @Option(parsing: .unconditional, help: "The subject number (see `berg describe <id>`); img2fmri's --space mni averages all and takes none.")
+    var subject: Int?
 
     @OptionGroup var choice: SelectionOptions
 
@@ -78,7 +80,8 @@ struct ComputeOptions: ParsableArguments {
     @Option(help: "auto, cpu or cuda.")
     var device: Device = .auto
 
-    @Option(help: "CPU threads for compute (default: BERG_NUM_THREADS, else all cores).", transform: ComputeOptions.threadCount)
+    @Option(parsing: .unconditional, help: "CPU threads for compute (default: BERG_NUM_THREADS, else all cores).",
+            transform: ComputeOptions.threadCount)
     var threads: Int?
 
     /// `--threads` as text: a positive integer, or a message that says so.
@@ -87,7 +90,10 @@ struct ComputeOptions: ParsableArguments {
         return n
     }
 
-    func validate() throws { try BERG.checkThreadSetting(threads) }
+    /// `BERG_NUM_THREADS` gets the check `--threads` gets, as a usage error.
+    func validate() throws {
+        do { try BERG.checkThreadSetting(threads) } catch let error as BERGError { throw ValidationError(error.message) }
+    }
 
     /// The process-wide settings a command-line run opts into (threads).
     func apply() throws {

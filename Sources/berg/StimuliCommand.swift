@@ -11,7 +11,7 @@ struct StimuliCommand: ParsableCommand {
             abstract: "Write the classic retinotopic mapping stimuli as PNG: expanding rings, rotating wedges, sweeping bars.")
 
         @Option(help: "The folder to write into (created if needed).") var output: String
-        @Option(help: "Image width and height in pixels.") var size = 256
+        @Option(parsing: .unconditional, help: "Image width and height in pixels.") var size = 256
 
         func validate() throws { try checkSize(size) }
 

@@ -41,11 +41,13 @@ final class CLITests: XCTestCase {
         try berg(environment: environment, arguments)
     }
 
-    func berg(environment: [String: String]? = nil, _ arguments: [String]) throws -> Run {
+    /// Runs `berg` in `directory` (default: the repository root) with `environment` on top of
+    /// this process's.
+    func berg(environment: [String: String]? = nil, directory: URL? = nil, _ arguments: [String]) throws -> Run {
         let process = Process()
         process.executableURL = try Self.binary()
         process.arguments = arguments
-        process.currentDirectoryURL = Self.root
+        process.currentDirectoryURL = directory ?? Self.root
         // The given variables on top of this process's (which keep OPENBLAS_CORETYPE and the like).
         if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, given in given } }
         let out = Pipe(), err = Pipe()
