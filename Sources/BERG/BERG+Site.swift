@@ -101,17 +101,16 @@ extension BERG {
         let flags = (["--subject \(exampleSubject)"] + exampleSelection.map { $0.0 == "roi" ? "--roi \($0.1)" : "--select \($0.0)=\($0.1)" })
             .joined(separator: " ")
         let check = try? siteCheck(entry)
+        let indexAddress = entry.indexURL ?? entry.index.map { $0.isLocal ? $0.url.path : $0.url.absoluteString }
         var commands: [String] = []
-        if let indexURL = entry.indexURL ?? entry.index.map({ $0.isLocal ? $0.url.path : $0.url.absoluteString }) {
-            commands.append("berg registry add lab \(indexURL)")
-        }
+        if let indexAddress { commands.append("berg registry add lab \(indexAddress)") }
         if !m.artifacts.isEmpty { commands.append("berg get-model \(m.modelID) \(flags)") }
         commands.append("berg encode \(m.modelID) \(flags) --input images/ --output \(m.output.count > 1 ? "responses.h5" : "responses.npy")")
         if check != nil { commands.append("berg verify \(m.modelID)") }
         let selectionLiteral = exampleSelection.isEmpty ? "[:]" : "[" + exampleSelection.map { "\"\($0.0)\": \"\($0.1)\"" }.joined(separator: ", ") + "]"
-        let facade = entry.index.map { index in
-            index.isLocal ? "try BERG(registries: [URL(fileURLWithPath: \"\(index.url.deletingLastPathComponent().path)\")])"
-                          : "try BERG(registries: [URL(string: \"\(index.url.absoluteString)\")!])"
+        let facade = indexAddress.map { address in
+            address.contains("://") ? "try BERG(registries: [URL(string: \"\(address)\")!])"
+                                    : "try BERG(registries: [URL(fileURLWithPath: \"\(address)\")])"
         } ?? "try BERG()"
         let swift = """
         import BERG
