@@ -16,6 +16,7 @@ public enum SiteRenderer {
         func choices(_ values: [String]) -> [[String: String]] { Set(values).sorted().map { ["value": $0] } }
         let context: [String: Any] = [
             "title": title,
+            "pageTitle": title,
             "note": note,
             "count": models.count,
             "style": style,
@@ -30,13 +31,14 @@ public enum SiteRenderer {
                  "selection": model.selectionSummary, "download": model.download]
             },
         ]
-        return try MustacheTemplate(string: indexTemplate).render(context)
+        return try render(indexTemplate, context)
     }
 
     /// A model's page, for `<id>/<version>/index.html`.
     public static func modelPage(_ model: SiteModel, siteTitle: String) throws -> String {
         let context: [String: Any] = [
             "siteTitle": siteTitle,
+            "pageTitle": "\(model.modelID) \(model.version) · \(siteTitle)",
             "style": style,
             "id": model.modelID,
             "version": model.version,
@@ -56,7 +58,12 @@ public enum SiteRenderer {
             "versions": model.otherVersions.map { ["version": $0, "link": "../" + SiteModel.pathPart($0) + "/index.html"] },
             "hasVersions": !model.otherVersions.isEmpty,
         ]
-        return try MustacheTemplate(string: modelTemplate).render(context)
+        return try render(modelTemplate, context)
+    }
+
+    private static func render(_ template: String, _ context: [String: Any]) throws -> String {
+        let library = MustacheLibrary(templates: ["head": try MustacheTemplate(string: headTemplate)])
+        return try MustacheTemplate(string: template).render(context, library: library)
     }
 
     /// Markdown as HTML in which only Ink's own markup is markup: raw HTML becomes text, and a

@@ -2,15 +2,20 @@
 // HTML-escaped; `{{{x}}}` is used only for the style, the script and Ink's sanitised HTML.
 
 extension SiteRenderer {
-    static let indexTemplate = """
+    /// The start of every page; `pageTitle` names it.
+    static let headTemplate = """
     <!DOCTYPE html>
     <html lang="en">
     <head>
     <meta charset="utf-8">
     <meta name="viewport" content="width=device-width, initial-scale=1">
-    <title>{{title}}</title>
+    <title>{{pageTitle}}</title>
     <style>{{{style}}}</style>
     </head>
+    """
+
+    static let indexTemplate = """
+    {{> head}}
     <body>
     <header>
     <h1>{{title}}</h1>
@@ -44,14 +49,7 @@ extension SiteRenderer {
     """
 
     static let modelTemplate = """
-    <!DOCTYPE html>
-    <html lang="en">
-    <head>
-    <meta charset="utf-8">
-    <meta name="viewport" content="width=device-width, initial-scale=1">
-    <title>{{id}} {{version}} · {{siteTitle}}</title>
-    <style>{{{style}}}</style>
-    </head>
+    {{> head}}
     <body>
     <header>
     <p><a href="../../index.html">← {{siteTitle}}</a></p>

@@ -136,6 +136,11 @@ extension CLITests {
         XCTAssertTrue(verify.stdout.hasPrefix("ok: lab-fwrf 1.0: 48 check stimuli × 1 check(s) (subject 1, roi=V1)"), verify.stdout)
         XCTAssertTrue(verify.stdout.contains("max relative error 0 "), verify.stdout)
 
+        // Cleaning the cache keeps the list of registries; what it held is fetched again.
+        XCTAssertEqual(try berg("cache", "clean", environment: user).status, 0)
+        XCTAssertEqual(try berg("registry", "list", environment: user).stdout, "lab\t\(server.base)/index.yaml\n")
+        XCTAssertEqual(try berg("get-model", "lab-fwrf", "--subject", "1", "--roi", "V1", environment: user).stdout, get.stdout)
+
         // The library sees the index through the same call as folders.
         let library = try BERG(home: URL(fileURLWithPath: work.appendingPathComponent("library-home").path),
                                registries: [destination], storeOptions: StoreOptions())
