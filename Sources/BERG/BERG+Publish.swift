@@ -134,20 +134,23 @@ extension BERG {
         _ = try ManifestLoader.load(contentsOf: stage.appendingPathComponent("manifest.yaml"))
         try AtomicFile.write(Data(BERG.publishedCard(published, check: check).utf8), to: stage.appendingPathComponent("card.md").path)
 
-        // 6. Into place, then the index.
-        let unchanged = FileManager.default.fileExists(atPath: folder.path)
-        if unchanged {
-            try BERG.checkSameBytes(stage, folder, id: manifest.modelID, version: manifest.version)
-        } else {
-            try createFolder(folder.deletingLastPathComponent().path)
-            guard rename(stage.path, folder.path) == 0 else {
-                throw BERGError.writeFailed(path: folder.path, message: String(cString: strerror(errno)))
+        // 6. Into place, then the index, one publisher at a time.
+        let unchanged = try FileLock.withLock(destination.appendingPathComponent(".publish.lock").path) { _ in
+            let unchanged = FileManager.default.fileExists(atPath: folder.path)
+            if unchanged {
+                try BERG.checkSameBytes(stage, folder, id: manifest.modelID, version: manifest.version)
+            } else {
+                try createFolder(folder.deletingLastPathComponent().path)
+                guard rename(stage.path, folder.path) == 0 else {
+                    throw BERGError.writeFailed(path: folder.path, message: String(cString: strerror(errno)))
+                }
             }
+            try BERG.addToIndex(PublishedIndex.Entry(modelID: manifest.modelID, version: manifest.version,
+                                                     manifest: "\(manifest.modelID)/\(manifest.version)/manifest.yaml",
+                                                     sha256: try SHA256Hex.of(file: folder.appendingPathComponent("manifest.yaml"))),
+                                in: destination)
+            return unchanged
         }
-        let entry = PublishedIndex.Entry(modelID: manifest.modelID, version: manifest.version,
-                                         manifest: "\(manifest.modelID)/\(manifest.version)/manifest.yaml",
-                                         sha256: try SHA256Hex.of(file: folder.appendingPathComponent("manifest.yaml")))
-        try BERG.addToIndex(entry, in: destination)
         var summary = PublishSummary(modelID: manifest.modelID, version: manifest.version, folder: folder,
                                      manifestURL: versionBase + "manifest.yaml", indexURL: base + "/index.yaml", unchanged: unchanged,
                                      files: try BERG.versionFiles(folder).filter { !BERG.sitePageNames.contains($0.name) },
