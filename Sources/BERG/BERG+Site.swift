@@ -20,19 +20,16 @@ extension BERG {
             locations += try RegistryList.load(RegistryList.file(home: store.home)).registries.map { try IndexLocation($0.url) }
         }
         let reader = PublishedIndexReader(store: try? artifactStore)
-        var entries: [SiteEntry] = []
         var published: [PublishedModel] = []
         for location in locations { published += try reader.models(in: location) }
-        for id in registry.listModels() {
-            guard let entry = registry.entries[id] else { continue }
-            // A published id the registry took from an index gets its pages from the index below.
-            if published.contains(where: { $0.manifest == entry.manifest }) { continue }
-            entries.append(SiteEntry(manifest: entry.manifest, source: entry.source == "built-in" ? BERG.builtInSource : entry.source))
+        // Ids the registry took from an index (a built-in model or a folder keeps its id).
+        let publishedIDs = Set(published.filter { registry.entries[$0.manifest.modelID]?.manifest == $0.manifest }.map(\.manifest.modelID))
+        var entries: [SiteEntry] = registry.listModels().filter { !publishedIDs.contains($0) }.compactMap { id in
+            registry.entries[id].map { SiteEntry(manifest: $0.manifest, source: $0.source == "built-in" ? BERG.builtInSource : $0.source) }
         }
-        for model in published where registry.entries[model.manifest.modelID].map({ entry in
-            published.contains { $0.manifest.modelID == model.manifest.modelID && $0.manifest == entry.manifest }
-        }) ?? false {
-            guard !entries.contains(where: { $0.manifest.modelID == model.manifest.modelID && $0.manifest.version == model.manifest.version }) else { continue }
+        var seen = Set<String>()
+        for model in published where publishedIDs.contains(model.manifest.modelID)
+            && seen.insert("\(model.manifest.modelID)@\(model.manifest.version)").inserted {
             entries.append(SiteEntry(manifest: model.manifest, source: model.index.description, index: model.index,
                                      folder: model.index.isLocal ? model.manifestURL.deletingLastPathComponent() : nil))
         }
@@ -72,10 +69,11 @@ extension BERG {
         for entry in sorted {
             let versions = sorted.filter { $0.manifest.modelID == entry.manifest.modelID && $0.manifest.version != entry.manifest.version }
                 .map(\.manifest.version)
-            var model = try siteModel(entry, otherVersions: versions)
+            let check = try? siteCheck(entry)
+            var model = try siteModel(entry, check: check, otherVersions: versions)
             let folder = root.appendingPathComponent(model.folder)
             try createFolder(folder.path)
-            model.pictures = try pictures(for: entry, model: model, into: folder)
+            model.pictures = try pictures(for: entry, check: check, into: folder)
             let page = folder.appendingPathComponent("index.html")
             try AtomicFile.write(Data(try SiteRenderer.modelPage(model, siteTitle: title).utf8), to: page.path)
             pages.append(page.path)
@@ -90,7 +88,7 @@ extension BERG {
     }
 
     /// The page's text: everything the card and the table show, the files, the commands.
-    private func siteModel(_ entry: SiteEntry, otherVersions: [String]) throws -> SiteModel {
+    private func siteModel(_ entry: SiteEntry, check: CheckResponses?, otherVersions: [String]) throws -> SiteModel {
         let m = entry.manifest
         let spec = m.parameters.selection
         let exampleSubject = m.parameters.subject.default?.string ?? m.parameters.subject.validStrings.first ?? "1"
@@ -100,7 +98,6 @@ extension BERG {
         }
         let flags = (["--subject \(exampleSubject)"] + exampleSelection.map { $0.0 == "roi" ? "--roi \($0.1)" : "--select \($0.0)=\($0.1)" })
             .joined(separator: " ")
-        let check = try? siteCheck(entry)
         let indexAddress = entry.indexURL ?? entry.index.map { $0.isLocal ? $0.url.path : $0.url.absoluteString }
         var commands: [String] = []
         if let indexAddress { commands.append("berg registry add lab \(indexAddress)") }
@@ -162,7 +159,7 @@ extension BERG {
 
     /// The page's pictures, drawn (or copied) beside it: outputs per selection as a bar chart,
     /// the retinotopy maps of a visual-field model that needs no files, `accuracy.png`.
-    private func pictures(for entry: SiteEntry, model: SiteModel, into folder: URL) throws -> [SiteModel.Picture] {
+    private func pictures(for entry: SiteEntry, check: CheckResponses?, into folder: URL) throws -> [SiteModel.Picture] {
         var pictures: [SiteModel.Picture] = []
         let m = entry.manifest
         if m.placement == .visualField, m.artifacts.allSatisfy({ $0.name == BERG.checkArtifactName }),
@@ -178,7 +175,7 @@ extension BERG {
         }
         let unit = m.output.first?.shape.last ?? "outputs"
         var counts: [(String, Int)] = []
-        if let check = try? siteCheck(entry) {
+        if let check {
             counts = check.checks.compactMap { check in
                 let label = check.selection.isEmpty ? "subject \(check.subject)" : check.selection.values.keys.sorted().map { check.selection[$0]! }.joined(separator: " ")
                 return check.responses[m.output.first?.name ?? "responses"].flatMap(\.shape.last).map { (label, $0) }
