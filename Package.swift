@@ -1,5 +1,12 @@
 // swift-tools-version: 6.0
+import Foundation
 import PackageDescription
+
+/// oneDNN, the faster GEMM on CPUs with AVX-512 (Debian's libdnnl-dev ships no pkg-config file,
+/// so its header decides). Without it, or with BERG_ONEDNN=0 at build time, every GEMM runs on
+/// OpenBLAS. Tools/install-deps.sh installs it.
+let oneDNN = ProcessInfo.processInfo.environment["BERG_ONEDNN"] != "0"
+    && ["/usr/include", "/usr/local/include"].contains { FileManager.default.fileExists(atPath: $0 + "/oneapi/dnnl/dnnl.h") }
 
 let package = Package(
     name: "BERG",
@@ -20,6 +27,7 @@ let package = Package(
         // System libraries, found through pkg-config (Tools/install-deps.sh installs them).
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
                        providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CArchive", path: "Sources/CArchive", pkgConfig: "libarchive",
@@ -37,8 +45,10 @@ let package = Package(
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
 
         .target(name: "BERGCore"),
-        .target(name: "BERGCompute", dependencies: ["BERGCore", "CBLAS"]),
-        .target(name: "BERGFormats", dependencies: ["BERGCore", "CHDF5", "CArchive", "CTurboJPEG", "CPNG", "CZlib", "CBLAS", "CFFmpeg"]),
+        // Element-wise kernels built for AVX-512, AVX2 and the baseline, picked per call.
+        .target(name: "CKernels"),
+        .target(name: "BERGCompute", dependencies: ["BERGCore", "CBLAS", "CKernels"] + (oneDNN ? ["CDNNL"] : [])),
+        .target(name: "BERGFormats", dependencies: ["BERGCore", "BERGCompute", "CHDF5", "CArchive", "CTurboJPEG", "CPNG", "CZlib", "CFFmpeg"]),
         .target(name: "BERGRegistry", dependencies: ["BERGCore", "Yams"]),
         .target(name: "BERGStore", dependencies: [
             "BERGCore", "BERGRegistry", "CCurl", "CArchive",

@@ -8,7 +8,9 @@
 #   Tools/install-deps.sh --browser  also Chromium (headless) and a font for `make test-browser`
 set -euo pipefail
 
-packages=(pkg-config libopenblas-dev libhdf5-dev libcurl4-openssl-dev libarchive-dev
+# libdnnl-dev (oneDNN) runs the GEMMs and convolutions with the CPU's widest vectors; without
+# it every GEMM falls back to OpenBLAS (Package.swift looks for its header).
+packages=(pkg-config libopenblas-dev libdnnl-dev libhdf5-dev libcurl4-openssl-dev libarchive-dev
           libturbojpeg0-dev libpng-dev zlib1g-dev
           libavformat-dev libavcodec-dev libswscale-dev libavutil-dev)
 for arg in "$@"; do

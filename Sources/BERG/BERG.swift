@@ -177,8 +177,10 @@ public final class BERG: Sendable {
         let resolvedOptions = try registry.resolveOptions(manifest, options)
         let backend = try device.resolved()
         let kind = try kinds.kind(for: manifest)
-        return (EncoderContext(manifest: manifest, subject: subject, selection: resolved, options: resolvedOptions,
-                               device: backend, files: [:]), kind)
+        let context = EncoderContext(manifest: manifest, subject: subject, selection: resolved, options: resolvedOptions,
+                                     device: backend, files: [:])
+        try kind.checkSelection(context)
+        return (context, kind)
     }
 
     /// The manifest with only the artifacts a kind's metadata reads, as the kind declares

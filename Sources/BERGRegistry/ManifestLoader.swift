@@ -139,6 +139,9 @@ public enum ManifestLoader {
         guard !manifest.modelID.isEmpty, manifest.modelID.allSatisfy({ allowed.contains($0) }) else {
             throw fail("model_id", "'\(manifest.modelID)' must be lower-case letters, digits, '-', '_' and '.'")
         }
+        if manifest.parameters.subject.isText {
+            throw fail("parameters.subject.type", "a subject is int or string, with valid_values; text is for selection keys")
+        }
         try checkParameter(manifest.parameters.subject, keyPath: "parameters.subject", fail: fail)
         let selection = manifest.parameters.selection
         for key in selection.properties.keys.sorted() {
@@ -226,6 +229,13 @@ public enum ManifestLoader {
 
     private static func checkParameter(_ spec: ParameterSpec, keyPath: String,
                                        fail: (String, String) -> BERGError) throws {
+        if spec.isText {
+            if !spec.validValues.isEmpty {
+                throw fail("\(keyPath).valid_values", "a text key takes any string, so it lists no valid_values; use type string to list them")
+            }
+            if spec.default != nil { throw fail("\(keyPath).default", "a text key has no default") }
+            return
+        }
         if spec.validValues.isEmpty { throw fail("\(keyPath).valid_values", "expected at least one value") }
         for (index, value) in spec.validValues.enumerated() {
             if spec.type == "int", case .string = value {

@@ -130,8 +130,8 @@ extension ParameterSpec: SchemaDescribed {
     static var schema: ManifestSchema {
         .object(CodingKeys.allCases.map { key in
             switch key {
-            case .type: return requiredField(key, .choice(["int", "string"]))
-            case .validValues: return requiredField(key, .list(.scalar))
+            case .type: return requiredField(key, .choice(["int", "string", "text"]))
+            case .validValues: return optionalField(key, .list(.scalar))
             case .description: return optionalField(key, .string)
             case .default: return optionalField(key, .scalar)
             }

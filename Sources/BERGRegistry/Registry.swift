@@ -130,6 +130,12 @@ public struct Registry: Sendable {
         for key in spec.orderedKeys {
             let property = spec.properties[key]!
             if let value = selection[key] {
+                if property.isText {
+                    guard !value.trimmingCharacters(in: .whitespaces).isEmpty else {
+                        throw BERGError.invalidSelection(model: id, message: "'\(key)' is empty; \(property.description ?? "give a value")")
+                    }
+                    continue
+                }
                 guard property.validStrings.contains(value) else {
                     throw BERGError.invalidParameter(model: id, name: key, value: value, valid: property.validStrings)
                 }
@@ -137,7 +143,7 @@ public struct Registry: Sendable {
                 resolved[key] = value.string
             } else if spec.required {
                 throw BERGError.invalidSelection(
-                    model: id, message: "'\(key)' is required. Valid values: \(property.validStrings.joined(separator: ", "))")
+                    model: id, message: "'\(key)' is required. Valid values: \(property.validValuesText)")
             }
         }
         return resolved

@@ -15,6 +15,8 @@ struct Berg: ParsableCommand {
             RegistryCommand.self,
             MetadataCommand.self,
             EncodeCommand.self,
+            FeaturesCommand.self,
+            FitCommand.self,
             StimuliCommand.self,
             GetModelCommand.self,
             CacheCommand.self,
@@ -39,4 +41,7 @@ struct Berg: ParsableCommand {
     }
 }
 
+// Process-wide settings for long compute runs (allocator, OpenBLAS's pool): the library
+// never applies them itself; the command line opts in.
+BERG.applyProcessTuning()
 Berg.runReportingErrors()
