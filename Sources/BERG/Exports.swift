@@ -36,6 +36,9 @@ public typealias Artifact = BERGRegistry.Artifact
 public typealias TensorSpec = BERGRegistry.TensorSpec
 public typealias ManifestValue = BERGRegistry.ManifestValue
 public typealias Registry = BERGRegistry.Registry
+public typealias FileChecksum = BERGRegistry.FileChecksum
+public typealias PublishedIndex = BERGRegistry.PublishedIndex
+public typealias RegistryList = BERGRegistry.RegistryList
 public typealias EncoderSettingsType = BERGRegistry.EncoderSettingsType
 public typealias SettingsProblem = BERGRegistry.SettingsProblem
 

@@ -223,9 +223,13 @@ public struct Artifact: Codable, Sendable, Equatable {
     /// The artifact is not needed when a listed selection key (or option) has one of the listed
     /// values.
     public var except: [String: [String]]?
+    /// For a `url` or `path` with placeholders (one file per subject or selection): each file's
+    /// SHA-256 and size, by its name after the template's fixed folder (`Artifact.fileKey`).
+    /// `berg publish` writes it; `sha256` and `size` then stay empty.
+    public var files: [String: FileChecksum]?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, source, path, url, requirement, members, size, sha256, description, only, except
+        case name, source, path, url, requirement, members, size, sha256, description, only, except, files
     }
 
     /// Whether a (subject, selection) needs this artifact.
@@ -237,6 +241,18 @@ public struct Artifact: Codable, Sendable, Equatable {
             for (key, values) in except where values.contains(selection[key] ?? "") { return false }
         }
         return true
+    }
+}
+
+/// One file's SHA-256 and size in bytes.
+public struct FileChecksum: Codable, Sendable, Equatable {
+    public var sha256: String
+    public var size: Int
+    enum CodingKeys: String, CodingKey, CaseIterable { case sha256, size }
+
+    public init(sha256: String, size: Int) {
+        self.sha256 = sha256
+        self.size = size
     }
 }
 

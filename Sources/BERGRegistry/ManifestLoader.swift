@@ -182,8 +182,17 @@ public enum ManifestLoader {
                 throw fail(path, "a pip artifact needs 'requirement' and 'members'")
             default: break
             }
-            if let sha = artifact.sha256, sha.count != 64 || !sha.allSatisfy(\.isHexDigit) {
+            if let sha = artifact.sha256, !isSHA256(sha) {
                 throw fail("\(path).sha256", "expected 64 hexadecimal digits, got '\(sha)'")
+            }
+            for (name, checksum) in (artifact.files ?? [:]).sorted(by: { $0.key < $1.key }) {
+                if !isSHA256(checksum.sha256) {
+                    throw fail("\(path).files.\(name).sha256", "expected 64 hexadecimal digits, got '\(checksum.sha256)'")
+                }
+                if checksum.size < 0 { throw fail("\(path).files.\(name).size", "must not be negative") }
+            }
+            if artifact.files != nil, artifact.sha256 != nil {
+                throw fail("\(path).files", "give sha256 for one file or files for a template, not both")
             }
             for template in [artifact.path, artifact.url].compactMap({ $0 }) + (artifact.members ?? []) {
                 for field in templateFields(template) where !placeholders.contains(field) {
@@ -236,6 +245,11 @@ public enum ManifestLoader {
         if let value = spec.default, !spec.validValues.contains(value) {
             throw fail("\(keyPath).default", "'\(value)' is not one of the valid values \(spec.validStrings.joined(separator: ", "))")
         }
+    }
+
+    /// 64 hexadecimal digits.
+    public static func isSHA256(_ text: String) -> Bool {
+        text.count == 64 && text.allSatisfy(\.isHexDigit)
     }
 
     /// The `{name}` / `{name:02}` fields of a path template.

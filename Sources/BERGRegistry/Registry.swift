@@ -73,6 +73,20 @@ public struct Registry: Sendable {
         }
     }
 
+    /// Adds a manifest under its id, replacing any with that id. `source` says where it came from.
+    public mutating func add(_ manifest: Manifest, source: String) {
+        entries[manifest.modelID] = Entry(manifest: manifest, source: source)
+    }
+
+    /// Adds a manifest from elsewhere (a published index) under its id, unless a manifest with
+    /// that id is already here; returns whether it was added. `source` says where it came from.
+    @discardableResult
+    public mutating func addIfAbsent(_ manifest: Manifest, source: String) -> Bool {
+        guard entries[manifest.modelID] == nil else { return false }
+        entries[manifest.modelID] = Entry(manifest: manifest, source: source)
+        return true
+    }
+
     // MARK: - Lookup
 
     /// All model ids, sorted; with a pattern, those it matches (`*` any run, `?` one character).

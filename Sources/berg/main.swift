@@ -24,6 +24,9 @@ struct Berg: ParsableCommand {
             BenchFWRFCommand.self,
             InspectCommand.self,
             RSACommand.self,
+            PublishCommand.self,
+            VerifyCommand.self,
+            SiteCommand.self,
         ])
 
     /// Parses and runs, and turns every failure into one `error:` line and an exit status.
