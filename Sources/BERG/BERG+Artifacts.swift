@@ -19,10 +19,13 @@ extension BERG {
 
     /// The files a model needs for `subjects` (every subject when nil) and for every selection
     /// that agrees with `selection`: an empty selection means all the manifest allows, a
-    /// partial one fills in the keys it leaves out. Checks the values against the manifest;
+    /// partial one fills in the keys it leaves out. `options` choose the files that only some
+    /// options need (img2fmri's `space=mni`). Checks the values against the manifest;
     /// touches no network. Each file is listed once.
-    public func modelFiles(_ id: String, subjects: [Subject]? = nil, selection: Selection = [:]) throws -> [PlannedFile] {
+    public func modelFiles(_ id: String, subjects: [Subject]? = nil, selection: Selection = [:],
+                           options: EncodingOptions = [:]) throws -> [PlannedFile] {
         let manifest = try registry.manifest(id)
+        let resolvedOptions = try registry.resolveOptions(manifest, options)
         let store = try artifactStore
         let chosenSubjects = subjects ?? manifest.subjects
         var selections = manifest.allSelections.filter { candidate in
@@ -35,7 +38,8 @@ extension BERG {
         var files: [PlannedFile] = []
         for subject in chosenSubjects {
             for candidate in selections {
-                let resolved = try registry.resolve(manifest, subject: subject, selection: candidate)
+                var resolved = try registry.resolve(manifest, subject: subject, selection: candidate)
+                for (name, value) in resolvedOptions.values where resolved[name] == nil { resolved[name] = value.description }
                 for file in try store.plan(for: manifest, subject: subject, selection: resolved)
                 where seen.insert(file.cachePath ?? file.local.path).inserted {
                     files.append(file)
@@ -46,8 +50,9 @@ extension BERG {
     }
 
     /// Fetches what `modelFiles` lists and returns each file's local path, in the same order.
-    public func getModel(_ id: String, subjects: [Subject]? = nil, selection: Selection = [:]) throws -> [URL] {
-        try fetch(modelFiles(id, subjects: subjects, selection: selection))
+    public func getModel(_ id: String, subjects: [Subject]? = nil, selection: Selection = [:],
+                         options: EncodingOptions = [:]) throws -> [URL] {
+        try fetch(modelFiles(id, subjects: subjects, selection: selection, options: options))
     }
 
     /// Makes planned files local (downloading what is missing) and returns where each is.
@@ -55,9 +60,15 @@ extension BERG {
         try artifactStore.fetch(files)
     }
 
-    /// A planned file's size in bytes: on disk, else the manifest's, else nil.
+    /// A planned file's size in bytes: on disk, else the manifest's, else the server's (when
+    /// online), else nil.
     public func size(of file: PlannedFile) throws -> Int64? {
         try artifactStore.size(of: file)
+    }
+
+    /// What can be known of a planned file's size, and why not where it cannot.
+    public func plannedSize(of file: PlannedFile) throws -> PlannedSize {
+        try artifactStore.plannedSize(of: file)
     }
 
     /// The cache's root folder.

@@ -16,8 +16,12 @@ extension BERG {
 
     /// Writes `responseVolume(result)` as a 4-D NIfTI file (`.nii` or `.nii.gz`), an image at a
     /// time: the mostly-NaN volume is never built whole in memory.
+    /// A movie's result (`frame_interval` in its metadata) gives the seconds between volumes.
     public static func writeResponseVolume(_ result: EncodingResult, to path: String) throws {
-        let writer = try VolumeWriter(path: path, count: result.responses.values.first?.shape.first ?? 0, placement: result.placement)
+        var timeStep: Double? = nil
+        if case .double(let interval)? = result.metadata["frame_interval"] { timeStep = interval }
+        let writer = try VolumeWriter(path: path, count: result.responses.values.first?.shape.first ?? 0,
+                                      placement: result.placement, timeStep: timeStep)
         do {
             try writer.append(result)
             try writer.finish(EncodingSummary(metadata: result.metadata, stimulusNames: result.stimulusNames, placement: result.placement))

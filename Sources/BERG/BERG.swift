@@ -26,8 +26,11 @@ public final class BERG: Sendable {
     /// The encoder kinds models can be built with (`EncoderKindRegistry.shared` by default).
     public let kinds: EncoderKindRegistry
 
-    /// The built-in registry, then `BERG_REGISTRY_PATH` (colon-separated), then `registries`.
-    /// Files come from an `ArtifactStore` at `home` (default `$BERG_HOME`, else
+    /// The built-in registry, then `BERG_REGISTRY_PATH` (colon-separated), then `registries`,
+    /// then the published indexes added with `addRegistry` (`$BERG_HOME/registries.yaml`).
+    /// A registry is a folder of manifests, or a published index (`berg publish`): the URL of
+    /// its `index.yaml` (https, http on a loopback address, or a local file) or a local folder
+    /// that holds one. Files come from an `ArtifactStore` at `home` (default `$BERG_HOME`, else
     /// `$XDG_CACHE_HOME/berg`, else `~/.cache/berg`) with `storeOptions` (default: from the
     /// `BERG_DIR`, `BERG_OFFLINE`, `BERG_MIRROR` and `BERG_PIP_ARGS` environment variables).
     public convenience init(home: URL? = nil, registries: [URL] = [], storeOptions: StoreOptions? = nil,
@@ -45,9 +48,17 @@ public final class BERG: Sendable {
         try self.init(home: home, registries: registries, storeOptions: options)
     }
 
-    /// As above, with the resolver to ask for local files (any `ArtifactResolving`).
+    /// As above, with the resolver to ask for local files (any `ArtifactResolving`). Remote
+    /// indexes and `registries.yaml` need the resolver to be an `ArtifactStore`.
     public init(registries: [URL] = [], artifacts: any ArtifactResolving, kinds: EncoderKindRegistry = .shared) throws {
-        self.registry = try Registry.standard(adding: registries)
+        self.registry = try BERG.makeRegistry(registries, store: artifacts as? ArtifactStore)
+        self.artifacts = artifacts
+        self.kinds = kinds
+    }
+
+    /// A facade over a registry made elsewhere (`publish` checks a package beside the built-in models).
+    init(registry: Registry, artifacts: any ArtifactResolving, kinds: EncoderKindRegistry) {
+        self.registry = registry
         self.artifacts = artifacts
         self.kinds = kinds
     }
@@ -96,7 +107,7 @@ public final class BERG: Sendable {
                                  options: EncodingOptions = [:], device: Device = .auto) throws -> any EncodingModel {
         let (context, kind) = try prepare(id, subject: subject, selection: selection, options: options, device: device)
         var withFiles = context
-        withFiles.files = try artifacts.localFiles(for: context.manifest, subject: subject, selection: context.selection)
+        withFiles.files = try artifacts.localFiles(for: context.manifest, subject: subject, selection: context.artifactSelection)
         return try kind.build(withFiles)
     }
 
@@ -104,11 +115,11 @@ public final class BERG: Sendable {
     public func getModelMetadata(_ id: String, subject: Subject, selection: Selection = [:],
                                  options: EncodingOptions = [:]) throws -> Metadata {
         var (context, kind) = try prepare(id, subject: subject, selection: selection, options: options, device: .auto)
-        // Metadata may live in a small artifact of its own; ask only for the files a kind's
-        // metadata reads, so that parametric models never touch the store.
-        if !context.manifest.artifacts.isEmpty {
-            context.files = try artifacts.localFiles(for: metadataManifest(context.manifest), subject: subject,
-                                                     selection: context.selection)
+        // Ask only for the files the kind's metadata reads (never the weights, where it says),
+        // so that parametric models never touch the store.
+        let needed = metadataManifest(context.manifest, kind: kind)
+        if !needed.artifacts.isEmpty {
+            context.files = try artifacts.localFiles(for: needed, subject: subject, selection: context.artifactSelection)
         }
         var metadata = try kind.metadata(context)
         metadata.merge(BERG.runMetadata(id: id, subject: subject, selection: context.selection))
@@ -166,16 +177,22 @@ public final class BERG: Sendable {
         let resolvedOptions = try registry.resolveOptions(manifest, options)
         let backend = try device.resolved()
         let kind = try kinds.kind(for: manifest)
-        return (EncoderContext(manifest: manifest, subject: subject, selection: resolved, options: resolvedOptions,
-                               device: backend, files: [:]), kind)
+        let context = EncoderContext(manifest: manifest, subject: subject, selection: resolved, options: resolvedOptions,
+                                     device: backend, files: [:])
+        try kind.checkSelection(context)
+        return (context, kind)
     }
 
-    /// The manifest with only the artifacts a kind's metadata reads: those named `metadata`
-    /// (fwRF, the ViT models), or all of them for kinds whose metadata lives in their weights.
-    private func metadataManifest(_ manifest: Manifest) -> Manifest {
+    /// The manifest with only the artifacts a kind's metadata reads, as the kind declares
+    /// them (`EncoderKind.metadataArtifacts`); for a kind that declares none, those named
+    /// `metadata`, else all of them.
+    private func metadataManifest(_ manifest: Manifest, kind: EncoderKind) -> Manifest {
         var reduced = manifest
-        let metadataFiles = manifest.artifacts.filter { $0.name == "metadata" }
-        if !metadataFiles.isEmpty { reduced.artifacts = metadataFiles }
+        if let names = kind.metadataArtifacts {
+            reduced.artifacts = manifest.artifacts.filter { names.contains($0.name) }
+        } else if manifest.artifacts.contains(where: { $0.name == "metadata" }) {
+            reduced.artifacts = manifest.artifacts.filter { $0.name == "metadata" }
+        }
         return reduced
     }
 

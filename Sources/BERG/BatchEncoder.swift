@@ -21,7 +21,7 @@ struct BatchEncoder {
         var metadata: Metadata? = nil
         var widths: [String: [Int]]? = nil  // each output's shape after the images axis
         var waiting = 0                      // unreadable images before the first readable one
-        var crops: [String] = [], unreadable: [String] = []
+        var crops: [String] = [], unreadable: [String] = [], warnings: [String] = []
         var next: InBackground<[StimulusRun]>? = InBackground { try source.load(batches[0]) }
         for (b, range) in batches.enumerated() {
             let runs = try next!.result()
@@ -36,6 +36,7 @@ struct BatchEncoder {
             for run in runs {
                 switch run {
                 case .images(let stimulus):
+                    warnings += stimulus.warnings
                     let inner = progress.map { BatchProgress(inner: $0, offset: done, total: total) }
                     let result = try model.encode(stimulus, progress: inner)
                     if widths == nil {
@@ -65,7 +66,7 @@ struct BatchEncoder {
         metadata["stimulus_crop"] = crops.isEmpty ? nil : .string(crops.joined(separator: "; "))
         if !unreadable.isEmpty { metadata["unreadable_stimuli"] = .strings(unreadable) }
         return EncodingSummary(metadata: metadata, stimulusNames: source.names, placement: model.placement,
-                               shapes: (widths ?? [:]).mapValues { [total] + $0 })
+                               shapes: (widths ?? [:]).mapValues { [total] + $0 }, warnings: warnings)
     }
 
     /// NaN responses for images that could not be read.
@@ -112,6 +113,7 @@ final class ResultCollector: ResultSink {
         joined.metadata = summary.metadata
         joined.stimulusNames = summary.stimulusNames
         joined.placement = summary.placement
+        joined.warnings = summary.warnings
         return joined
     }
 }

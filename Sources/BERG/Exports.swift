@@ -1,5 +1,6 @@
 import BERGCompute
 import BERGCore
+import BERGFormats
 import BERGModels
 import BERGRegistry
 import BERGStore
@@ -36,6 +37,9 @@ public typealias Artifact = BERGRegistry.Artifact
 public typealias TensorSpec = BERGRegistry.TensorSpec
 public typealias ManifestValue = BERGRegistry.ManifestValue
 public typealias Registry = BERGRegistry.Registry
+public typealias FileChecksum = BERGRegistry.FileChecksum
+public typealias PublishedIndex = BERGRegistry.PublishedIndex
+public typealias RegistryList = BERGRegistry.RegistryList
 public typealias EncoderSettingsType = BERGRegistry.EncoderSettingsType
 public typealias SettingsProblem = BERGRegistry.SettingsProblem
 
@@ -49,6 +53,7 @@ public typealias StoreOptions = BERGStore.StoreOptions
 public typealias ArtifactResolving = BERGStore.ArtifactResolving
 public typealias ArtifactStore = BERGStore.ArtifactStore
 public typealias PlannedFile = BERGStore.PlannedFile
+public typealias PlannedSize = BERGStore.PlannedSize
 public typealias DownloadProgress = BERGStore.DownloadProgress
 public typealias CachedFile = BERGStore.CachedFile
 public typealias CacheVerification = BERGStore.CacheVerification
@@ -60,3 +65,5 @@ public typealias IntegrationMethod = BERGCompute.IntegrationMethod
 public typealias Attribution = BERGCompute.Attribution
 public typealias DreamSettings = BERGCompute.DreamSettings
 public typealias DreamResult = BERGCompute.DreamResult
+// Movies (BERGFormats): the frames `BERG.loadMovie` samples.
+public typealias MovieFrames = BERGFormats.MovieFrames

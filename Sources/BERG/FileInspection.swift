@@ -3,7 +3,10 @@ import BERGFormats
 import Foundation
 
 /// What a model file holds (keys, shapes, dtypes, inert objects), read without executing
-/// anything: `berg inspect`.
+/// anything: `berg inspect`. Array data is not read: `.npy` and `.npz` arrays are described by
+/// their headers (object arrays, which are pickles, are read to show their structure), NIfTI
+/// files by their header (non-zero voxels are counted only for data up to
+/// `FileSummary.maxCountedNIfTIBytes`), images by their header, never decoded.
 public struct FileInspection: Sendable {
     /// The format, such as "PyTorch checkpoint (zip format)".
     public let format: String
@@ -88,7 +91,8 @@ enum InspectedFormat: CustomStringConvertible {
         case "jpg", "jpeg", "png": return .image
         default: break
         }
-        let head = (try FileHandle(forReadingFrom: URL(fileURLWithPath: path)).read(upToCount: 8)).map { [UInt8]($0) } ?? []
+        let headData = try FileHandle(forReadingFrom: URL(fileURLWithPath: path)).read(upToCount: 32) ?? Data()
+        let head = [UInt8](headData.prefix(8))
         if head.starts(with: NPYFile.magic) { return .npy }
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
             let zip = try ZipArchive(path: path)
@@ -97,6 +101,9 @@ enum InspectedFormat: CustomStringConvertible {
         if head.first == 0x80 { return head.starts(with: [0x80, 0x02, 0x8A, 0x0A]) ? .torchCheckpoint : .pickle }
         if head.starts(with: [0x89, 0x48, 0x44, 0x46]) { return .hdf5 }
         if head.starts(with: [0xFF, 0xD8]) || head.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return .image }
+        if let image = ImageCodec.unsupportedFormat(of: headData) {
+            throw BERGError.unsupported("\(path): \(image) images are not read; berg inspect reads .pt/.pth, .npy, .npz, .pkl, .h5, .nii(.gz), .jpg and .png files")
+        }
         throw BERGError.unsupported("\(path): unknown file format. berg inspect reads .pt/.pth, .npy, .npz, .pkl, .h5, .nii(.gz), .jpg and .png files")
     }
 
@@ -119,15 +126,13 @@ enum InspectedFormat: CustomStringConvertible {
             s.kind += " (\(checkpoint.format.rawValue) format)"
             return s
         case .npy:
-            return try NPYFile.readObject(path).structure(maxChildren: maxEntries, maxDepth: maxDepth)
+            return try FileStructure.npy(path, maxChildren: maxEntries, maxDepth: maxDepth)
         case .npz:
-            let arrays = try NPZFile.readValues(path)
-            return PickleValue.dict(arrays.map { (key: .string($0.name), value: $0.value) })
-                .structure(maxChildren: maxEntries, maxDepth: maxDepth)
+            return try FileStructure.npz(path, maxChildren: maxEntries, maxDepth: maxDepth)
         case .pickle:
             return try PickleMachine.load(try NPYFile.readFile(path), path: path).structure(maxChildren: maxEntries, maxDepth: maxDepth)
         case .hdf5, .nifti, .image:
-            throw BERGError.unsupported("\(path): \(self) files are described by outline(of:)")
+            throw BERGError.unsupported("\(path): \(self) files are described as text, not as a tree")
         }
     }
 }

@@ -12,13 +12,21 @@ public struct EncodingResult: Sendable {
     /// One name per stimulus (file names, or `image-0` … for arrays), in response order.
     public var stimulusNames: [String]
     public var placement: ResponsePlacement?
+    /// Things the run did that the caller should hear about, one line each (such as an
+    /// image's transparency dropped on loading); the command line prints them as `warning:`.
+    public var warnings: [String]
+    /// Values along the response axes for the units selected, such as an EEG model's
+    /// `ch_names` and `times`; written beside the responses in an `.h5` file.
+    public var labels: Metadata
 
     public init(responses: [String: Tensor], metadata: Metadata, stimulusNames: [String] = [],
-                placement: ResponsePlacement? = nil) {
+                placement: ResponsePlacement? = nil, warnings: [String] = [], labels: Metadata = Metadata()) {
         self.responses = responses
         self.metadata = metadata
         self.stimulusNames = stimulusNames
         self.placement = placement
+        self.warnings = warnings
+        self.labels = labels
     }
 
     /// The one response array of a single-output model; for several outputs (`lh`, `rh`), an
@@ -67,12 +75,16 @@ public struct EncodingSummary: Sendable {
     public var placement: ResponsePlacement?
     /// Each output's whole shape, images first.
     public var shapes: [String: [Int]]
+    /// What loading the stimuli changed that the caller should hear about (`Stimulus.warnings`).
+    public var warnings: [String]
 
-    public init(metadata: Metadata, stimulusNames: [String], placement: ResponsePlacement?, shapes: [String: [Int]] = [:]) {
+    public init(metadata: Metadata, stimulusNames: [String], placement: ResponsePlacement?, shapes: [String: [Int]] = [:],
+                warnings: [String] = []) {
         self.metadata = metadata
         self.stimulusNames = stimulusNames
         self.placement = placement
         self.shapes = shapes
+        self.warnings = warnings
     }
 }
 

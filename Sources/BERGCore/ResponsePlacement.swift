@@ -25,8 +25,10 @@ public struct VolumePlacement: Sendable, Equatable {
     public var affine: [Double]
     /// Per output name, its columns' (i, j, k), flattened [V * 3].
     public var voxels: [String: [Int]]
+    /// The value of the grid's other voxels in a volume; nil: NaN.
+    public var background: Float?
 
-    public init(gridShape: [Int], affine: [Double], voxels: [String: [Int]]) throws {
+    public init(gridShape: [Int], affine: [Double], voxels: [String: [Int]], background: Float? = nil) throws {
         guard gridShape.count == 3, gridShape.allSatisfy({ $0 > 0 }) else {
             throw BERGError.shapeMismatch(what: "volume grid", expected: [1, 1, 1], actual: gridShape)
         }
@@ -42,6 +44,7 @@ public struct VolumePlacement: Sendable, Equatable {
         self.gridShape = gridShape
         self.affine = affine
         self.voxels = voxels
+        self.background = background
     }
 
     /// The affine as 4 rows of 4.

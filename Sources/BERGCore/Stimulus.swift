@@ -7,6 +7,9 @@ public struct Stimulus: Sendable {
     public var width: Int
     /// One name per image (file names, or `image-0` ... for arrays).
     public var names: [String]
+    /// What loading changed or dropped that the user should hear about (transparency dropped,
+    /// ...), one line each; `BERG.encode` passes them on in `EncodingResult.warnings`.
+    public var warnings: [String] = []
 
     public init(images pixels: [UInt8], count: Int, height: Int, width: Int, names: [String]? = nil) throws {
         guard count > 0, height > 0, width > 0 else {

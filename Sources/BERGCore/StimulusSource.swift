@@ -40,7 +40,11 @@ public struct StimulusArray: StimulusSource {
         var offset = 0
         for stimulus in stimuli {
             let lower = max(range.lowerBound - offset, 0), upper = min(range.upperBound - offset, stimulus.count)
-            if lower < upper { runs.append(.images(stimulus.batch(lower..<upper))) }
+            if lower < upper {
+                var part = stimulus.batch(lower..<upper)
+                if lower == 0 { part.warnings = stimulus.warnings }  // once, with its first batch
+                runs.append(.images(part))
+            }
             offset += stimulus.count
         }
         return runs

@@ -49,14 +49,17 @@ public enum FileSummary {
         }
     }
 
-    /// The NIfTI header essentials: shape, datatype, voxel sizes, forms, affine, scaling and the
-    /// count of non-zero voxels.
+    /// The most NIfTI data `describeNIfTI` reads to count the non-zero voxels (64 MiB); larger
+    /// volumes are described by their header alone.
+    public static let maxCountedNIfTIBytes = 64 << 20
+
+    /// The NIfTI header essentials: shape, datatype, voxel sizes, forms, affine and scaling,
+    /// and, for data up to `maxCountedNIfTIBytes`, the count of non-zero voxels. Of a
+    /// `.nii.gz`, only the header is inflated otherwise.
     public static func describeNIfTI(_ path: String) throws -> String {
-        let image = try NIfTIFile.read(path)
-        let h = image.header
+        let h = try NIfTIFile.readHeader(path)
         let dtypeName = NIfTIFile.storedType(h.datatypeCode).map { "\($0.0.rawValue)" } ?? "code \(h.datatypeCode)"
         let stored = h.datatypeCode == 512 ? "uint16" : h.datatypeCode == 768 ? "uint32" : dtypeName
-        let nonZero = image.raw.doubles.reduce(0) { $1 != 0 ? $0 + 1 : $0 }
         var lines = [
             "NIfTI-1 file \(path)",
             "  shape \(h.shape), \(stored)\(h.bigEndian ? " (big-endian)" : "")",
@@ -64,18 +67,29 @@ public enum FileSummary {
             "  sform_code \(h.sformCode), qform_code \(h.qformCode)",
             "  affine:",
         ]
-        for row in image.affine { lines.append("    " + row.map { String(format: "%10.4f", $0) }.joined(separator: " ")) }
+        for row in try NIfTIFile.affine(h, path: path) {
+            lines.append("    " + row.map { String(format: "%10.4f", $0) }.joined(separator: " "))
+        }
         if NIfTIFile.scaling(h) != nil { lines.append("  scaling: value × \(h.sclSlope) + \(h.sclInter)") }
-        lines.append("  non-zero voxels: \(nonZero) of \(image.raw.count)")
+        let voxels = h.shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
+        if let width = NIfTIFile.storedType(h.datatypeCode)?.1, voxels <= maxCountedNIfTIBytes / width {
+            let image = try NIfTIFile.read(path)
+            let nonZero = image.raw.doubles.reduce(0) { $1 != 0 ? $0 + 1 : $0 }
+            lines.append("  non-zero voxels: \(nonZero) of \(image.raw.count)")
+        } else if NIfTIFile.storedType(h.datatypeCode) != nil {
+            lines.append("  non-zero voxels: not counted (only the header of volumes over \(maxCountedNIfTIBytes >> 20) MiB is read)")
+        }
         if !h.description.isEmpty { lines.append("  description: \(h.description)") }
         return lines.joined(separator: "\n")
     }
 
-    /// An image's format and size, as decoded to RGB.
+    /// An image's format, size, bit depth and colour type, from its header (nothing is decoded).
     public static func describeImage(_ path: String) throws -> String {
-        let data = try NPYFile.readFile(path)
-        let format = ImageCodec.format(of: data)?.rawValue.uppercased() ?? "unknown"
-        let (_, width, height) = try ImageCodec.decode(data, path: path)
-        return "\(format) image \(path)\n  \(width)×\(height) pixels, decoded to RGB uint8"
+        let header = try ImageCodec.header(of: try NPYFile.readFile(path), path: path)
+        var details = ["\(header.bitDepth)-bit \(header.colour)"]
+        if header.hasAlpha { details.append("with transparency (dropped when encoding)") }
+        if header.interlaced { details.append("interlaced") }
+        return "\(header.format.rawValue.uppercased()) image \(path)\n  \(header.width)×\(header.height) pixels, "
+            + details.joined(separator: ", ")
     }
 }

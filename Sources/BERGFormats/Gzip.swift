@@ -2,17 +2,18 @@ import BERGCore
 import CZlib
 import Foundation
 
-/// gzip through zlib, for `.nii.gz` files.
+/// gzip through zlib, for `.nii.gz` files (and raw deflate, for the first bytes of a zip member).
 enum Gzip {
     static func isGzip(_ data: Data) -> Bool {
         data.count >= 2 && data[data.startIndex] == 0x1F && data[data.startIndex + 1] == 0x8B
     }
 
     /// Inflates at most `limit` bytes (fewer if the stream ends first), following concatenated
-    /// gzip members. Reading stops at the limit, so a small hostile file cannot expand without bound.
-    static func inflate(_ data: Data, limit: Int, path: String) throws -> Data {
+    /// gzip members; with `raw`, one raw deflate stream (a zip member's bytes). Reading stops at
+    /// the limit, so a small hostile file cannot expand without bound.
+    static func inflate(_ data: Data, limit: Int, path: String, raw: Bool = false) throws -> Data {
         var stream = z_stream()
-        guard inflateInit2_(&stream, 15 + 32, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        guard inflateInit2_(&stream, raw ? -15 : 15 + 32, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw BERGError.missingDependency("zlib could not start an inflater")
         }
         defer { inflateEnd(&stream) }
@@ -38,7 +39,7 @@ enum Gzip {
                     continue
                 case Z_STREAM_END:
                     // Another gzip member may follow.
-                    guard stream.avail_in > 0, inflateReset(&stream) == Z_OK else { return output }
+                    guard !raw, stream.avail_in > 0, inflateReset(&stream) == Z_OK else { return output }
                 default:
                     let detail = stream.msg.map { String(cString: $0) } ?? "truncated or corrupt gzip stream"
                     throw BERGError.corruptFile(path: path, offset: Int(stream.total_in), message: "gzip: \(detail)")

@@ -137,7 +137,7 @@ extension HDF5File {
             let (dataset, type, space) = try openDataset(name)
             defer { H5Tclose(type); H5Sclose(space); H5Dclose(dataset) }
             guard let dtype = HDF5File.dtype(ofStored: type) else {
-                throw BERGError.unexpectedContent(path: path, message: "dataset '\(name)' holds \(HDF5File.describe(type)), not numbers; use readStrings for strings")
+                throw BERGError.unexpectedContent(path: path, message: "dataset '\(name)' holds \(HDF5File.describe(type)), not numbers")
             }
             let shape = try dims(of: space, name) ?? [0]
             return try readTensor(shape: shape, dtype: dtype, name: name) { memType, buffer in

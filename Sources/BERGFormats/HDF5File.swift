@@ -58,8 +58,8 @@ public final class HDF5File {
 
     /// Datasets at least this many bytes are chunked and gzip-compressed when `compressed` is set.
     public static let compressionThreshold = 64 * 1024
-    /// The largest dataset or attribute this reader allocates (8 GiB), and the most group members it lists.
-    public static let maxReadBytes = 8 << 30
+    /// The largest dataset or attribute this reader allocates (`ReadLimits.maxBytes`), and the most group members it lists.
+    public static var maxReadBytes: Int { ReadLimits.maxBytes }
     public static let maxMembers = 10_000_000
     static let lock = NSRecursiveLock()
 

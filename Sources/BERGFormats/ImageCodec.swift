@@ -5,13 +5,21 @@ import Foundation
 
 /// JPEG (libjpeg-turbo) and PNG (libpng) decoding to 8-bit RGB, and PNG writing.
 ///
-/// Decoding gives what Pillow's `Image.open(path).convert("RGB")` gives:
+/// Decoding gives what Pillow's `Image.open(path).convert("RGB")` gives, with one exception:
 /// - grayscale is replicated into R, G and B; palette images are expanded;
-/// - an alpha channel is dropped, not composited (Pillow drops it);
-/// - 16-bit colour or gray+alpha samples keep their high byte (Pillow's `RGB;16B`, `LA;16B`
-///   raw modes), while 16-bit plain grayscale is clipped to 255 (Pillow's `I;16` → `RGB`);
+/// - an alpha channel is dropped, not composited (Pillow drops it): the pixels keep their
+///   stored colour, and `DecodedImage.notes` says how many were not opaque, so that a caller
+///   can warn (a model sees what is under the transparency, which may not be what was meant);
+/// - every 16-bit sample becomes its high byte (`v >> 8`, libpng's `png_set_strip_16`), as
+///   Pillow does for 16-bit colour and gray+alpha. The exception: Pillow clips plain 16-bit
+///   grayscale (`I;16`) to 255, which turns almost every pixel of a real 16-bit image white;
+///   here it is scaled like the colour samples, so a 16-bit gray image decodes as the same
+///   image saved as 16-bit RGB does in Pillow;
 /// - JPEGs use the accurate integer IDCT with fancy upsampling, as Pillow's decoder does;
 /// - PNG gamma and colour-profile chunks are ignored, as Pillow ignores them.
+///
+/// Other image formats (GIF, BMP, WebP, TIFF, ...) are recognised by their first bytes and
+/// refused with a message that names them. `header(of:path:)` reads only an image's header.
 ///
 /// libpng is driven through its simplified `png_image` API, which reports errors by return
 /// value (no `setjmp` crosses Swift frames), and turbojpeg returns error codes, so a corrupt or
@@ -28,26 +36,44 @@ public enum ImageCodec {
     /// Pillow's decompression-bomb limit (twice `Image.MAX_IMAGE_PIXELS`): larger images are refused.
     public static let maxPixels = 178_956_970
 
+    /// A decoded image: RGB, row-major, 3 bytes per pixel (HWC), and notes on what decoding
+    /// changed or dropped (such as transparency), one line each.
+    public struct DecodedImage: Sendable {
+        public var pixels: [UInt8]
+        public var width: Int
+        public var height: Int
+        public var notes: [String]
+    }
+
     /// Decodes a JPEG or PNG file to RGB, row-major, 3 bytes per pixel (HWC).
     public static func decode(_ path: String) throws -> (pixels: [UInt8], width: Int, height: Int) {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw BERGError.fileNotFound(path: path, hint: "Check the image path")
-        }
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw BERGError.corruptFile(path: path, offset: nil, message: "cannot read: \(error.localizedDescription)")
-        }
-        return try decode(data, path: path)
+        let image = try decodeImage(path)
+        return (image.pixels, image.width, image.height)
     }
 
     /// Decodes JPEG or PNG bytes; `path` names the source in errors.
     public static func decode(_ data: Data, path: String) throws -> (pixels: [UInt8], width: Int, height: Int) {
-        switch format(of: data) {
-        case .jpeg?: return try decodeJPEG(data, path: path)
-        case .png?: return try decodePNG(data, path: path)
-        case nil:
-            throw BERGError.corruptFile(path: path, offset: 0,
-                                        message: "not a JPEG or PNG image (unrecognised first bytes); convert it to PNG or JPEG")
+        let image = try decodeImage(data, path: path)
+        return (image.pixels, image.width, image.height)
+    }
+
+    /// Decodes a JPEG or PNG file, with notes.
+    public static func decodeImage(_ path: String) throws -> DecodedImage {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw BERGError.fileNotFound(path: path, hint: "Check the image path")
+        }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe) } catch {
+            throw BERGError.corruptFile(path: path, offset: nil, message: "cannot read: \(error.localizedDescription)")
+        }
+        return try decodeImage(data, path: path)
+    }
+
+    /// Decodes JPEG or PNG bytes, with notes; `path` names the source in errors and notes.
+    public static func decodeImage(_ data: Data, path: String) throws -> DecodedImage {
+        switch try supportedFormat(of: data, path: path) {
+        case .jpeg: return try decodeJPEG(data, path: path)
+        case .png: return try decodePNG(data, path: path)
         }
     }
 
@@ -59,7 +85,48 @@ public enum ImageCodec {
         return nil
     }
 
-    static func checkSize(width: Int, height: Int, path: String) throws {
+    /// The name of an image format this codec does not read, recognised by its first bytes
+    /// (GIF, BMP, WebP, TIFF, JPEG 2000, HEIF/AVIF, ...), or nil.
+    public static func unsupportedFormat(of data: Data) -> String? {
+        let head = [UInt8](data.prefix(32))
+        func starts(_ bytes: [UInt8], at offset: Int = 0) -> Bool {
+            head.count >= offset + bytes.count && Array(head[offset ..< offset + bytes.count]) == bytes
+        }
+        func ascii(_ text: String, at offset: Int = 0) -> Bool { starts(Array(text.utf8), at: offset) }
+        if ascii("GIF87a") || ascii("GIF89a") { return "GIF" }
+        // "BM", then a DIB header size the format defines (so that a list file naming
+        // "BMW/car.jpg" first is not taken for one).
+        if ascii("BM"), head.count >= 18, [12, 40, 52, 56, 64, 108, 124].contains(Int(head[14]) | Int(head[15]) << 8),
+           head[16] == 0, head[17] == 0 { return "BMP" }
+        if ascii("RIFF"), ascii("WEBP", at: 8) { return "WebP" }
+        if starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A]) { return "TIFF" }
+        if starts([0x49, 0x49, 0x2B, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2B]) { return "BigTIFF" }
+        if starts([0x00, 0x00, 0x00, 0x0C, 0x6A, 0x50, 0x20, 0x20]) || starts([0xFF, 0x4F, 0xFF, 0x51]) { return "JPEG 2000" }
+        if ascii("ftyp", at: 4) {
+            for (brand, name) in [("avif", "AVIF"), ("heic", "HEIF"), ("heix", "HEIF"), ("mif1", "HEIF")] where ascii(brand, at: 8) {
+                return name
+            }
+        }
+        if starts([0xFF, 0x0A]) || starts([0x00, 0x00, 0x00, 0x0C, 0x4A, 0x58, 0x4C, 0x20]) { return "JPEG XL" }
+        if ascii("8BPS") { return "Photoshop (PSD)" }
+        if starts([0x00, 0x00, 0x01, 0x00]) { return "ICO" }
+        return nil
+    }
+
+    /// The format of `data`, or an error: an image format this codec does not read is named
+    /// ("GIF is not supported; JPEG and PNG are"), anything else is "not a JPEG or PNG image".
+    public static func supportedFormat(of data: Data, path: String) throws -> Format {
+        if let format = format(of: data) { return format }
+        if let other = unsupportedFormat(of: data) {
+            throw BERGError.unsupported("\(path): \(other) is not supported; JPEG and PNG are. Convert it to PNG or JPEG first (for example `convert FILE out.png` with ImageMagick)")
+        }
+        throw BERGError.corruptFile(path: path, offset: 0,
+                                    message: "not a JPEG or PNG image (unrecognised first bytes); convert it to PNG or JPEG")
+    }
+
+    /// An image's size is positive, within Pillow's pixel limit, and its decoding buffers
+    /// (`bytesPerPixel` each, the RGB output included) fit `ReadLimits.maxBytes`.
+    static func checkSize(width: Int, height: Int, path: String, bytesPerPixel: Int = 7) throws {
         guard width > 0, height > 0 else {
             throw BERGError.corruptFile(path: path, offset: nil, message: "image has an empty size \(width)×\(height)")
         }
@@ -67,11 +134,94 @@ public enum ImageCodec {
         guard !overflow, pixels <= maxPixels else {
             throw BERGError.limitExceeded(what: "Image pixel count of \(path)", limit: maxPixels, actual: overflow ? Int.max : pixels)
         }
+        try ReadLimits.check(pixels * bytesPerPixel, of: "Memory to decode \(path) (\(width)×\(height) pixels) in bytes")
+    }
+
+    // MARK: Headers
+
+    /// What an image's header says, read without decoding its pixels.
+    public struct Header: Sendable, Equatable {
+        public var format: Format
+        public var width: Int
+        public var height: Int
+        /// Bits per sample (PNG: 1, 2, 4, 8 or 16; JPEG: 8).
+        public var bitDepth: Int
+        /// "RGB", "gray", "palette", "gray+alpha", "RGBA", "CMYK", ...
+        public var colour: String
+        /// An alpha channel or a tRNS (transparency) chunk.
+        public var hasAlpha: Bool
+        public var interlaced: Bool
+        /// PNG: the bytes of compressed image data (the IDAT chunks) the file holds.
+        public var compressedBytes: Int?
+
+        /// PNG: the fewest bytes the image data inflates to (one filter byte per row, no interlacing).
+        var inflatedBytes: Int? {
+            guard format == .png else { return nil }
+            let channels = ["gray": 1, "RGB": 3, "palette": 1, "gray+alpha": 2, "RGBA": 4][colour] ?? 1
+            let (bits, overflow) = width.multipliedReportingOverflow(by: channels * bitDepth)
+            return overflow ? Int.max : height.multipliedReportingOverflow(by: 1 + (bits + 7) / 8).partialValue
+        }
+    }
+
+    /// The header of a JPEG or PNG: size, bit depth and colour type, without decoding pixels.
+    public static func header(of data: Data, path: String) throws -> Header {
+        switch try supportedFormat(of: data, path: path) {
+        case .png: return try pngHeader(data, path: path)
+        case .jpeg: return try jpegHeader(data, path: path)
+        }
+    }
+
+    static func pngHeader(_ data: Data, path: String) throws -> Header {
+        func u32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 << 8 | Int(data[data.startIndex + at + $1]) } }
+        guard data.count >= 33, u32(8) == 13, String(decoding: data[data.startIndex + 12 ..< data.startIndex + 16], as: UTF8.self) == "IHDR" else {
+            throw BERGError.corruptFile(path: path, offset: 8, message: "PNG without an IHDR header chunk")
+        }
+        let width = u32(16), height = u32(20)
+        let depth = Int(data[data.startIndex + 24]), type = Int(data[data.startIndex + 25])
+        let interlaced = data[data.startIndex + 28] != 0
+        let colours = [0: "gray", 2: "RGB", 3: "palette", 4: "gray+alpha", 6: "RGBA"]
+        guard let colour = colours[type], [1, 2, 4, 8, 16].contains(depth), width > 0, height > 0,
+              width <= Int(Int32.max), height <= Int(Int32.max) else {
+            throw BERGError.corruptFile(path: path, offset: 16, message: "PNG header is invalid (\(width)×\(height), bit depth \(depth), colour type \(type))")
+        }
+        // A tRNS chunk also makes pixels transparent; the IDAT chunks hold the image data.
+        var transparency = false
+        var compressed = 0
+        var offset = 33
+        while offset + 8 <= data.count {
+            let length = u32(offset)
+            let kind = String(decoding: data[data.startIndex + offset + 4 ..< data.startIndex + offset + 8], as: UTF8.self)
+            if kind == "tRNS" { transparency = true }
+            if kind == "IDAT" { compressed += min(length, data.count - offset - 8) }
+            if kind == "IEND" || length > data.count { break }
+            offset += 12 + length
+        }
+        return Header(format: .png, width: width, height: height, bitDepth: depth, colour: colour,
+                      hasAlpha: type == 4 || type == 6 || transparency, interlaced: interlaced, compressedBytes: compressed)
+    }
+
+    static func jpegHeader(_ data: Data, path: String) throws -> Header {
+        try withJPEGDecompressor(data, path: path) { handle, base, count, failure in
+            var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
+            guard tjDecompressHeader3(handle, base, UInt(count), &width, &height, &subsampling, &colorspace) == 0 else {
+                throw failure("unreadable JPEG header")
+            }
+            let names = [TJCS_RGB.rawValue: "RGB", TJCS_YCbCr.rawValue: "YCbCr", TJCS_GRAY.rawValue: "gray",
+                         TJCS_CMYK.rawValue: "CMYK", TJCS_YCCK.rawValue: "YCCK"]
+            return Header(format: .jpeg, width: Int(width), height: Int(height), bitDepth: 8,
+                          colour: names[UInt32(bitPattern: colorspace)] ?? "colour space \(colorspace)", hasAlpha: false,
+                          interlaced: false, compressedBytes: nil)
+        }
     }
 
     // MARK: JPEG
 
-    static func decodeJPEG(_ data: Data, path: String) throws -> (pixels: [UInt8], width: Int, height: Int) {
+    /// Runs `body` with a turbojpeg decompressor over the bytes; `failure` makes an error with
+    /// turbojpeg's own message.
+    private static func withJPEGDecompressor<T>(
+        _ data: Data, path: String,
+        _ body: (tjhandle, UnsafePointer<UInt8>, Int, (String) -> BERGError) throws -> T
+    ) throws -> T {
         guard let handle = tjInitDecompress() else {
             throw BERGError.missingDependency("libturbojpeg could not start a decompressor")
         }
@@ -84,22 +234,25 @@ public enum ImageCodec {
             guard let base = raw.bindMemory(to: UInt8.self).baseAddress else {
                 throw BERGError.corruptFile(path: path, offset: 0, message: "empty JPEG file")
             }
-            var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
-            guard tjDecompressHeader3(handle, base, UInt(raw.count), &width, &height, &subsampling, &colorspace) == 0 else {
-                throw failure("unreadable JPEG header")
-            }
-            if colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue) {
-                throw BERGError.unexpectedContent(path: path, message: "CMYK JPEGs are not supported; save the image as RGB (JPEG or PNG)")
-            }
-            try checkSize(width: Int(width), height: Int(height), path: path)
-            var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height) * 3)
+            return try body(handle, base, raw.count, failure)
+        }
+    }
+
+    static func decodeJPEG(_ data: Data, path: String) throws -> DecodedImage {
+        let header = try jpegHeader(data, path: path)
+        if header.colour == "CMYK" || header.colour == "YCCK" {
+            throw BERGError.unexpectedContent(path: path, message: "CMYK JPEGs are not supported; save the image as RGB (JPEG or PNG)")
+        }
+        try checkSize(width: header.width, height: header.height, path: path, bytesPerPixel: 3)
+        return try withJPEGDecompressor(data, path: path) { handle, base, count, failure in
+            var pixels = [UInt8](repeating: 0, count: header.width * header.height * 3)
             let status = pixels.withUnsafeMutableBufferPointer { out in
-                tjDecompress2(handle, base, UInt(raw.count), out.baseAddress, width, 0, height,
+                tjDecompress2(handle, base, UInt(count), out.baseAddress, Int32(header.width), 0, Int32(header.height),
                               Int32(TJPF_RGB.rawValue), TJFLAG_ACCURATEDCT)
             }
             // Warnings (such as a truncated scan) also return -1: Pillow refuses those files too.
             guard status == 0 else { throw failure("corrupt or truncated JPEG") }
-            return (pixels, Int(width), Int(height))
+            return DecodedImage(pixels: pixels, width: header.width, height: header.height, notes: [])
         }
     }
 
@@ -142,7 +295,20 @@ public enum ImageCodec {
         return out
     }
 
-    static func decodePNG(_ original: Data, path: String) throws -> (pixels: [UInt8], width: Int, height: Int) {
+    /// The note for an image whose alpha was dropped, when some pixels were not opaque.
+    static func alphaNote(path: String, translucent: Int, count: Int) -> [String] {
+        guard translucent > 0 else { return [] }
+        let share = String(format: "%.1f", 100 * Double(translucent) / Double(count))
+        return ["\(path): \(translucent) of \(count) pixels (\(share) %) are transparent or translucent; the alpha channel was dropped (as Pillow's convert(\"RGB\") does), so the model sees the colours stored under it. Flatten the image onto the background you want first"]
+    }
+
+    static func decodePNG(_ original: Data, path: String) throws -> DecodedImage {
+        // The image data cannot inflate more than deflate allows: refuse before allocating.
+        let header = try pngHeader(original, path: path)
+        if let inflated = header.inflatedBytes, let compressed = header.compressedBytes {
+            try ReadLimits.checkInflation(declared: inflated, compressed: compressed,
+                                          of: "PNG image data (\(header.width)×\(header.height), \(header.bitDepth)-bit \(header.colour))", path: path)
+        }
         let data = withoutColourChunks(original)
         var image = newImage()
         defer { png_image_free(&image) }
@@ -152,14 +318,15 @@ public enum ImageCodec {
                 throw BERGError.corruptFile(path: path, offset: nil, message: "unreadable PNG header: \(message(of: image))")
             }
             let width = Int(image.width), height = Int(image.height)
-            try checkSize(width: width, height: height, path: path)
             let fileFormat = image.format
-            let isColor = fileFormat & formatColor != 0
+            let sixteenBit = fileFormat & formatLinear != 0
+            try checkSize(width: width, height: height, path: path, bytesPerPixel: sixteenBit ? 11 : 7)
             let hasAlpha = fileFormat & formatAlpha != 0
             let count = width * height
             var rgb = [UInt8](repeating: 0, count: count * 3)
+            var translucent = 0
 
-            if fileFormat & formatLinear == 0 {
+            if !sixteenBit {
                 // 8-bit (or fewer bits, or palette): read as 8-bit RGBA and drop alpha.
                 image.format = formatColor | formatAlpha
                 var rgba = [UInt8](repeating: 0, count: count * 4)
@@ -171,10 +338,12 @@ public enum ImageCodec {
                     rgb.withUnsafeMutableBufferPointer { dst in
                         for i in 0..<count {
                             dst[3 * i] = src[4 * i]; dst[3 * i + 1] = src[4 * i + 1]; dst[3 * i + 2] = src[4 * i + 2]
+                            if src[4 * i + 3] != 255 { translucent += 1 }
                         }
                     }
                 }
-                return (rgb, width, height)
+                return DecodedImage(pixels: rgb, width: width, height: height,
+                                    notes: alphaNote(path: path, translucent: translucent, count: count))
             }
 
             // 16-bit: a linear output format makes libpng assume linear input, so the samples come
@@ -193,19 +362,20 @@ public enum ImageCodec {
                 rgb.withUnsafeMutableBufferPointer { dst in
                     for i in 0..<count {
                         let alpha = UInt32(src[4 * i + 3])
+                        if alpha < 65535 { translucent += 1 }
                         for c in 0..<3 {
                             var v = UInt32(src[4 * i + c])
                             if hasAlpha, alpha < 65535 {
                                 v = alpha == 0 ? 0 : min(65535, (v * 65535 + alpha / 2) / alpha)
                             }
-                            // Pillow keeps the high byte of 16-bit RGB(A) and LA, but clips plain
-                            // 16-bit gray ("I;16") to 255 when converting to RGB.
-                            dst[3 * i + c] = (isColor || hasAlpha) ? UInt8(v >> 8) : UInt8(min(v, 255))
+                            // The high byte, for colour and gray alike (see the type's comment).
+                            dst[3 * i + c] = UInt8(v >> 8)
                         }
                     }
                 }
             }
-            return (rgb, width, height)
+            return DecodedImage(pixels: rgb, width: width, height: height,
+                                notes: alphaNote(path: path, translucent: translucent, count: count))
         }
     }
 

@@ -22,6 +22,10 @@ public struct NIfTIHeader: Sendable, Equatable {
     public var srow: [[Float]]
     public var description: String
     public var bigEndian: Bool
+    /// `intent_code`: what the values mean (FSL's FNIRT files use 2006–2018).
+    public var intentCode: Int = 0
+    /// `intent_p1`, `intent_p2`, `intent_p3`.
+    public var intentParameters: [Float] = [0, 0, 0]
 }
 
 /// A NIfTI-1 image as nibabel gives it.
@@ -54,15 +58,24 @@ public struct NIfTIImage: Sendable {
 /// so that flat C-order positions match NumPy's `volume[mask]` on nibabel's array.
 public enum NIfTIFile {
     static let headerSize = 348
-    /// The largest data this reader allocates (8 GiB).
-    public static let maxDataBytes = 8 << 30
+    /// The largest data this reader allocates (`ReadLimits.maxBytes`).
+    public static var maxDataBytes: Int { ReadLimits.maxBytes }
+
+    /// The header alone: of a `.nii.gz`, only its first bytes are inflated.
+    public static func readHeader(_ path: String) throws -> NIfTIHeader {
+        try readHeader(NPYFile.readFile(path), path: path)
+    }
+
+    static func readHeader(_ file: Data, path: String) throws -> NIfTIHeader {
+        let head = Gzip.isGzip(file) ? try Gzip.inflate(file, limit: headerSize, path: path) : file.prefix(headerSize)
+        return try parseHeader(Data(head), path: path)
+    }
 
     public static func read(_ path: String) throws -> NIfTIImage {
         let file = try NPYFile.readFile(path)
         let gzipped = Gzip.isGzip(file)
         // Inflate the header first, then exactly as much data as it declares.
-        let head = gzipped ? try Gzip.inflate(file, limit: headerSize, path: path) : file.prefix(headerSize)
-        let header = try parseHeader(Data(head), path: path)
+        let header = try readHeader(file, path: path)
         guard let (dtype, width) = storedType(header.datatypeCode) else {
             throw BERGError.unexpectedContent(path: path, message: "NIfTI datatype \(header.datatypeCode) is not supported (uint8, int8, int16, uint16, int32, uint32, int64, float32 and float64 are)")
         }
@@ -72,6 +85,7 @@ public enum NIfTIFile {
             throw BERGError.limitExceeded(what: "NIfTI data size of \(path) in bytes", limit: maxDataBytes, actual: overflow ? Int.max : dataBytes)
         }
         let needed = header.voxOffset + dataBytes
+        if gzipped { try ReadLimits.checkInflation(declared: needed, compressed: file.count, of: "NIfTI data", path: path) }
         let body = gzipped ? try Gzip.inflate(file, limit: needed, path: path) : file
         guard body.count >= needed else {
             throw BERGError.corruptFile(path: path, offset: body.count,
@@ -134,7 +148,8 @@ public enum NIfTIFile {
             qformCode: i16(252), sformCode: i16(254),
             quaternion: [f32(256), f32(260), f32(264)], qoffset: [f32(268), f32(272), f32(276)],
             srow: (0..<3).map { row in (0..<4).map { f32(280 + 16 * row + 4 * $0) } },
-            description: description, bigEndian: bigEndian)
+            description: description, bigEndian: bigEndian,
+            intentCode: i16(68), intentParameters: [f32(56), f32(60), f32(64)])
     }
 
     /// (dtype, bytes per value) for the datatype codes read.
@@ -318,9 +333,12 @@ public enum NIfTIFile {
     /// about a million values at a time, so the whole volume never has to exist in memory;
     /// `.nii.gz` is compressed as it goes (zlib level 1, nibabel's default) and the file appears
     /// at `path` only once complete.
+    /// `sformCode` says what the affine's world is (2 aligned, 4 MNI-152); `timeStep` is the
+    /// seconds between volumes of a 4-D series (pixdim[4]).
     public static func write(shape: [Int], affine: [[Double]], to path: String, threads: Int? = nil,
+                             sformCode: Int = 2, timeStep: Double? = nil,
                              values: @escaping @Sendable (Range<Int>, UnsafeMutableBufferPointer<Float>) -> Void) throws {
-        let header = try header(shape: shape, affine: affine)
+        let header = try header(shape: shape, affine: affine, sformCode: sformCode, timeStep: timeStep)
         let count = Tensor.count(of: shape)
         let littleEndianHost = 1.littleEndian == 1
         let fill: @Sendable (Range<Int>, UnsafeMutableRawBufferPointer) -> Void = { range, out in
@@ -354,9 +372,11 @@ public enum NIfTIFile {
         private let blocks: Int
         private var written = 0
 
-        public init(path: String, shape: [Int], affine: [[Double]], threads: Int) throws {
+        /// `sformCode` and `timeStep` as for `write(shape:affine:to:values:)`.
+        public init(path: String, shape: [Int], affine: [[Double]], threads: Int, sformCode: Int = 2,
+                    timeStep: Double? = nil) throws {
             guard shape.count >= 2 else { throw BERGError.shapeMismatch(what: "a streamed NIfTI volume", expected: [-1, -1, -1, -1], actual: shape) }
-            let header = try NIfTIFile.header(shape: shape, affine: affine)
+            let header = try NIfTIFile.header(shape: shape, affine: affine, sformCode: sformCode, timeStep: timeStep)
             let file = try StagedFile(path: path)
             self.file = file
             gzip = GzipWriter(level: path.lowercased().hasSuffix(".gz") ? 1 : nil, threads: threads) { try file.write($0) }
@@ -393,7 +413,7 @@ public enum NIfTIFile {
 
     /// The 352 bytes before the data of a float32 volume: the header with the affine in the
     /// sform, and an empty extension flag.
-    static func header(shape: [Int], affine: [[Double]]) throws -> [UInt8] {
+    static func header(shape: [Int], affine: [[Double]], sformCode: Int = 2, timeStep: Double? = nil) throws -> [UInt8] {
         guard (3...4).contains(shape.count), shape.allSatisfy({ (1...32767).contains($0) }) else {
             throw BERGError.invalidInput("NIfTI volumes to write must be 3-D or 4-D with sides 1–32767, got shape \(shape)")
         }
@@ -415,12 +435,12 @@ public enum NIfTIFile {
             let norm = (0..<3).map { affine[$0][d] * affine[$0][d] }.reduce(0, +).squareRoot()
             putF(Float(norm), 80 + 4 * d)
         }
-        for d in 3..<7 { putF(1, 80 + 4 * d) }
+        for d in 3..<7 { putF(d == 3 ? Float(timeStep ?? 1) : 1, 80 + 4 * d) }
         putF(352, 108)
         putF(1, 112) // scl_slope
         header[123] = 2 | 8 // mm, seconds
         put16(0, 252) // qform_code: unknown
-        put16(2, 254) // sform_code: aligned
+        put16(sformCode, 254) // sform_code: 2 aligned, 4 MNI-152
         for r in 0..<3 { for c in 0..<4 { putF(Float(affine[r][c]), 280 + 16 * r + 4 * c) } }
         header.replaceSubrange(344..<348, with: [0x6E, 0x2B, 0x31, 0])
         return header

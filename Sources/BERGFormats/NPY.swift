@@ -81,7 +81,8 @@ public enum NPYFile {
     public static func decode(_ data: Data, path: String) throws -> Tensor {
         let header = try parseHeader(data, path: path)
         guard case .tensor(let tensor)? = try decodeValue(data, header: header, path: path) else {
-            throw BERGError.unexpectedContent(path: path, message: "dtype '\(header.descr)' is not a plain numeric dtype; object arrays need NPYFile.readObject")
+            let what = header.holdsObjects ? "pickled Python objects (dtype '|O')" : "dtype '\(header.descr)'"
+            throw BERGError.unexpectedContent(path: path, message: "holds \(what), not a numeric array (float, int, uint or bool); save the numbers with np.save(path, array) on a plain-dtype array")
         }
         return tensor
     }

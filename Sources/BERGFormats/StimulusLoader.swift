@@ -36,8 +36,10 @@ public enum StimulusLoader {
                 return ImageFileSource(paths: [path], skipUnreadable: false, threads: threads, warnings: [])
             }
             if unsupportedImageExtensions.contains(ext) { throw unsupported([path]) }
-            // Anything else: an image by content, or a list of paths.
-            let head = (try? FileHandle(forReadingFrom: URL(fileURLWithPath: path)).read(upToCount: 8)) ?? nil
+            // Anything else: an image by content (other image formats are refused by name), or a
+            // list of paths.
+            let head = (try? FileHandle(forReadingFrom: URL(fileURLWithPath: path)).read(upToCount: 32)) ?? nil
+            if let head, ImageCodec.unsupportedFormat(of: head) != nil { _ = try ImageCodec.supportedFormat(of: head, path: path) }
             if let head, ImageCodec.format(of: head) != nil {
                 return ImageFileSource(paths: [path], skipUnreadable: false, threads: threads, warnings: [])
             }
@@ -115,7 +117,11 @@ public enum StimulusLoader {
     }
 
     static func unsupported(_ paths: [String]) -> BERGError {
-        let formats = Set(paths.map { URL(fileURLWithPath: $0).pathExtension.uppercased() }).sorted().joined(separator: ", ")
+        // Named by content where the first bytes say (a .tif is TIFF), else by extension.
+        let formats = Set(paths.map { path in
+            let head = try? FileHandle(forReadingFrom: URL(fileURLWithPath: path)).read(upToCount: 32)
+            return head.flatMap { ImageCodec.unsupportedFormat(of: $0) } ?? URL(fileURLWithPath: path).pathExtension.uppercased()
+        }).sorted().joined(separator: ", ")
         return .invalidInput("\(formats) is not supported; JPEG and PNG are: \(list(paths.map(fileName))). Convert them, or skip them on purpose with --skip-unreadable")
     }
 
@@ -197,7 +203,7 @@ public struct ImageFileSource: WarningStimulusSource {
     public var count: Int { paths.count }
 
     public func load(_ range: Range<Int>) throws -> [StimulusRun] {
-        let decoded = try concurrentMap(Array(range), threads: threads) { index -> Result<(chw: [UInt8], width: Int, height: Int), BERGError> in
+        let decoded = try concurrentMap(Array(range), threads: threads) { index -> Result<(chw: [UInt8], width: Int, height: Int, notes: [String]), BERGError> in
             let path = paths[index]
             do {
                 switch try FileKind(path) {
@@ -205,10 +211,10 @@ public struct ImageFileSource: WarningStimulusSource {
                 case .missing: throw BERGError.fileNotFound(path: path, hint: nil)
                 case .folder, .other: throw BERGError.invalidInput("\(path) is not a regular file")
                 }
-                let (hwc, width, height) = try ImageCodec.decode(path)
+                let image = try ImageCodec.decodeImage(path)
                 var chw: [UInt8] = []
-                StimulusLoader.appendCHW(hwc, width: width, height: height, to: &chw)
-                return .success((chw, width, height))
+                StimulusLoader.appendCHW(image.pixels, width: image.width, height: image.height, to: &chw)
+                return .success((chw, image.width, image.height, image.notes))
             } catch let error as BERGError {
                 guard skipUnreadable else { throw error }
                 return .failure(error)
@@ -216,12 +222,14 @@ public struct ImageFileSource: WarningStimulusSource {
         }
         // Consecutive images of one size make a run; unreadable files make runs of their own.
         var runs: [StimulusRun] = []
-        var pixels: [UInt8] = [], runNames: [String] = [], size: (width: Int, height: Int)? = nil
+        var pixels: [UInt8] = [], runNames: [String] = [], notes: [String] = [], size: (width: Int, height: Int)? = nil
         var badNames: [String] = [], reasons: [String] = []
         func closeImages() throws {
             guard let size, !runNames.isEmpty else { return }
-            runs.append(.images(try Stimulus(images: pixels, count: runNames.count, height: size.height, width: size.width, names: runNames)))
-            pixels = []; runNames = []
+            var stimulus = try Stimulus(images: pixels, count: runNames.count, height: size.height, width: size.width, names: runNames)
+            stimulus.warnings = notes
+            runs.append(.images(stimulus))
+            pixels = []; runNames = []; notes = []
         }
         func closeUnreadable() {
             guard !badNames.isEmpty else { return }
@@ -236,6 +244,7 @@ public struct ImageFileSource: WarningStimulusSource {
                 if runNames.isEmpty { size = (image.width, image.height) }
                 pixels.append(contentsOf: image.chw)
                 runNames.append(names[index])
+                notes += image.notes
             case .failure(let error):
                 try closeImages()
                 badNames.append(names[index])
@@ -267,7 +276,8 @@ public struct NPYStimulusSource: WarningStimulusSource {
         catch { throw BERGError.corruptFile(path: path, offset: nil, message: "cannot read: \(error.localizedDescription)") }
         let header = try NPYFile.parseHeader(data, path: path)
         guard header.descr == "|u1" || header.descr == "<u1" || header.descr == ">u1" else {
-            throw BERGError.unexpectedContent(path: path, message: "stimulus arrays must be uint8 (0–255), got dtype '\(header.descr)'; convert with `(x * 255).round().astype(np.uint8)` or `x.astype(np.uint8)`")
+            let got = header.holdsObjects ? "pickled Python objects (dtype '|O'), not an array of pixels" : "dtype '\(header.descr)'"
+            throw BERGError.unexpectedContent(path: path, message: "stimulus arrays must be uint8 (0–255), got \(got); convert with `(x * 255).round().astype(np.uint8)` or `x.astype(np.uint8)`")
         }
         guard !header.fortranOrder else {
             throw BERGError.unexpectedContent(path: path, message: "a Fortran-order array; save it in C order (np.ascontiguousarray)")

@@ -67,6 +67,7 @@ public struct ZipArchive: Sendable {
             return bytes
         case 8:
             _ = try dataStart(of: entry) // bounds of the compressed bytes
+            try checkInflation(entry)
             guard let inflated = try inflateAll(only: entry.name)[entry.name] else {
                 throw corrupt(entry, "libarchive did not find the entry")
             }
@@ -76,8 +77,27 @@ public struct ZipArchive: Sendable {
         }
     }
 
+    /// The first `count` bytes of an entry (fewer when it is shorter), inflating no more than
+    /// that: enough to read a header without the data behind it. No CRC is checked.
+    public func prefix(of entry: Entry, count: Int) throws -> Data {
+        let start = try dataStart(of: entry)
+        let bytes = data[data.startIndex + start ..< data.startIndex + start + entry.compressedSize]
+        switch entry.method {
+        case 0: return bytes.prefix(count)
+        case 8: return try Gzip.inflate(bytes, limit: min(count, entry.uncompressedSize), path: "\(path) [\(entry.name)]", raw: true)
+        default: throw corrupt(entry, "compression method \(entry.method) is not supported (stored and deflated are)")
+        }
+    }
+
+    /// A deflated entry may be inflated: its declared size is within `ReadLimits`.
+    private func checkInflation(_ entry: Entry) throws {
+        try ReadLimits.checkInflation(declared: entry.uncompressedSize, compressed: entry.compressedSize,
+                                      of: "zip entry '\(entry.name)'", path: path)
+    }
+
     /// Every entry's bytes, in one pass through libarchive for deflated entries.
     public func allContents() throws -> [(name: String, data: Data)] {
+        for entry in entries where entry.method == 8 { try checkInflation(entry) }
         let inflated = entries.contains { $0.method != 0 } ? try inflateAll(only: nil) : [:]
         return try entries.map { entry in
             if entry.method == 0 { return (entry.name, try contents(of: entry)) }

@@ -20,7 +20,8 @@ public struct CSSPRFEncoder: EncodingModel {
         metadata: { context, settings in
             let area = try settings.area(context.selection["roi"], model: context.manifest.modelID)
             return try CSSPRFEncoder.metadata(voxels: CSSPRFEncoder.voxels(settings: settings, area: area), settings: settings)
-        })
+        },
+        metadataArtifacts: [])
 
     /// One visual area's pRF parameters.
     public struct AreaParameters: Decodable, Sendable, Equatable {

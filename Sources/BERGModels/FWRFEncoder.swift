@@ -21,7 +21,8 @@ public struct FWRFEncoder: EncodingModel {
     public static let kind = EncoderKind(
         name: "fwrf", settings: Settings.self, requiresPreprocessing: true,
         builder: { context, settings in try FWRFEncoder(context: context, settings: settings) },
-        metadata: { context, _ in try FWRFEncoder.readMetadata(context: context) })
+        metadata: { context, _ in try FWRFEncoder.readMetadata(context: context) },
+        metadataArtifacts: ["metadata"])
 
     /// The manifest's `encoder.settings`.
     public struct Settings: EncoderSettingsType, Equatable {

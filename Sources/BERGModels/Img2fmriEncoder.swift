@@ -12,14 +12,21 @@ import Foundation
 /// NumPy's C-order boolean indexing of the subject's mask (`mask > 0`). With `roi=all` the
 /// five ROIs follow one another in the manifest's order.
 ///
-/// Predictions stay in the subject's space. img2fmri's group-level step (FSL's non-linear warp
-/// and AFNI's resampling to MNI, smoothing, z-scoring across subjects) would start from the
-/// subject-space volume that `VoxelVolume` builds from this encoder's metadata.
+/// Predictions stay in the subject's space. With the option `space=mni` the kind builds
+/// `Img2fmriGroupMNI` instead: img2fmri's group average in MNI space.
 public struct Img2fmriEncoder: EncodingModel {
     public static let kind = EncoderKind(
         name: "img2fmri", settings: Img2fmriSettings.self, requiresPreprocessing: true,
-        builder: { context, settings in try Img2fmriEncoder(context: context, settings: settings) },
-        metadata: { context, settings in try Img2fmriReadout(context: context, settings: settings).metadata })
+        builder: { context, settings -> any EncodingModel in
+            if context.options.string("space") == "mni" { return try Img2fmriGroupMNI(context: context, settings: settings) }
+            return try Img2fmriEncoder(context: context, settings: settings)
+        },
+        metadata: { context, settings in
+            if context.options.string("space") == "mni" { return try Img2fmriGroupMNI(context: context, settings: settings).metadata }
+            return try Img2fmriReadout(context: context, settings: settings).metadata
+        },
+        // The ridge pickles and masks (subject space) or the group files (space=mni), not the backbone.
+        metadataArtifacts: ["package", "group"])
 
     public let modelID: String
     public let subject: Subject
@@ -28,17 +35,8 @@ public struct Img2fmriEncoder: EncodingModel {
     public var metadata: Metadata { readout.metadata }
     public var placement: ResponsePlacement? { readout.placement }
 
-    let settings: Img2fmriSettings
-    /// The manifest's preprocessing, or with `center_crop` the shorter side to the input size
-    /// and a centre crop (img2fmri's option).
-    let preprocessing: Preprocessing
-    let backbone: ResNet18
+    let backbone: Img2fmriBackbone
     let readout: Img2fmriReadout
-    /// img2fmri's `center_crop`: Resize(224) of the shorter side + CenterCrop(224) instead of
-    /// Resize((224, 224)).
-    let centerCrop: Bool
-    /// Images per forward pass; bounds the memory of the network's activations.
-    let batchSize = 32
 
     /// The model a context describes, with the manifest's settings decoded.
     public init(context: EncoderContext) throws {
@@ -50,7 +48,40 @@ public struct Img2fmriEncoder: EncodingModel {
         subject = context.subject
         selection = context.selection
         device = try context.device.resolved()
-        self.settings = settings
+        readout = try Img2fmriReadout(context: context, settings: settings)
+        backbone = try Img2fmriBackbone(context: context, featureCount: readout.featureCount)
+    }
+
+    public func encode(_ stimulus: Stimulus, progress: ProgressReporter?) throws -> EncodingResult {
+        let voxels = readout.voxelCount
+        var responses = [Float](repeating: 0, count: stimulus.count * voxels)
+        try backbone.forEachBatch(of: stimulus, progress: progress) { range, features in
+            let predicted = try readout.predict(features).floats
+            responses.replaceSubrange(range.lowerBound * voxels ..< range.upperBound * voxels, with: predicted)
+        }
+        var metadata = readout.metadata
+        metadata["center_crop"] = .bool(backbone.centerCrop)
+        return EncodingResult(responses: ["responses": try Tensor(shape: [stimulus.count, voxels], floats: responses)],
+                              metadata: metadata, stimulusNames: stimulus.names, placement: placement)
+    }
+}
+
+/// torchvision's ImageNet ResNet-18 up to global average pooling (512 features per image), with
+/// img2fmri's preprocessing of each image.
+struct Img2fmriBackbone: Sendable {
+    let network: ResNet18
+    /// The manifest's preprocessing, or with `center_crop` the shorter side to the input size
+    /// and a centre crop (img2fmri's option).
+    let preprocessing: Preprocessing
+    /// img2fmri's `center_crop`: Resize(224) of the shorter side + CenterCrop(224) instead of
+    /// Resize((224, 224)).
+    let centerCrop: Bool
+    /// Images per forward pass; bounds the memory of the network's activations.
+    let batchSize = 32
+
+    /// The `backbone` artifact, with the `center_crop` option; its features must number
+    /// `featureCount` (what the Ridge models take).
+    init(context: EncoderContext, featureCount: Int) throws {
         centerCrop = context.options.bool("center_crop") ?? false
         var preprocessing = try EncoderKind.preprocessing(of: context.manifest)
         if centerCrop, let size = preprocessing.size {
@@ -59,35 +90,30 @@ public struct Img2fmriEncoder: EncodingModel {
             preprocessing.crop = size[0]
         }
         self.preprocessing = preprocessing
-        readout = try Img2fmriReadout(context: context, settings: settings)
-        let backboneFile = try context.file("backbone")
-        backbone = try ResNet18(stateDict: TorchCheckpoint(path: backboneFile.path).stateDict())
-        guard backbone.featureCount == readout.featureCount else {
+        let file = try context.file("backbone")
+        network = try ResNet18(stateDict: TorchCheckpoint(path: file.path).stateDict())
+        guard network.featureCount == featureCount else {
             throw BERGError.unexpectedContent(
-                path: backboneFile.path,
-                message: "this ResNet-18 gives \(backbone.featureCount) features per image, but the Ridge models take \(readout.featureCount); use torchvision's resnet18-f37072fd.pth")
+                path: file.path,
+                message: "this ResNet-18 gives \(network.featureCount) features per image, but the Ridge models take \(featureCount); use torchvision's resnet18-f37072fd.pth")
         }
     }
 
-    public func encode(_ stimulus: Stimulus, progress: ProgressReporter?) throws -> EncodingResult {
-        let voxels = readout.voxelCount
-        var responses = [Float](repeating: 0, count: stimulus.count * voxels)
+    /// Runs the network over `stimulus` a batch at a time, handing each batch's image range and
+    /// features [batch, 512] to `body`.
+    func forEachBatch(of stimulus: Stimulus, progress: ProgressReporter?,
+                      _ body: (Range<Int>, Tensor) throws -> Void) throws {
         var start = 0
         while start < stimulus.count {
             let range = start..<min(start + batchSize, stimulus.count)
             let input = try preprocessing.apply(stimulus.batch(range))
-            guard let features = try backbone.forward(input, outputs: ["flatten"])["flatten"] else {
+            guard let features = try network.forward(input, outputs: ["flatten"])["flatten"] else {
                 throw BERGError.unexpectedContent(path: "ResNet-18", message: "the network gave no avgpool features")
             }
-            let predicted = try readout.predict(features).floats
-            responses.replaceSubrange(range.lowerBound * voxels ..< range.upperBound * voxels, with: predicted)
+            try body(range, features)
             start = range.upperBound
             progress?.report(completed: start, total: stimulus.count, message: "images")
         }
-        var metadata = readout.metadata
-        metadata["center_crop"] = .bool(centerCrop)
-        return EncodingResult(responses: ["responses": try Tensor(shape: [stimulus.count, voxels], floats: responses)],
-                              metadata: metadata, stimulusNames: stimulus.names, placement: placement)
     }
 }
 
@@ -101,6 +127,8 @@ public struct Img2fmriSettings: EncoderSettingsType, Equatable {
     public var ridgeMember: String
     public var maskMember: String
     public var countsMember: String
+    /// img2fmri's group-level files (the `space=mni` option); nil: the model has no MNI space.
+    public var mni: Img2fmriMNISettings?
 
     public func validate() throws {
         guard featureSize > 0 else { throw SettingsProblem("feature_size", "must be positive") }
@@ -109,6 +137,7 @@ public struct Img2fmriSettings: EncoderSettingsType, Equatable {
         where template.isEmpty {
             throw SettingsProblem(key, "expected a path template")
         }
+        try mni?.validate()
     }
 }
 
@@ -123,19 +152,31 @@ struct Img2fmriReadout: Sendable {
     let placement: ResponsePlacement
 
     init(context: EncoderContext, settings: Img2fmriSettings) throws {
-        let manifest = context.manifest
         let roi = context.selection["roi"] ?? ""
+        let rois: [String]
         if roi == "all" {
             rois = settings.rois
         } else if settings.rois.contains(roi) {
             rois = [roi]
         } else {
+            throw BERGError.invalidParameter(model: context.manifest.modelID, name: "roi", value: roi, valid: settings.rois + ["all"])
+        }
+        try self.init(manifest: context.manifest, subject: context.subject, selection: context.selection,
+                      rois: rois, settings: settings, package: context.file("package"))
+    }
+
+    /// The readout of `rois` (in this order) for one subject, from the wheel's files in
+    /// `package` (a folder in the wheel's layout, or the wheel).
+    init(manifest: Manifest, subject: Subject, selection: Selection, rois: [String], settings: Img2fmriSettings,
+         package packageFile: URL) throws {
+        for roi in rois where !settings.rois.contains(roi) {
             throw BERGError.invalidParameter(model: manifest.modelID, name: "roi", value: roi, valid: settings.rois + ["all"])
         }
+        self.rois = rois
         func memberPath(_ template: String, roi: String = "", hemisphere: String = "") -> String {
             let filled = template.replacingOccurrences(of: "{roi}", with: roi)
                 .replacingOccurrences(of: "{hemisphere}", with: hemisphere)
-            return Manifest.expand(filled, subject: context.subject, selection: context.selection)
+            return Manifest.expand(filled, subject: subject, selection: selection)
         }
         var needed = [memberPath(settings.countsMember)]
         for name in rois {
@@ -143,7 +184,7 @@ struct Img2fmriReadout: Sendable {
                        memberPath(settings.maskMember, roi: name, hemisphere: "LH"),
                        memberPath(settings.maskMember, roi: name, hemisphere: "RH")]
         }
-        let package = try Img2fmriReadout.packageFolder(context.file("package"), members: needed)
+        let package = try Img2fmriReadout.packageFolder(packageFile, members: needed)
         defer { if package.isTemporary { try? FileManager.default.removeItem(at: package.folder) } }
         func member(_ template: String, roi: String = "", hemisphere: String = "") -> String {
             package.folder.appendingPathComponent(memberPath(template, roi: roi, hemisphere: hemisphere)).path
@@ -152,8 +193,8 @@ struct Img2fmriReadout: Sendable {
         let countsPath = member(settings.countsMember)
         let counts = try NPYFile.read(countsPath)
         guard counts.shape.count == 3, counts.shape[1] == settings.rois.count, counts.shape[2] == 2,
-              context.subject.number >= 1, context.subject.number <= counts.shape[0] else {
-            throw BERGError.unexpectedContent(path: countsPath, message: "expected the [LH, RH] voxel counts as [subjects, \(settings.rois.count), 2] covering subject \(context.subject.number), got shape \(counts.shape)")
+              subject.number >= 1, subject.number <= counts.shape[0] else {
+            throw BERGError.unexpectedContent(path: countsPath, message: "expected the [LH, RH] voxel counts as [subjects, \(settings.rois.count), 2] covering subject \(subject.number), got shape \(counts.shape)")
         }
         let countValues = counts.doubles
 
@@ -174,7 +215,7 @@ struct Img2fmriReadout: Sendable {
                 }
                 grid = reference
             }
-            let row = ((context.subject.number - 1) * settings.rois.count + settings.rois.firstIndex(of: name)!) * 2
+            let row = ((subject.number - 1) * settings.rois.count + settings.rois.firstIndex(of: name)!) * 2
             let expected = [Int(countValues[row]), Int(countValues[row + 1])]
             guard expected == [lh.count, rh.count] else {
                 throw BERGError.unexpectedContent(path: lh.path, message: "the LH and RH masks hold \(lh.count) and \(rh.count) voxels, but \(countsPath) says \(expected); the package's files do not belong together")

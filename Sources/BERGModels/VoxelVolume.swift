@@ -15,6 +15,9 @@ public struct VoxelGrid: Sendable {
     /// `members[groupStarts[c] ..< groupStarts[c + 1]]`: the columns of cell c, in column order.
     let groupStarts: [Int]
     let members: [Int]
+    /// The value of cells no column names: NaN, or the placement's `background` (0 for
+    /// img2fmri's group volumes, as img2fmri writes them).
+    public var background: Float = .nan
 
     /// A grid from each column's (i, j, k), flattened [columns · 3].
     public init(shape: [Int], voxelIJK ijk: [Int], outputs: [String] = ["responses"]) throws {
@@ -59,6 +62,7 @@ public struct VoxelGrid: Sendable {
             ijk += voxels
         }
         try self.init(shape: placement.gridShape, voxelIJK: ijk, outputs: outputs)
+        background = placement.background ?? .nan
     }
 
     public var cellsPerImage: Int { shape.reduce(1, *) }
@@ -74,7 +78,7 @@ public struct VoxelGrid: Sendable {
 
     /// An image's whole volume in file order (x fastest): NaN except the occupied cells.
     public func volume(row: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>) {
-        _ = out.initialize(from: repeatElement(Float.nan, count: cellsPerImage))
+        _ = out.initialize(from: repeatElement(background, count: cellsPerImage))
         var values = [Float](repeating: 0, count: cells.count)
         values.withUnsafeMutableBufferPointer { cellValues(row, into: $0) }
         for (c, cell) in cells.enumerated() { out[cell] = values[c] }
@@ -150,7 +154,7 @@ public struct VoxelVolume: Sendable {
     /// The whole volume [X, Y, Z, N] in C order: image n of voxel (i, j, k) is at ((i·Y + j)·Z + k)·N + n.
     public func tensor() throws -> Tensor {
         let cells = grid.cells
-        var out = [Float](repeating: .nan, count: grid.cellsPerImage * images)
+        var out = [Float](repeating: grid.background, count: grid.cellsPerImage * images)
         for (c, cell) in cells.enumerated() {
             let (i, j, k) = (cell % shape[0], cell / shape[0] % shape[1], cell / (shape[0] * shape[1]))
             let flat = ((i * shape[1] + j) * shape[2] + k) * images

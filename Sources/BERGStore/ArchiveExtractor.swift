@@ -55,7 +55,8 @@ public enum ArchiveExtractor {
                 try makeParents(of: relative + "/.", in: target, archive: archive)
             } else if type == regularType {
                 try makeParents(of: relative, in: target, archive: archive)
-                try writeData(reader, to: destination, archive: archive)
+                let declared = archive_entry_size_is_set(entry) != 0 ? Int64(archive_entry_size(entry)) : nil
+                try writeData(reader, to: destination, archive: archive, declared: declared)
             } else if type == symlinkType {
                 let pointee = archive_entry_symlink(entry).map { String(cString: $0) } ?? ""
                 guard !pointee.hasPrefix("/"), isInside(link: relative, pointee: pointee) else {
@@ -117,18 +118,26 @@ public enum ArchiveExtractor {
         }
     }
 
-    private static func writeData(_ reader: OpaquePointer, to destination: URL, archive: URL) throws {
+    /// Writes an entry's bytes; an entry that inflates past the size its header declares is
+    /// refused (a bomb stops there).
+    private static func writeData(_ reader: OpaquePointer, to destination: URL, archive: URL, declared: Int64?) throws {
         unlink(destination.path)
         let fd = open(destination.path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw BERGError.writeFailed(path: destination.path, message: String(cString: strerror(errno))) }
         defer { close(fd) }
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 16, alignment: 16)
         defer { buffer.deallocate() }
+        var total: Int64 = 0
         while true {
             let n = archive_read_data(reader, buffer, 1 << 16)
             if n == 0 { break }
             guard n > 0 else {
                 throw BERGError.corruptFile(path: archive.path, offset: nil, message: "cannot read \(destination.lastPathComponent): \(errorText(reader))")
+            }
+            total += Int64(n)
+            if let declared, total > declared {
+                unlink(destination.path)
+                throw BERGError.corruptFile(path: archive.path, offset: nil, message: "\(destination.lastPathComponent) inflates past the \(declared) bytes its header declares; the archive is corrupt or hostile")
             }
             var done = 0
             while done < n {

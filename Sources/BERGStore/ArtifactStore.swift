@@ -96,9 +96,10 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
 
     func plan(_ artifact: Artifact, modelID: String, folder: String?, subject: Subject, selection: Selection) throws -> [PlannedFile] {
         func expand(_ template: String) -> String { Manifest.expand(template, subject: subject, selection: selection) }
+        let checksum = artifact.checksum(subject: subject, selection: selection)
         var file = PlannedFile(modelID: modelID, artifact: artifact.name, source: artifact.source, remote: nil,
                                cachePath: nil, local: URL(fileURLWithPath: "/"), member: nil, pipRoot: nil,
-                               size: artifact.size, sha256: artifact.sha256?.lowercased(), origin: .cache)
+                               size: checksum.size, sha256: checksum.sha256?.lowercased(), origin: .cache)
         if let override = options.overrides[artifact.name] {
             file.local = override
             file.origin = .override
@@ -119,10 +120,16 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
         case .https:
             guard let template = artifact.url else { throw missingField(modelID, artifact, "url") }
             let address = expand(template)
-            guard let url = URL(string: address), let host = url.host, ["https", "http"].contains(url.scheme ?? "") else {
-                throw BERGError.invalidManifest(file: modelID, keyPath: "artifacts.\(artifact.name).url", message: "'\(address)' is not an http(s) URL")
+            let cachePath: String
+            if let url = URL(string: address), url.isFileURL {
+                // A folder published without --base-url: copied into the cache like a download.
+                cachePath = "file/" + (try cleanRelative(url.path, modelID: modelID, artifact: artifact))
+            } else {
+                guard let url = URL(string: address), let host = url.host, ["https", "http"].contains(url.scheme ?? "") else {
+                    throw BERGError.invalidManifest(file: modelID, keyPath: "artifacts.\(artifact.name).url", message: "'\(address)' is not an http(s) or file URL")
+                }
+                cachePath = "https/" + (try cleanRelative(host + "/" + url.path, modelID: modelID, artifact: artifact))
             }
-            let cachePath = "https/" + (try cleanRelative(host + "/" + url.path, modelID: modelID, artifact: artifact))
             file.remote = address
             file.cachePath = cachePath
             file.local = home.appendingPathComponent(cachePath)
@@ -206,16 +213,29 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
         return plan.map(\.local)
     }
 
-    /// A planned file's size: on disk when it is local, else the manifest's, else what the
-    /// server answers to a HEAD request (never asked when offline). Nil when unknown.
+    /// A planned file's size in bytes, when it can be known (`plannedSize(of:)`).
     public func size(of file: PlannedFile) -> Int64? {
+        if case .bytes(let bytes) = plannedSize(of: file) { return bytes }
+        return nil
+    }
+
+    /// What can be known of a planned file's size: its size on disk when it is local; else the
+    /// manifest's; else what the server answers to a HEAD request, which is never asked when
+    /// offline. A member of a pip wheel has no size of its own until the wheel is unpacked:
+    /// the wheel's size (from the manifest) is what is downloaded, once for all its members.
+    public func plannedSize(of file: PlannedFile) -> PlannedSize {
         if let attributes = try? FileManager.default.attributesOfItem(atPath: file.local.path),
            let size = attributes[.size] as? NSNumber {
-            return size.int64Value
+            return .bytes(size.int64Value)
         }
-        if let size = file.size { return Int64(size) }
-        guard !options.offline, file.source != .pip, let remote = file.remote else { return nil }
-        return HTTPTransfer.contentLength(of: remote, options: options)
+        if file.source == .pip {
+            return .inWheel(requirement: file.remote ?? file.artifact, wheelBytes: file.size.map(Int64.init))
+        }
+        if let size = file.size { return .bytes(Int64(size)) }
+        guard let remote = file.remote else { return .unknown(reason: "the manifest gives no size and no address") }
+        guard !options.offline else { return .notAskedOffline }
+        if let bytes = HTTPTransfer.contentLength(of: remote, options: options) { return .bytes(bytes) }
+        return .unknown(reason: "the server did not say (no answer, or no Content-Length)")
     }
 
     /// A user-given file: it must exist, and match the manifest's SHA-256 where there is one.
@@ -233,7 +253,9 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
 
     /// The offline error for a file that is not local.
     func offlineError(_ file: PlannedFile) -> BERGError {
-        .artifactMissing(name: file.artifact, message: "offline mode (BERG_OFFLINE) is on and \(file.cachePath ?? file.local.path) is not in the cache at \(home.path); fetch it on a connected machine and copy the cache, or give the file")
+        let cache = "in the cache at \(home.path)"
+        let places = file.source == .bergBucket ? options.bergDir.map { "neither in \($0.path) nor \(cache)" } : nil
+        return .artifactMissing(name: file.artifact, message: "downloads are off (BERG_OFFLINE, or a command that reads only local files, such as a benchmark) and \(file.cachePath ?? file.local.path) is \(places ?? "not " + cache); fetch it on a connected machine and copy the cache")
     }
 
     /// Downloads a berg-bucket or https file into the cache, once, verified.
@@ -242,20 +264,58 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
         if FileManager.default.fileExists(atPath: final.path) { return }
         guard !options.offline else { throw offlineError(file) }
         guard let remote = file.remote, let key = file.cachePath else { throw offlineError(file) }
-        try createFolder(final.deletingLastPathComponent())
-        let lock = FileLock.acquire(final.path + ".lock") { [options] in
-            options.notice?("Waiting for another process that is downloading \(key) (lock \(final.lastPathComponent).lock)")
+        try withFolder(final.deletingLastPathComponent()) {
+            try FileLock.withLock(final.path + ".lock", onWait: { [options] in
+                options.notice?("Waiting for another process that is downloading \(key) (lock \(final.lastPathComponent).lock)")
+            }) { locked in
+                if FileManager.default.fileExists(atPath: final.path) { return } // the other process finished it
+                let part = URL(fileURLWithPath: final.path + (locked ? ".part" : ".\(getpid()).part"))
+                let etag = try transfer(remote, into: part, name: key)
+                try verifyDownload(part, file: file, key: key, etag: etag)
+                guard rename(part.path, final.path) == 0 else {
+                    let reason = String(cString: strerror(errno))
+                    unlink(part.path)
+                    throw BERGError.writeFailed(path: final.path, message: reason)
+                }
+            }
         }
-        defer { withExtendedLifetime(lock) {} }
-        if FileManager.default.fileExists(atPath: final.path) { return } // the other process finished it
-        let part = URL(fileURLWithPath: final.path + (lock == nil ? ".\(getpid()).part" : ".part"))
-        let result = try ResumableDownload(options: options).run(url: remote, into: part, name: key)
-        try verifyDownload(part, file: file, key: key, etag: result.etag)
-        guard rename(part.path, final.path) == 0 else {
-            let reason = String(cString: strerror(errno))
+    }
+
+    /// Runs `body` with `folder` created (and its missing parents); if `body` fails, the
+    /// folders this call created are removed again where they are empty, so that a failed
+    /// fetch leaves no empty folders in the cache (a partial download, kept to resume, keeps
+    /// its folder).
+    func withFolder<T>(_ folder: URL, _ body: () throws -> T) throws -> T {
+        var missing: [URL] = []
+        var next = folder.standardizedFileURL
+        while !FileManager.default.fileExists(atPath: next.path), next.path != "/" {
+            missing.append(next)
+            next = next.deletingLastPathComponent()
+        }
+        try createFolder(folder)
+        do {
+            return try body()
+        } catch {
+            for created in missing { rmdir(created.path) }  // deepest first; fails on non-empty ones
+            throw error
+        }
+    }
+
+    /// Fetches `remote` into `part`: over HTTP(S) with resume and retries, or a copy of a
+    /// `file://` URL. Returns the server's ETag, if any.
+    func transfer(_ remote: String, into part: URL, name: String) throws -> String? {
+        guard let url = URL(string: remote), url.isFileURL else {
+            return try ResumableDownload(options: options).run(url: remote, into: part, name: name).etag
+        }
+        unlink(part.path)
+        do { try FileManager.default.copyItem(at: url, to: part) } catch {
             unlink(part.path)
-            throw BERGError.writeFailed(path: final.path, message: reason)
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw BERGError.downloadFailed(url: remote, message: "no such file")
+            }
+            throw BERGError.downloadFailed(url: remote, message: error.localizedDescription)
         }
+        return nil
     }
 
     /// Checks a finished download before it may take its final name; a file that fails is deleted.
@@ -286,6 +346,51 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
     func createFolder(_ url: URL) throws {
         do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
             throw BERGError.writeFailed(path: url.path, message: "cannot create the folder: \(error.localizedDescription). Set BERG_HOME to a writable folder")
+        }
+    }
+}
+
+/// What is known of a file's size before it is fetched.
+public enum PlannedSize: Sendable, Equatable, CustomStringConvertible {
+    /// The exact size: on disk, from the manifest, or from the server.
+    case bytes(Int64)
+    /// A member of a pip wheel, which is downloaded whole, once for all its members.
+    case inWheel(requirement: String, wheelBytes: Int64?)
+    /// Offline, so the server was not asked. Files of BERG's bucket differ in size per subject
+    /// and ROI, and manifests do not list each one; the server gives the size when online.
+    case notAskedOffline
+    /// Not known, and why.
+    case unknown(reason: String)
+
+    public var bytes: Int64? {
+        if case .bytes(let bytes) = self { return bytes }
+        return nil
+    }
+
+    /// The bytes that fetching the files would download (those whose origin is `.download`),
+    /// counting each pip wheel once, and how many of them have no known size.
+    public static func download(_ files: [(file: PlannedFile, size: PlannedSize)]) -> (bytes: Int64, unknown: Int) {
+        var bytes: Int64 = 0, unknown = 0
+        var wheels = Set<String>()
+        for (file, size) in files where file.origin == .download {
+            switch size {
+            case .bytes(let size): bytes += size
+            case .inWheel(let requirement, let wheelBytes):
+                guard wheels.insert(requirement).inserted else { continue }
+                if let wheelBytes { bytes += wheelBytes } else { unknown += 1 }
+            case .notAskedOffline, .unknown: unknown += 1
+            }
+        }
+        return (bytes, unknown)
+    }
+
+    public var description: String {
+        switch self {
+        case .bytes(let bytes): return DownloadProgress.format(bytes: bytes)
+        case .inWheel(let requirement, let wheelBytes):
+            return "in the \(requirement) wheel" + (wheelBytes.map { " (\(DownloadProgress.format(bytes: $0)), fetched once)" } ?? "")
+        case .notAskedOffline: return "size not known offline (the server says it when online)"
+        case .unknown(let reason): return "size unknown: \(reason)"
         }
     }
 }

@@ -23,19 +23,19 @@ struct PinStore {
 
     /// Checks `sha256` against the pin for `key`, pinning it when there is none.
     func checkAndPin(_ key: String, sha256: String) throws {
-        let lock = FileLock.acquire(url.path + ".lock")
-        defer { withExtendedLifetime(lock) {} }
-        var pins = try load()
-        if let pinned = pins[key] {
-            guard pinned == sha256 else {
-                throw BERGError.unexpectedContent(
-                    path: key,
-                    message: "the new download's SHA-256 is \(sha256), but \(pinned) was pinned in \(url.path) at its first download. The file changed at its source; the download was refused. If the change is expected, delete that entry from pins.json and fetch again")
+        try FileLock.withLock(url.path + ".lock") { _ in
+            var pins = try load()
+            if let pinned = pins[key] {
+                guard pinned == sha256 else {
+                    throw BERGError.unexpectedContent(
+                        path: key,
+                        message: "the new download's SHA-256 is \(sha256), but \(pinned) was pinned in \(url.path) at its first download. The file changed at its source; the download was refused. If the change is expected, delete that entry from pins.json and fetch again")
+                }
+                return
             }
-            return
+            pins[key] = sha256
+            try save(pins)
         }
-        pins[key] = sha256
-        try save(pins)
     }
 
     func save(_ pins: [String: String]) throws {

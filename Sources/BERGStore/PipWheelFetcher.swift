@@ -30,13 +30,21 @@ struct PipWheelFetcher {
         guard !store.options.offline else { throw store.offlineError(absent) }
 
         let root = store.home.appendingPathComponent(rootPath)
-        try store.createFolder(root.deletingLastPathComponent())
-        let lock = FileLock.acquire(root.path + ".lock") { [store] in
-            store.options.notice?("Waiting for another process that is fetching \(requirement)")
+        try store.withFolder(root.deletingLastPathComponent()) {
+            try FileLock.withLock(root.path + ".lock", onWait: { [store] in
+                store.options.notice?("Waiting for another process that is fetching \(requirement)")
+            }) { _ in
+                let missing = files.filter { !fileManager.fileExists(atPath: $0.local.path) }
+                if !missing.isEmpty { try fetchWheel(missing, requirement: requirement, rootPath: rootPath) }
+            }
         }
-        defer { withExtendedLifetime(lock) {} }
-        let missing = files.filter { !fileManager.fileExists(atPath: $0.local.path) }
-        if missing.isEmpty { return }
+    }
+
+    /// Downloads the wheel into a staging folder, checks it, and moves the `missing` members
+    /// into the cache.
+    private func fetchWheel(_ missing: [PlannedFile], requirement: String, rootPath: String) throws {
+        let fileManager = FileManager.default
+        guard let first = missing.first else { return }
 
         let staging = store.home.appendingPathComponent("pip/.staging-\(getpid())-\(UUID().uuidString.prefix(8))")
         try store.createFolder(staging)

@@ -84,6 +84,9 @@ public struct StoreOptions: Sendable {
         return URL(fileURLWithPath: path)
     }
 
+    /// `BERG_OFFLINE` is set to a true value (1, true, yes, on) in `environment`.
+    public static func isOffline(_ environment: [String: String]) -> Bool { isTrue(environment["BERG_OFFLINE"]) }
+
     static func isTrue(_ value: String?) -> Bool {
         guard let value = value?.lowercased() else { return false }
         return ["1", "true", "yes", "on"].contains(value)

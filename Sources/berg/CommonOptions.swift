@@ -5,14 +5,15 @@ import Foundation
 /// Options every command that reads the registry takes.
 struct RegistryOptions: ParsableArguments {
     @Option(name: .customLong("registry"), help: ArgumentHelp(
-        "A folder of extra manifests (repeatable). BERG_REGISTRY_PATH adds more (colon-separated).",
+        "A folder of extra manifests, or a published index (its folder or URL) (repeatable). BERG_REGISTRY_PATH adds folders (colon-separated).",
         valueName: "dir"))
     var registries: [String] = []
 
-    var urls: [URL] { registries.map { URL(fileURLWithPath: $0) } }
+    var urls: [URL] { registries.map { $0.contains("://") ? URL(string: $0) ?? URL(fileURLWithPath: $0) : URL(fileURLWithPath: $0) } }
 
+    /// The facade; a published index that cannot be fetched says so on stderr.
     func makeBERG() throws -> BERG {
-        try BERG(registries: urls)
+        try BERG(registries: urls, storeOptions: StoreFlags.withNotices(StoreOptions(environment: ProcessInfo.processInfo.environment)))
     }
 }
 
@@ -21,8 +22,10 @@ struct ModelOptions: ParsableArguments {
     @Argument(help: "The model id (see `berg list`).")
     var modelID: String
 
-    @Option(help: "The subject number (see `berg describe <id>`).")
-    var subject: Int
+    // Numeric options parse their next word unconditionally, so that a negative number reaches
+    // its check ("must be at least 1") instead of being taken for a flag ("Missing value").
+    @Option(parsing: .unconditional, help: "The subject number (see `berg describe <id>`); img2fmri's --space mni averages all and takes none.")
+    var subject: Int?
 
     @OptionGroup var choice: SelectionOptions
 
@@ -77,7 +80,8 @@ struct ComputeOptions: ParsableArguments {
     @Option(help: "auto, cpu or cuda.")
     var device: Device = .auto
 
-    @Option(help: "CPU threads for compute (default: BERG_NUM_THREADS, else all cores).", transform: ComputeOptions.threadCount)
+    @Option(parsing: .unconditional, help: "CPU threads for compute (default: BERG_NUM_THREADS, else all cores).",
+            transform: ComputeOptions.threadCount)
     var threads: Int?
 
     /// `--threads` as text: a positive integer, or a message that says so.
@@ -86,7 +90,10 @@ struct ComputeOptions: ParsableArguments {
         return n
     }
 
-    func validate() throws { try BERG.checkThreadSetting(threads) }
+    /// `BERG_NUM_THREADS` gets the check `--threads` gets, as a usage error.
+    func validate() throws {
+        do { try BERG.checkThreadSetting(threads) } catch let error as BERGError { throw ValidationError(error.message) }
+    }
 
     /// The process-wide settings a command-line run opts into (threads).
     func apply() throws {
@@ -115,15 +122,22 @@ struct StoreFlags: ParsableArguments {
         for (name, path) in try KeyValue.parseAll(artifacts, flag: "--artifact") {
             options.overrides[name] = URL(fileURLWithPath: path)
         }
-        let terminal = isatty(STDERR_FILENO) == 1
-        options.notice = { message in
-            FileHandle.standardError.write(Data(((terminal ? "\r\u{1B}[K" : "") + "berg: \(message)\n").utf8))
-        }
-        if terminal {
+        options = StoreFlags.withNotices(options)
+        if isatty(STDERR_FILENO) == 1 {
             options.progress = { progress in
                 let end = progress.finished ? "\n" : ""
                 FileHandle.standardError.write(Data("\r\u{1B}[K\(progress.line)\(end)".utf8))
             }
+        }
+        return options
+    }
+
+    /// Options whose notices ("waiting for another process", "using the cached index") go to stderr.
+    static func withNotices(_ options: StoreOptions) -> StoreOptions {
+        var options = options
+        let terminal = isatty(STDERR_FILENO) == 1
+        options.notice = { message in
+            FileHandle.standardError.write(Data(((terminal ? "\r\u{1B}[K" : "") + "berg: \(message)\n").utf8))
         }
         return options
     }

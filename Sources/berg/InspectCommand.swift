@@ -16,10 +16,10 @@ struct InspectCommand: ParsableCommand {
     @Flag(help: "Print JSON instead of an indented tree.")
     var json = false
 
-    @Option(help: "Most entries shown per container.")
+    @Option(parsing: .unconditional, help: "Most entries shown per container.")
     var maxEntries = 64
 
-    @Option(help: "Deepest nesting shown.")
+    @Option(parsing: .unconditional, help: "Deepest nesting shown.")
     var maxDepth = 16
 
     func validate() throws {

@@ -21,7 +21,11 @@ struct MetadataCommand: ParsableCommand {
 
     func run() throws {
         let berg = try store.makeBERG(registries: registry, modelID: model.modelID)
-        let metadata = try berg.getModelMetadata(model.modelID, subject: Subject(model.subject), selection: try model.selection)
+        let selection = try model.selection
+        let metadata = try ModelFilesError.adding(modelID: model.modelID, subject: model.subject, selection: selection,
+                                                  registries: registry.registries) {
+            try berg.getModelMetadata(model.modelID, subject: berg.subject(model.subject, for: model.modelID, options: [:]), selection: selection)
+        }
         if json {
             writeStdout(try BERG.metadataJSON(metadata) + "\n")
         } else if let output {

@@ -17,6 +17,8 @@ struct Berg: ParsableCommand {
             EncodeCommand.self,
             AttributeCommand.self,
             DreamCommand.self,
+            FeaturesCommand.self,
+            FitCommand.self,
             StimuliCommand.self,
             GetModelCommand.self,
             CacheCommand.self,
@@ -24,6 +26,10 @@ struct Berg: ParsableCommand {
             BenchFWRFCommand.self,
             BenchGradientCommand.self,
             InspectCommand.self,
+            RSACommand.self,
+            PublishCommand.self,
+            VerifyCommand.self,
+            SiteCommand.self,
         ])
 
     /// Parses and runs, and turns every failure into one `error:` line and an exit status.
@@ -38,4 +44,7 @@ struct Berg: ParsableCommand {
     }
 }
 
+// Process-wide settings for long compute runs (allocator, OpenBLAS's pool): the library
+// never applies them itself; the command line opts in.
+BERG.applyProcessTuning()
 Berg.runReportingErrors()

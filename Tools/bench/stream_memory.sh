@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 scratch="${1:-/tmp/berg-stream}"
 python=Tools/reference/.venv/bin/python
-fwrf="$scratch/fwrf-full"
+fwrf="${FWRF_DIR:-$scratch/fwrf-full}"   # or an existing --full-dir
 mkdir -p "$scratch"
 if [ ! -f "$scratch/images-2000/img-1999.jpg" ]; then
     "$python" - "$scratch" <<'PY'

@@ -13,7 +13,12 @@ Writes into Tests/BERGFormatsTests/Fixtures/io/:
 
 - images/*.jpg, *.png: small images in many PNG colour types and bit depths (and one with a
   gAMA chunk, which Pillow ignores), and JPEGs with 4:2:0 and 4:4:4 subsampling and grayscale; beside each, <name>.rgb.npy, the uint8 [H, W, 3]
-  array that Pillow's Image.open(path).convert("RGB") gives.
+  array that Pillow's Image.open(path).convert("RGB") gives. The 16-bit grayscale PNGs
+  (gray16*.png) are the exception: Pillow clips I;16 to 255, which BERG does not copy; their
+  expected array is what Pillow gives for the same samples written as a 16-bit RGB PNG (the
+  high byte of each sample, libpng's strip-16).
+- unsupported/: one small image each as GIF, BMP, WebP and TIFF, written by Pillow, which the
+  readers must refuse by name.
 - crops/: a wide and a tall PNG, and <name>.square.npy, Pillow's crop to the largest centred
   square, crop((l, t, l + S, t + S)) with l = (W - S) // 2, t = (H - S) // 2, as [H, W, 3].
 - nifti/<name>.nii[.gz]: masks and volumes with non-trivial affines (sform, qform only, neither),
@@ -60,7 +65,16 @@ def smooth_rgb(h, w):
 
 
 def save_expected(path):
-    rgb = np.asarray(Image.open(path).convert("RGB"), dtype=np.uint8)
+    im = Image.open(path)
+    if im.mode == "I;16":
+        # Pillow's decode of the same samples as a 16-bit RGB PNG (see the docstring).
+        gray = np.asarray(im, dtype=np.uint16)
+        twin = path + ".rgb16-twin.png"
+        write_png16_rgb(twin, np.stack([gray] * 3, axis=-1))
+        rgb = np.asarray(Image.open(twin).convert("RGB"), dtype=np.uint8)
+        os.remove(twin)
+    else:
+        rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
     np.save(path + ".rgb.npy", np.ascontiguousarray(rgb))
 
 
@@ -103,6 +117,10 @@ def make_images():
     rgb16 = rng.integers(0, 65536, (h, w, 3)).astype(np.uint16)
     write_png16_rgb(os.path.join(d, "rgb16.png"), rgb16)
     write_png16_rgb(os.path.join(d, "rgba16.png"), rgb16, alpha=np.full((h, w), 65535, np.uint16))
+    # 16-bit gray levels evenly from 0 to 65535 (no random draws, so that the fixtures after it
+    # stay as they were).
+    Image.fromarray((np.arange(h * w, dtype=np.uint32).reshape(h, w) * 65535 // (h * w - 1)).astype(np.uint16)).save(
+        os.path.join(d, "gray16_full.png"))
     # A gAMA chunk of 1.0 after IHDR: Pillow ignores it, so the pixels must not change.
     with open(os.path.join(d, "rgb.png"), "rb") as f:
         plain = f.read()
@@ -111,6 +129,9 @@ def make_images():
     for name in sorted(os.listdir(d)):
         if name.endswith((".jpg", ".png")):
             save_expected(os.path.join(d, name))
+    u = ensure(os.path.join(OUT, "unsupported"))
+    for name in ["image.gif", "image.bmp", "image.webp", "image.tif"]:
+        Image.fromarray(rgb).save(os.path.join(u, name))
 
 
 def make_crops():
