@@ -1,8 +1,9 @@
 SWIFT ?= swift
 BERG_DEBUG = .build/debug/berg
 BERG_RELEASE = .build/release/berg
+SITE_DIR ?= out/site
 
-.PHONY: deps build release test test-network test-external-kind test-reference test-slurm demo registry cards readme clean
+.PHONY: deps build release test test-tsan test-network test-external-kind test-reference test-browser test-slurm demo registry registry-checks cards readme site clean
 
 # System libraries (apt-get; does nothing when they are present).
 deps:
@@ -18,8 +19,16 @@ release: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(BERG_DEBUG) registry check registry
+	$(MAKE) site SITE_DIR=.build/site-check
 	$(SWIFT) test --skip-build --skip BERGNetworkTests
 	$(MAKE) test-external-kind
+
+# Concurrent encodes (ConcurrentEncodeTests) under Thread Sanitizer, in a build folder of its
+# own. Not part of `make test`: a sanitized build of the whole package took 10.6 minutes on
+# the shared 2-core machine (the test itself, 15 s).
+test-tsan: deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build/tsan
+	$(SWIFT) test --skip-build --sanitize=thread --scratch-path .build/tsan --filter ConcurrentEncodeTests
 
 # A separate package that registers its own encoder kind and runs it through the facade
 # (Tests/ExternalKindPackage); it builds BERG again in its own folder.
@@ -37,7 +46,20 @@ test-network: deps
 # their numbers. Needs Tools/reference/.venv with rsatoolbox, or BERG_REFERENCE_PYTHON=/path/to/python.
 test-reference: deps
 	$(SWIFT) build --build-tests
-	BERG_REQUIRE_REFERENCE=1 $(SWIFT) test --skip-build --filter RSAReferenceTests
+	BERG_REQUIRE_REFERENCE=1 $(SWIFT) test --skip-build --filter "RSAReferenceTests|GIfTIReferenceTests"
+
+# The catalogue site in headless Chromium (Debian's chromium, installed here): loads `berg site`'s
+# pages from a loopback server, checks that the filters narrow the table, and writes the README's
+# screenshots to docs/screenshots/.
+test-browser: deps
+	bash Tools/install-deps.sh --browser
+	$(SWIFT) build --build-tests
+	BERG_BROWSER_TEST=1 BERG_SCREENSHOTS=docs/screenshots $(SWIFT) test --skip-build --filter CLITests/testSiteInHeadlessChromium
+
+# The browsable catalogue of the built-in registry (`berg site`): open $(SITE_DIR)/index.html.
+# Its own BERG_HOME, so that registries added with `berg registry add` stay out of it.
+site: build
+	BERG_HOME=.build/site-home $(BERG_DEBUG) site --output $(SITE_DIR)
 
 # A sharded job through a real one-node Slurm cluster on this machine (root: it installs
 # slurm-wlm and munge and starts their daemons): plan, sbatch, scancel one task, rerun what
@@ -64,8 +86,14 @@ registry:
 	$(BERG_DEBUG) registry check registry
 	$(MAKE) cards readme
 
+# Records the built-in models' reproducibility checks anew (registry/checks/<id>.h5, what
+# `berg verify` compares with), then embeds them. Only on purpose: a new check blesses new numbers.
+registry-checks: build
+	$(BERG_DEBUG) verify fmri-kay2013-css_prf --record registry/checks/fmri-kay2013-css_prf.h5
+	$(MAKE) registry
+
 cards:
-	$(BERG_DEBUG) card --all --output model_cards
+	BERG_HOME=.build/site-home $(BERG_DEBUG) card --all --output model_cards
 
 readme:
 	bash Tools/update-readme.sh $(BERG_DEBUG)

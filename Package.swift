@@ -1,5 +1,12 @@
 // swift-tools-version: 6.0
+import Foundation
 import PackageDescription
+
+/// oneDNN, the faster GEMM on CPUs with AVX-512 (Debian's libdnnl-dev ships no pkg-config file,
+/// so its header decides). Without it, or with BERG_ONEDNN=0 at build time, every GEMM runs on
+/// OpenBLAS. Tools/install-deps.sh installs it.
+let oneDNN = ProcessInfo.processInfo.environment["BERG_ONEDNN"] != "0"
+    && ["/usr/include", "/usr/local/include"].contains { FileManager.default.fileExists(atPath: $0 + "/oneapi/dnnl/dnnl.h") }
 
 let package = Package(
     name: "BERG",
@@ -13,11 +20,14 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/JohnSundell/Ink", from: "0.6.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (Tools/install-deps.sh installs them).
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
                        providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CArchive", path: "Sources/CArchive", pkgConfig: "libarchive",
@@ -35,8 +45,10 @@ let package = Package(
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]),
 
         .target(name: "BERGCore"),
-        .target(name: "BERGCompute", dependencies: ["BERGCore", "CBLAS"]),
-        .target(name: "BERGFormats", dependencies: ["BERGCore", "CHDF5", "CArchive", "CTurboJPEG", "CPNG", "CZlib", "CBLAS", "CFFmpeg"]),
+        // Element-wise kernels built for AVX-512, AVX2 and the baseline, picked per call.
+        .target(name: "CKernels"),
+        .target(name: "BERGCompute", dependencies: ["BERGCore", "CBLAS", "CKernels"] + (oneDNN ? ["CDNNL"] : [])),
+        .target(name: "BERGFormats", dependencies: ["BERGCore", "BERGCompute", "CHDF5", "CArchive", "CTurboJPEG", "CPNG", "CZlib", "CFFmpeg"]),
         .target(name: "BERGRegistry", dependencies: ["BERGCore", "Yams"]),
         .target(name: "BERGStore", dependencies: [
             "BERGCore", "BERGRegistry", "CCurl", "CArchive",
@@ -45,8 +57,12 @@ let package = Package(
         .target(name: "BERGPlot", dependencies: ["BERGCore", "BERGFormats"]),
         .target(name: "BERGModels", dependencies: ["BERGCore", "BERGCompute", "BERGFormats", "BERGRegistry"]),
         .target(name: "BERGAnalysis", dependencies: ["BERGCore", "BERGCompute", "BERGFormats", "CBLAS"]),
+        // The catalogue's HTML pages: Mustache templates, and Ink for the cards' Markdown.
+        .target(name: "BERGSite", dependencies: [
+            .product(name: "Mustache", package: "swift-mustache"), .product(name: "Ink", package: "Ink"),
+        ]),
         .target(name: "BERG", dependencies: [
-            "BERGCore", "BERGCompute", "BERGFormats", "BERGRegistry", "BERGStore", "BERGModels", "BERGPlot", "BERGAnalysis",
+            "BERGCore", "BERGCompute", "BERGFormats", "BERGRegistry", "BERGStore", "BERGModels", "BERGPlot", "BERGAnalysis", "BERGSite",
             .product(name: "SwiftCSV", package: "SwiftCSV"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),

@@ -5,15 +5,19 @@
 #   Tools/install-deps.sh            the libraries
 #   Tools/install-deps.sh --slurm    also Slurm and munge for Tools/slurm/local-cluster.sh, and
 #                                    hdf5-tools (h5diff) for `make test-slurm`
+#   Tools/install-deps.sh --browser  also Chromium (headless) and a font for `make test-browser`
 set -euo pipefail
 
-packages=(pkg-config libopenblas-dev libhdf5-dev libcurl4-openssl-dev libarchive-dev
+# libdnnl-dev (oneDNN) runs the GEMMs and convolutions with the CPU's widest vectors; without
+# it every GEMM falls back to OpenBLAS (Package.swift looks for its header).
+packages=(pkg-config libopenblas-dev libdnnl-dev libhdf5-dev libcurl4-openssl-dev libarchive-dev
           libturbojpeg0-dev libpng-dev zlib1g-dev
           libavformat-dev libavcodec-dev libswscale-dev libavutil-dev)
 for arg in "$@"; do
     case "$arg" in
         --slurm) packages+=(slurm-wlm munge hdf5-tools) ;;
-        *) echo "usage: $0 [--slurm]" >&2; exit 2 ;;
+        --browser) packages+=(chromium fonts-dejavu-core) ;;
+        *) echo "usage: $0 [--slurm] [--browser]" >&2; exit 2 ;;
     esac
 done
 

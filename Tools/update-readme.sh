@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 berg="${1:-.build/debug/berg}"
 table="$(mktemp)"
-"$berg" list --markdown > "$table"
+# Its own BERG_HOME: registries added with `berg registry add` are not part of the README.
+home="$(mktemp -d)"
+BERG_HOME="$home" "$berg" list --markdown > "$table"
+rm -rf "$home"
 awk -v table="$table" '
     /<!-- models:begin -->/ { print; while ((getline line < table) > 0) print line; skip = 1; next }
     /<!-- models:end -->/ { skip = 0 }

@@ -14,13 +14,17 @@ public struct EncodeJob: Sendable {
     /// An image, a folder of images, a text file listing images, a uint8 `.npy` array, or a
     /// movie (`MovieReader.isMovie`).
     public var input: String
-    /// `.npy` (one output), `.h5`, or `.nii`/`.nii.gz` (the responses as a 4-D volume, for
-    /// volume-placed models).
+    /// `.npy` (one output), `.npz` (one array per output), `.h5`, or `.nii`/`.nii.gz` (the
+    /// responses as a 4-D volume, for volume-placed models).
     public var output: String
     /// Also a 4-D NIfTI of the responses on the model's voxel grid (volume-placed models).
     public var volume: String?
     /// Also a PNG of the responses on the visual field (pRF models).
     public var picture: String?
+    /// Also GIfTI files `PREFIX.<output>.func.gii` (surface models: `PREFIX.lh.func.gii` and
+    /// `PREFIX.rh.func.gii`), one float32 array per stimulus over all of the mesh's vertices,
+    /// NaN where no vertex was selected.
+    public var surface: String?
     /// Also the model's metadata, in the `.h5` output.
     public var includeMetadata: Bool
     public var batchSize: Int
@@ -41,7 +45,7 @@ public struct EncodeJob: Sendable {
 
     public init(modelID: String, subject: Subject, selection: Selection = [:], options: EncodingOptions = [:],
                 device: Device = .auto, input: String, output: String, volume: String? = nil, picture: String? = nil,
-                includeMetadata: Bool = false, batchSize: Int = 64, skipUnreadable: Bool = false,
+                surface: String? = nil, includeMetadata: Bool = false, batchSize: Int = 64, skipUnreadable: Bool = false,
                 shard: Shard? = nil, attributes: [String: String] = [:],
                 warn: (@Sendable (String) -> Void)? = nil, fps: Double? = nil, hrf: Bool = true) {
         self.modelID = modelID
@@ -53,6 +57,7 @@ public struct EncodeJob: Sendable {
         self.output = output
         self.volume = volume
         self.picture = picture
+        self.surface = surface
         self.includeMetadata = includeMetadata
         self.batchSize = batchSize
         self.skipUnreadable = skipUnreadable
@@ -63,9 +68,16 @@ public struct EncodeJob: Sendable {
         self.hrf = hrf
     }
 
-    /// Every file the job writes.
-    public var outputs: [String] { [output] + [volume, picture].compactMap { $0 } }
+    /// Every file the job writes; the surface files are named after the model's outputs.
+    public func outputs(for manifest: Manifest) -> [String] {
+        [output] + [volume, picture].compactMap { $0 } + surfaceFiles(for: manifest).map(\.path)
+    }
 
+    /// `PREFIX.<output>.func.gii` for each of the model's outputs, with `surface`.
+    public func surfaceFiles(for manifest: Manifest) -> [(output: String, path: String)] {
+        guard let surface else { return [] }
+        return manifest.output.map { ($0.name, "\(surface).\($0.name).func.gii") }
+    }
     /// Whether the input is a movie (by its extension, or because a frame rate was given).
     public var isMovie: Bool { fps != nil || MovieReader.isMovie(input) }
 
@@ -87,12 +99,12 @@ extension BERG {
             throw BERGError.invalidArgument(name: "batch size", value: String(job.batchSize), message: "must be at least 1")
         }
         let outputExtension = URL(fileURLWithPath: job.output).pathExtension.lowercased()
-        guard ["npy", "h5", "hdf5"].contains(outputExtension) || job.writesVolume else {
-            throw BERGError.invalidArgument(name: "output", value: job.output, message: "it must end in .npy or .h5, or in .nii or .nii.gz for a volume (.npy: the responses only; .h5: responses, stimulus names, attributes and metadata; .nii(.gz): a 4-D volume, for models placed on a voxel grid)")
+        guard ["npy", "npz", "h5", "hdf5"].contains(outputExtension) || job.writesVolume else {
+            throw BERGError.invalidArgument(name: "output", value: job.output, message: "it must end in .npy, .npz or .h5, or in .nii or .nii.gz for a volume (.npy: the one response array; .npz: one array per output; .h5: responses, stimulus names, attributes and metadata; .nii(.gz): a 4-D volume, for models placed on a voxel grid)")
         }
         if job.writesVolume {
             guard manifest.placement == .volume else {
-                throw BERGError.invalidArgument(name: "output", value: job.output, message: "\(job.modelID)'s responses are not placed on a voxel grid, so they cannot be written as a volume; write .npy or .h5")
+                throw BERGError.invalidArgument(name: "output", value: job.output, message: "\(job.modelID)'s responses are not placed on a voxel grid, so they cannot be written as a volume; write .npy, .npz or .h5")
             }
             if job.includeMetadata {
                 throw BERGError.invalidArgument(name: "output", value: job.output, message: "a NIfTI volume holds only the responses; write an .h5 file to include the metadata")
@@ -106,12 +118,12 @@ extension BERG {
                 throw BERGError.invalidArgument(name: "fps", value: String(fps), message: "the frame rate applies to a movie input (.mp4, .mov, .avi, .mkv, .webm, …), and \(job.input) is not one")
             }
         }
-        if outputExtension == "npy" {
+        if outputExtension == "npy" || outputExtension == "npz" {
             if job.includeMetadata {
-                throw BERGError.invalidArgument(name: "output", value: job.output, message: "a .npy file holds only the responses; write an .h5 file to include the metadata")
+                throw BERGError.invalidArgument(name: "output", value: job.output, message: "a .\(outputExtension) file holds only the responses; write an .h5 file to include the metadata")
             }
-            if manifest.output.count > 1 {
-                throw BERGError.invalidArgument(name: "output", value: job.output, message: "\(job.modelID) gives \(manifest.output.count) outputs (\(manifest.output.map(\.name).joined(separator: ", "))), which one .npy file cannot hold; write an .h5 file")
+            if outputExtension == "npy", manifest.output.count > 1 {
+                throw BERGError.invalidArgument(name: "output", value: job.output, message: "\(job.modelID) gives \(manifest.output.count) outputs (\(manifest.output.map(\.name).joined(separator: ", "))), which one .npy file cannot hold; write an .npz file (one array per output) or an .h5 file")
             }
         }
         if let volume = job.volume {
@@ -130,11 +142,20 @@ extension BERG {
                 throw BERGError.invalidArgument(name: "picture", value: picture, message: "\(job.modelID) has no picture: a response picture needs outputs in the visual field (pRF models such as fmri-kay2013-css_prf)")
             }
         }
-        let paths = job.outputs.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-        if Set(paths).count != paths.count {
-            throw BERGError.invalidArgument(name: "outputs", value: job.outputs.joined(separator: ", "), message: "two outputs name the same file")
+        if let surface = job.surface {
+            guard manifest.placement == .surface else {
+                throw BERGError.invalidArgument(name: "surface", value: surface, message: "\(job.modelID)'s responses are not placed on a surface mesh\(manifest.placement.map { " (they lie on a \($0.rawValue.replacingOccurrences(of: "_", with: " ")))" } ?? ""), so they cannot be written as GIfTI; surface models such as fmri-nsd_fsaverage-vit_b_32 can")
+            }
+            guard !surface.hasSuffix("/"), !URL(fileURLWithPath: surface).lastPathComponent.isEmpty else {
+                throw BERGError.invalidArgument(name: "surface", value: surface, message: "give a file prefix such as out/responses (PREFIX.lh.func.gii and PREFIX.rh.func.gii are written)")
+            }
         }
-        for path in job.outputs { try BERG.checkWritable(path) }
+        let outputs = job.outputs(for: manifest)
+        let paths = outputs.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        if Set(paths).count != paths.count {
+            throw BERGError.invalidArgument(name: "outputs", value: outputs.joined(separator: ", "), message: "two outputs name the same file")
+        }
+        for path in outputs { try BERG.checkWritable(path) }
         guard FileManager.default.fileExists(atPath: job.input) else {
             throw BERGError.fileNotFound(path: job.input, hint: "The input must be an image, a folder of images, a .npy array or a text file listing images")
         }
@@ -164,7 +185,8 @@ extension BERG {
             let images = try StimulusLoader.source(job.input, skipUnreadable: job.skipUnreadable, threads: BERG.threadCount)
             for warning in images.warnings { job.warn?(warning) }
             shard = try job.shard.map { try ShardedSource(images, shard: $0, batchSize: job.batchSize) }
-            source = shard ?? images
+            // The first batch decodes while the model loads (both mostly read files).
+            source = FirstBatchAhead(shard ?? images, batchSize: job.batchSize)
         }
         let count = shard?.range.count ?? source.count
         let timeStep = movie == nil ? nil : 1 / fps
@@ -172,19 +194,24 @@ extension BERG {
                                          options: job.options, device: job.device)
         var sinks: [ResultSink] = []
         do {
+            let manifest = try registry.manifest(job.modelID)
             var attributes = ["device": HDF5File.AttributeValue.string(model.device.rawValue), "input": .string(job.input)]
             if let shard = job.shard { attributes["shard"] = .string(shard.description) }
             for (key, value) in job.attributes { attributes[key] = .string(value) }
             if job.writesVolume {
                 sinks.append(try VolumeWriter(path: job.output, count: count, placement: model.placement, timeStep: timeStep))
             } else {
-                sinks.append(try ResultWriter.writer(for: job.output, count: count, outputs: try registry.manifest(job.modelID).output.map(\.name),
+                sinks.append(try ResultWriter.writer(for: job.output, count: count, outputs: manifest.output.map(\.name),
                                                      attributes: attributes, includeMetadata: job.includeMetadata))
             }
             if let volume = job.volume {
                 sinks.append(try VolumeWriter(path: volume, count: count, placement: model.placement, timeStep: timeStep))
             }
             if let picture = job.picture { sinks.append(PictureWriter(path: picture)) }
+            for (output, path) in job.surfaceFiles(for: manifest) {
+                sinks.append(try SurfaceWriter(path: path, output: output, names: shard.map { Array($0.whole.names[$0.range]) } ?? source.names, placement: model.placement,
+                                               modelID: job.modelID))
+            }
         } catch {
             for sink in sinks { sink.discard() }
             throw error
@@ -215,5 +242,32 @@ extension BERG {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw BERGError.invalidArgument(name: "output", value: path, message: "this is a folder; give a file name")
         }
+    }
+}
+
+/// A stimulus source whose first batch starts decoding as soon as it is made.
+final class FirstBatchAhead: StimulusSource, @unchecked Sendable {
+    let source: any StimulusSource
+    let first: Range<Int>
+    private let loading: InBackground<[StimulusRun]>?
+    private let lock = NSLock()
+    private var taken = false
+
+    init(_ source: any StimulusSource, batchSize: Int) {
+        self.source = source
+        first = 0 ..< min(max(batchSize, 1), source.count)
+        let range = first
+        loading = range.isEmpty ? nil : InBackground { try source.load(range) }
+    }
+
+    var count: Int { source.count }
+    var names: [String] { source.names }
+
+    func load(_ range: Range<Int>) throws -> [StimulusRun] {
+        lock.lock()
+        let ahead = range == first && !taken ? loading : nil
+        if ahead != nil { taken = true }
+        lock.unlock()
+        return try ahead?.result() ?? source.load(range)
     }
 }

@@ -59,11 +59,16 @@ extension BERG {
     /// returns how many.
     @discardableResult
     public static func writeRetinotopyStimuli(to folder: String, size: Int) throws -> Int {
+        try writeImages(to: folder, size: size) { RetinotopyStimuli.make(size: $0) }
+    }
+
+    /// Writes `make(size)`'s square images as `<name>.png` into `folder`; returns how many.
+    static func writeImages(to folder: String, size: Int, _ make: (Int) -> [RetinotopyStimuli.Image]) throws -> Int {
         guard (32...4096).contains(size) else {
             throw BERGError.invalidArgument(name: "stimulus size", value: String(size), message: "must be in 32...4096 pixels")
         }
         try createFolder(folder)
-        let images = RetinotopyStimuli.make(size: size)
+        let images = make(size)
         for image in images {
             let path = URL(fileURLWithPath: folder).appendingPathComponent("\(image.name).png").path
             try ImageCodec.writePNG(rgb: image.rgb, width: size, height: size, to: path)

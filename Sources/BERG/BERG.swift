@@ -26,8 +26,11 @@ public final class BERG: Sendable {
     /// The encoder kinds models can be built with (`EncoderKindRegistry.shared` by default).
     public let kinds: EncoderKindRegistry
 
-    /// The built-in registry, then `BERG_REGISTRY_PATH` (colon-separated), then `registries`.
-    /// Files come from an `ArtifactStore` at `home` (default `$BERG_HOME`, else
+    /// The built-in registry, then `BERG_REGISTRY_PATH` (colon-separated), then `registries`,
+    /// then the published indexes added with `addRegistry` (`$BERG_HOME/registries.yaml`).
+    /// A registry is a folder of manifests, or a published index (`berg publish`): the URL of
+    /// its `index.yaml` (https, http on a loopback address, or a local file) or a local folder
+    /// that holds one. Files come from an `ArtifactStore` at `home` (default `$BERG_HOME`, else
     /// `$XDG_CACHE_HOME/berg`, else `~/.cache/berg`) with `storeOptions` (default: from the
     /// `BERG_DIR`, `BERG_OFFLINE`, `BERG_MIRROR` and `BERG_PIP_ARGS` environment variables).
     public convenience init(home: URL? = nil, registries: [URL] = [], storeOptions: StoreOptions? = nil,
@@ -45,9 +48,17 @@ public final class BERG: Sendable {
         try self.init(home: home, registries: registries, storeOptions: options)
     }
 
-    /// As above, with the resolver to ask for local files (any `ArtifactResolving`).
+    /// As above, with the resolver to ask for local files (any `ArtifactResolving`). Remote
+    /// indexes and `registries.yaml` need the resolver to be an `ArtifactStore`.
     public init(registries: [URL] = [], artifacts: any ArtifactResolving, kinds: EncoderKindRegistry = .shared) throws {
-        self.registry = try Registry.standard(adding: registries)
+        self.registry = try BERG.makeRegistry(registries, store: artifacts as? ArtifactStore)
+        self.artifacts = artifacts
+        self.kinds = kinds
+    }
+
+    /// A facade over a registry made elsewhere (`publish` checks a package beside the built-in models).
+    init(registry: Registry, artifacts: any ArtifactResolving, kinds: EncoderKindRegistry) {
+        self.registry = registry
         self.artifacts = artifacts
         self.kinds = kinds
     }
@@ -166,8 +177,10 @@ public final class BERG: Sendable {
         let resolvedOptions = try registry.resolveOptions(manifest, options)
         let backend = try device.resolved()
         let kind = try kinds.kind(for: manifest)
-        return (EncoderContext(manifest: manifest, subject: subject, selection: resolved, options: resolvedOptions,
-                               device: backend, files: [:]), kind)
+        let context = EncoderContext(manifest: manifest, subject: subject, selection: resolved, options: resolvedOptions,
+                                     device: backend, files: [:])
+        try kind.checkSelection(context)
+        return (context, kind)
     }
 
     /// The manifest with only the artifacts a kind's metadata reads, as the kind declares

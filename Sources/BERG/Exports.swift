@@ -1,3 +1,4 @@
+import BERGCompute
 import BERGCore
 import BERGFormats
 import BERGModels
@@ -36,6 +37,9 @@ public typealias Artifact = BERGRegistry.Artifact
 public typealias TensorSpec = BERGRegistry.TensorSpec
 public typealias ManifestValue = BERGRegistry.ManifestValue
 public typealias Registry = BERGRegistry.Registry
+public typealias FileChecksum = BERGRegistry.FileChecksum
+public typealias PublishedIndex = BERGRegistry.PublishedIndex
+public typealias RegistryList = BERGRegistry.RegistryList
 public typealias EncoderSettingsType = BERGRegistry.EncoderSettingsType
 public typealias SettingsProblem = BERGRegistry.SettingsProblem
 
@@ -54,5 +58,12 @@ public typealias DownloadProgress = BERGStore.DownloadProgress
 public typealias CachedFile = BERGStore.CachedFile
 public typealias CacheVerification = BERGStore.CacheVerification
 
+// Explaining a model (BERGModels, BERGCompute): input gradients, attribution and dreams.
+public typealias DifferentiableEncodingModel = BERGModels.DifferentiableEncodingModel
+public typealias ResponseTarget = BERGCompute.ResponseTarget
+public typealias IntegrationMethod = BERGCompute.IntegrationMethod
+public typealias Attribution = BERGCompute.Attribution
+public typealias DreamSettings = BERGCompute.DreamSettings
+public typealias DreamResult = BERGCompute.DreamResult
 // Movies (BERGFormats): the frames `BERG.loadMovie` samples.
 public typealias MovieFrames = BERGFormats.MovieFrames

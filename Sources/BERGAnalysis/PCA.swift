@@ -13,9 +13,10 @@ import Foundation
 /// ```
 ///
 /// The decomposition is exact, computed in float64 through the smaller of the two symmetric
-/// products: the Gram matrix X·Xᵀ [N, N] when there are fewer samples than features (DNN
-/// layers), else Xᵀ·X [P, P]; its K largest eigenpairs (LAPACK `dsyevr`) are the singular
-/// values squared and singular vectors of the centred X.
+/// products (see `SubsetPCA`, which also fits it to the folds of a cross-validation): the Gram
+/// matrix X·Xᵀ [N, N] when there are fewer samples than features (DNN layers), else Xᵀ·X
+/// [P, P]; its K largest eigenpairs are the singular values squared and singular vectors of
+/// the centred X.
 public struct PCA: Sendable {
     /// K, `n_components`.
     public let componentCount: Int
@@ -65,6 +66,23 @@ public struct PCA: Sendable {
         return try Tensor(shape: [matrix.rows, k], doubles: scores)
     }
 
+    /// A fitted PCA (`SubsetPCA` makes them): `components` [K, P] row-major, fitted on `samples` rows.
+    init(mean: [Double], components: [Double], singularValues: [Double], samples: Int) {
+        componentCount = singularValues.count
+        self.mean = mean
+        self.components = components
+        self.singularValues = singularValues
+        explainedVariance = singularValues.map { $0 * $0 / Double(samples - 1) }
+    }
+
+    /// `components_` as a float64 matrix [K, P].
+    var componentMatrix: DenseMatrix { DenseMatrix(rows: componentCount, columns: featureCount, values: components) }
+
+    /// The scores of rows `indices` of `matrix`: (x − mean)·componentsᵀ [indices.count, K].
+    func transform(_ matrix: PatternMatrix, rows indices: [Int]) -> DenseMatrix {
+        matrix.times(componentMatrix.transposed, rows: indices, shift: mean)
+    }
+
     /// Fits and returns the scores [N, K] row-major.
     mutating func fit(_ matrix: PatternMatrix, name: String) throws -> [Double] {
         let n = matrix.rows, p = matrix.columns, k = componentCount
@@ -72,47 +90,8 @@ public struct PCA: Sendable {
         guard k >= 1, k <= min(n, p) else {
             throw BERGError.invalidArgument(name: "PCA components", value: String(k), message: "\(name) has \(n) samples of \(p) features, so 1 to \(min(n, p)) components are possible")
         }
-        let means = matrix.columnMeans()
-        let centring = PatternMatrix.Centring.columns(means)
-        var scores: [Double], vt: [Double], squared: [Double]
-        if n <= p {
-            // X = U S Vᵀ: X·Xᵀ = U S² Uᵀ, scores U·S, components S⁻¹ Uᵀ X.
-            let eigen = try SymmetricEigendecomposition(matrix.gram(centring: centring), size: n, largest: k)
-            squared = eigen.values.map { max(0, $0) }
-            let s = squared.map { $0.squareRoot() }
-            scores = [Double](repeating: 0, count: n * k)
-            var left = [Double](repeating: 0, count: k * n)
-            for c in 0..<k {
-                let inverse = s[c] > 0 ? 1 / s[c] : 0
-                for i in 0..<n {
-                    scores[i * k + c] = eigen.vectors[c][i] * s[c]
-                    left[c * n + i] = eigen.vectors[c][i] * inverse
-                }
-            }
-            vt = matrix.leftTimes(left, rows: k, centring: centring)
-        } else {
-            // Xᵀ·X = V S² Vᵀ: components Vᵀ, scores X·V.
-            let eigen = try SymmetricEigendecomposition(matrix.crossProduct(centring: centring), size: p, largest: k)
-            squared = eigen.values.map { max(0, $0) }
-            vt = eigen.vectors.flatMap { $0 }
-            var v = [Double](repeating: 0, count: p * k)
-            for c in 0..<k { for j in 0..<p { v[j * k + c] = vt[c * p + j] } }
-            scores = matrix.times(v, columns: k, centring: centring)
-        }
-        // svd_flip(u_based_decision=False): the largest |entry| of each component positive
-        // (the first such entry, as NumPy's argmax picks).
-        for c in 0..<k {
-            var best = 0
-            for j in 1..<max(1, p) where abs(vt[c * p + j]) > abs(vt[c * p + best]) { best = j }
-            if vt[c * p + best] < 0 {
-                for j in 0..<p { vt[c * p + j] = -vt[c * p + j] }
-                for i in 0..<n { scores[i * k + c] = -scores[i * k + c] }
-            }
-        }
-        mean = means
-        components = vt
-        singularValues = squared.map { $0.squareRoot() }
-        explainedVariance = squared.map { $0 / Double(n - 1) }
-        return scores
+        let (fitted, scores) = try SubsetPCA(features: matrix, componentCount: k).fit(rows: Array(0..<n))
+        self = fitted
+        return scores.values
     }
 }

@@ -1,15 +1,15 @@
 import BERGCompute
 import BERGCore
-import CBLAS
 import Foundation
 
 /// Stimulus patterns, N rows (stimuli) by P columns (units), as stored: float32 or float64,
 /// row-major. A tensor [N, ...] is read as [N, P] with each stimulus flattened in C order.
 ///
 /// The products below (Gram matrix, covariance) run in float64 on blocks widened from the
-/// stored values, so a float32 feature layer is never copied whole into float64.
-struct PatternMatrix {
-    enum Values {
+/// stored values, so a float32 feature layer is never copied whole into float64. RSA's patterns
+/// and `berg fit`'s features (`PatternMatrix+Rows.swift`) are both read this way.
+public struct PatternMatrix: Sendable {
+    enum Values: Sendable {
         case float32([Float])
         case float64([Double])
     }
@@ -22,14 +22,14 @@ struct PatternMatrix {
         case columns([Double])
     }
 
-    let rows: Int
-    let columns: Int
+    public let rows: Int
+    public let columns: Int
     let values: Values
 
     /// Doubles in one column or row block (32 MiB).
     static let blockBudget = 4 << 20
 
-    init(_ tensor: Tensor, name: String) throws {
+    public init(_ tensor: Tensor, name: String) throws {
         guard tensor.rank >= 2, tensor.shape[0] > 0 else {
             throw BERGError.invalidInput("\(name) has shape \(tensor.shape); patterns need [stimuli, units...]")
         }
@@ -47,9 +47,13 @@ struct PatternMatrix {
     }
 
     init(rows: Int, columns: Int, doubles: [Double]) {
+        self.init(rows: rows, columns: columns, values: .float64(doubles))
+    }
+
+    init(rows: Int, columns: Int, values: Values) {
         self.rows = rows
         self.columns = columns
-        self.values = .float64(doubles)
+        self.values = values
     }
 
     func firstNonFinite() -> Int? {
@@ -135,9 +139,9 @@ struct PatternMatrix {
     }
 
     /// Calls `body` with consecutive blocks of whole columns (all rows, row-major, the block's
-    /// width apart), centred, in float64.
-    func forEachColumnBlock(centring: Centring, _ body: (Range<Int>, UnsafeMutablePointer<Double>) -> Void) {
-        let width = max(1, min(columns, PatternMatrix.blockBudget / rows))
+    /// width apart), centred, in float64; a block holds about `budget` doubles.
+    func forEachColumnBlock(centring: Centring, budget: Int = blockBudget, _ body: (Range<Int>, UnsafeMutablePointer<Double>) -> Void) {
+        let width = max(1, min(columns, budget / rows))
         var block = [Double](repeating: 0, count: rows * width)
         var start = 0
         while start < columns {
@@ -172,8 +176,8 @@ struct PatternMatrix {
         var gram = [Double](repeating: 0, count: rows * rows)
         gram.withUnsafeMutableBufferPointer { g in
             forEachColumnBlock(centring: centring) { range, block in
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(rows), Int32(range.count),
-                            1, block, Int32(range.count), range.lowerBound == 0 ? 0 : 1, g.baseAddress, Int32(rows))
+                GEMM.symmetricRankUpdate(n: rows, k: range.count, a: block, lda: range.count,
+                                         beta: range.lowerBound == 0 ? 0 : 1, c: g.baseAddress!, ldc: rows)
             }
         }
         return gram
@@ -185,8 +189,8 @@ struct PatternMatrix {
         var product = [Double](repeating: 0, count: columns * columns)
         product.withUnsafeMutableBufferPointer { c in
             forEachRowBlock(centring: centring) { range, block in
-                cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(columns), Int32(range.count),
-                            1, block, Int32(columns), range.lowerBound == 0 ? 0 : 1, c.baseAddress, Int32(columns))
+                GEMM.symmetricRankUpdate(n: columns, k: range.count, a: block, lda: columns, transposeA: true,
+                                         beta: range.lowerBound == 0 ? 0 : 1, c: c.baseAddress!, ldc: columns)
             }
         }
         return product
@@ -197,8 +201,8 @@ struct PatternMatrix {
         var out = [Double](repeating: 0, count: rows * k)
         out.withUnsafeMutableBufferPointer { o in
             forEachRowBlock(centring: centring) { range, block in
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(range.count), Int32(k), Int32(columns),
-                            1, block, Int32(columns), right, Int32(k), 0, o.baseAddress! + range.lowerBound * k, Int32(k))
+                GEMM.multiply(m: range.count, n: k, k: columns, a: block, lda: columns, b: right, ldb: k,
+                              c: o.baseAddress! + range.lowerBound * k, ldc: k)
             }
         }
         return out
@@ -209,8 +213,8 @@ struct PatternMatrix {
         var out = [Double](repeating: 0, count: k * columns)
         out.withUnsafeMutableBufferPointer { o in
             forEachColumnBlock(centring: centring) { range, block in
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(k), Int32(range.count), Int32(rows),
-                            1, left, Int32(rows), block, Int32(range.count), 0, o.baseAddress! + range.lowerBound, Int32(columns))
+                GEMM.multiply(m: k, n: range.count, k: rows, a: left, lda: rows, b: block, ldb: range.count,
+                              c: o.baseAddress! + range.lowerBound, ldc: columns)
             }
         }
         return out

@@ -1,19 +1,23 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Wall-clock time per network stage, collected when `BERG_PROFILE=1` (or `enabled = true`),
-/// so that `berg bench` can say where the time goes. Off, it costs one branch per stage.
+/// so that `berg bench` can say where the time goes. Off, it costs one locked read per stage.
+/// Stages of concurrent runs add up into the same totals.
 public enum ComputeProfile {
-    nonisolated(unsafe) public static var enabled = ProcessInfo.processInfo.environment["BERG_PROFILE"] == "1"
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var isEnabled = ProcessInfo.processInfo.environment["BERG_PROFILE"] == "1"
     nonisolated(unsafe) private static var totals: [String: Double] = [:]
     nonisolated(unsafe) private static var order: [String] = []
-    private static let lock = NSLock()
+
+    /// Whether stages are being timed.
+    public static var enabled: Bool {
+        get { lock.lock(); defer { lock.unlock() }; return isEnabled }
+        set { lock.lock(); isEnabled = newValue; lock.unlock() }
+    }
 
     /// Runs `body`, adding its wall time to `stage` when profiling is on.
     @inline(__always)
-    static func measure<T>(_ stage: @autoclosure () -> String, _ body: () throws -> T) rethrows -> T {
+    public static func measure<T>(_ stage: @autoclosure () -> String, _ body: () throws -> T) rethrows -> T {
         guard enabled else { return try body() }
         let start = DispatchTime.now().uptimeNanoseconds
         let result = try body()
@@ -33,27 +37,4 @@ public enum ComputeProfile {
         totals = [:]; order = []
         return result
     }
-}
-
-/// Process-wide allocator setting for large activations. glibc's default raises its mmap
-/// threshold each time a large block is freed, so peak memory climbed with every batch (1.3 GB
-/// instead of 0.4 GB for ResNet-18 at batch 64). Mapping every large buffer (a 1 MiB
-/// threshold) fixed that but made each new activation fault in and zero fresh pages: a fifth
-/// of ViT-B/32's time went to the kernel. Fixed 1 GiB mmap and trim thresholds keep
-/// activations on the heap, reused from layer to layer, and the fixed values stop glibc's
-/// adjustment: peak RSS stays at 0.55–0.6 GB over 13 batches of 64 (ResNet-18, ViT-B/32).
-enum AllocatorTuning {
-    static let applied: Bool = {
-        #if canImport(Glibc)
-        // mallopt lives in <malloc.h>, which Swift's Glibc module does not export; M_MMAP_THRESHOLD is −3, M_TRIM_THRESHOLD −1.
-        if ProcessInfo.processInfo.environment["MALLOC_MMAP_THRESHOLD_"] == nil,
-           let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {
-            typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-            let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
-            _ = mallopt(-3, 1 << 30)  // M_MMAP_THRESHOLD
-            _ = mallopt(-1, 1 << 30)  // M_TRIM_THRESHOLD
-        }
-        #endif
-        return true
-    }()
 }

@@ -1,12 +1,12 @@
 import BERGCore
-import CBLAS
 import Foundation
 
 /// How many threads compute uses. The default is all cores; `BERG_NUM_THREADS` overrides it,
 /// and `berg --threads N` (or a caller) sets it through `configure`.
 ///
-/// Two kinds of parallelism share the count, never both at once: OpenBLAS threads inside one
-/// large GEMM, or a parallel loop over the batch with OpenBLAS single-threaded inside.
+/// The engine does its own threading: a parallel loop over the batch (or over a GEMM's column
+/// panels) with every oneDNN call single-threaded inside. It never changes a BLAS library's
+/// process-wide thread count unless the program opted into `ProcessTuning`.
 public enum ComputeThreads {
     nonisolated(unsafe) private static var stored: Int = 0
     private static let lock = NSLock()
@@ -15,22 +15,19 @@ public enum ComputeThreads {
     public static var count: Int {
         get {
             lock.lock(); defer { lock.unlock() }
-            if stored == 0 {
-                _ = AllocatorTuning.applied
-                stored = resolved(nil)
-                openblas_set_num_threads(Int32(stored))
-            }
+            if stored == 0 { stored = resolved(nil) }
             return stored
         }
         set { configure(newValue) }
     }
 
-    /// Sets the count: `n` when given (clamped to at least 1), else `BERG_NUM_THREADS`, else all cores.
+    /// Sets the count: `n` when given (clamped to at least 1), else `BERG_NUM_THREADS`, else all
+    /// cores. OpenBLAS's own pool follows only in a program that opted into `ProcessTuning`.
     public static func configure(_ n: Int?) {
-        lock.lock(); defer { lock.unlock() }
-        _ = AllocatorTuning.applied
+        lock.lock()
         stored = resolved(n)
-        openblas_set_num_threads(Int32(stored))
+        lock.unlock()
+        ProcessTuning.followEngineThreads()
     }
 
     private static func resolved(_ n: Int?) -> Int {
@@ -48,45 +45,56 @@ struct SendablePointer<T>: @unchecked Sendable {
     init(_ p: UnsafeMutablePointer<T>) { self.p = p }
 }
 
-
-enum Parallel {
+/// Loops over items on the compute threads (other modules' numeric loops use them too).
+public enum Parallel {
     /// How many workers a loop over `n` items uses: one per thread, at most one per item.
-    static func workers(for n: Int) -> Int {
+    public static func workers(for n: Int) -> Int {
         let threads = ComputeThreads.count
         return (n > 1 && threads > 1) ? min(threads, n) : 1
     }
 
-    /// Runs `body(item, worker)` for item in 0..<n, where `worker` < `workers(for: n)` names a
-    /// per-worker scratch slot. With more than one worker OpenBLAS runs single-threaded inside
-    /// (no oversubscription); with one, items run in order and OpenBLAS uses all threads.
-    static func forEach(_ n: Int, _ body: (_ item: Int, _ worker: Int) -> Void) {
-        let workers = workers(for: n)
+    /// Runs `body(item, worker)` for item in 0..<n, where `worker` < `workers` (default
+    /// `workers(for: n)`) names a per-worker scratch slot; with one worker, items run in order on
+    /// the calling thread. GEMMs inside should run single-threaded (`threads: 1`). A caller that
+    /// sized per-worker scratch passes the count it sized for, so that a thread count changed
+    /// meanwhile (`ComputeThreads.configure`) cannot overrun it.
+    public static func forEach(_ n: Int, workers requested: Int? = nil, _ body: (_ item: Int, _ worker: Int) -> Void) {
+        let workers = requested ?? workers(for: n)
         guard workers > 1 else {
             for i in 0..<n { body(i, 0) }
             return
         }
-        let threads = ComputeThreads.count
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(threads)) }
-        // Each worker touches disjoint data; the closure only has to outlive this call.
-        withoutActuallyEscaping(body) { escapable in
-            let box = UncheckedSendable(escapable)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                var i = w
-                while i < n { box.value(i, w); i += workers }
-            }
+        run(workers) { w in
+            var i = w
+            while i < n { body(i, w); i += workers }
         }
     }
 
     /// Splits 0..<n into contiguous chunks, one per worker, for element-wise work.
-    static func chunks(_ n: Int, minChunk: Int = 1 << 16, _ body: (Range<Int>) -> Void) {
+    public static func chunks(_ n: Int, minChunk: Int = 1 << 16, _ body: (Range<Int>) -> Void) {
         let threads = ComputeThreads.count
         let pieces = min(threads, max(1, n / minChunk))
         if pieces <= 1 { body(0..<n); return }
+        run(pieces) { k in body((n * k / pieces)..<(n * (k + 1) / pieces)) }
+    }
+
+    /// Runs `body(part)` for part in 0..<parts concurrently, each on its own thread, with the
+    /// caller's scoped GEMM backend (`GEMM.withBackend`) in effect there too.
+    static func run(_ parts: Int, _ body: (Int) -> Void) {
+        guard parts > 1 else {
+            if parts == 1 { body(0) }
+            return
+        }
+        let backend = GEMM.scopedBackend
+        // Each part touches disjoint data; the closure only has to outlive this call.
         withoutActuallyEscaping(body) { escapable in
             let box = UncheckedSendable(escapable)
-            DispatchQueue.concurrentPerform(iterations: pieces) { k in
-                box.value((n * k / pieces)..<(n * (k + 1) / pieces))
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                if let backend {
+                    GEMM.$scopedBackend.withValue(backend) { box.value(part) }
+                } else {
+                    box.value(part)
+                }
             }
         }
     }

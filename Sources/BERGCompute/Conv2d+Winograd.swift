@@ -1,5 +1,4 @@
 import BERGCore
-import CBLAS
 
 /// Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, "Fast Algorithms for Convolutional
 /// Neural Networks", 2016) for 3×3 convolutions with stride 1. A 2×2 output tile costs 16
@@ -44,11 +43,11 @@ extension Conv2d {
         kernel == 3 && stride == 1 && dilation == 1 && inChannels >= 32 && outChannels >= 32
     }
 
-    /// Whether this convolution runs as Winograd F(2×2, 3×3) rather than im2col + sgemm.
-    /// Measured at batch 64 on 2 threads: 1.4–2× faster per layer for 7×7 to 27×27 outputs
-    /// with 64–512 channels; at 56×56 about even per layer, yet ResNet-18 as a whole ran at
-    /// 46–48 img/s with it there against 38–43 without.
-    public var usesWinograd: Bool { winogradKernels != nil }
+    /// Whether this convolution runs as Winograd (oneDNN's, or F(2×2, 3×3) here) rather than
+    /// directly or as im2col + sgemm. On OpenBLAS, measured at batch 64 on 2 threads: 1.4–2×
+    /// faster per layer for 7×7 to 27×27 outputs with 64–512 channels; at 56×56 about even per
+    /// layer, yet ResNet-18 as a whole ran at 46–48 img/s with it there against 38–43 without.
+    public var usesWinograd: Bool { winogradApplies }
 
     /// Tiles per GEMM when several images share one: enough columns for an efficient GEMM,
     /// few enough that a worker's transformed tiles stay within the last-level cache.
@@ -83,7 +82,7 @@ extension Conv2d {
                 ScratchPool.shared.withBuffer(count: workers * slotSize) { scratch in
                     let u = up.baseAddress!, biasPtr = bp.baseAddress!
                     let slots = SendablePointer(scratch)
-                    Parallel.forEach(groups) { g, slot in
+                    Parallel.forEach(groups, workers: workers) { g, slot in
                         let first = g * group, count = min(group, n - first)
                         let tiles = count * tilesPerImage, row = tiles + 8
                         let v = slots.p + slot * slotSize            // V[ξ][c][tile], rows of `row`
@@ -106,10 +105,14 @@ extension Conv2d {
                                 }
                             }
                         }
-                        for xi in 0..<16 {
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(cout), Int32(tiles), Int32(cin),
-                                        1, u + xi * cout * cin, Int32(cin), v + xi * cin * row, Int32(row),
-                                        0, m + xi * cout * row, Int32(row))
+                        // With one group the 16 products share the threads (each single-threaded).
+                        let products = channelsInParallel ? Parallel.workers(for: 16) : 1
+                        let mPointer = SendablePointer(m)
+                        Parallel.run(products) { part in
+                            for xi in Swift.stride(from: part, to: 16, by: products) {
+                                GEMM.multiply(.winograd, m: cout, n: tiles, k: cin, a: u + xi * cout * cin, lda: cin,
+                                              b: v + xi * cin * row, ldb: row, c: mPointer.p + xi * cout * row, ldc: row)
+                            }
                         }
                         Conv2d.forChannels(cout, parallel: channelsInParallel) { channels in
                             for j in 0..<count {

@@ -1,8 +1,11 @@
 import BERGCore
-import CBLAS
 
-/// A 2-d convolution (PyTorch `nn.Conv2d`, groups = 1) computed as im2col + `cblas_sgemm`,
-/// with an optional fused bias and ReLU. BatchNorm2d in eval mode can be folded into it.
+/// A 2-d convolution (PyTorch `nn.Conv2d`, groups = 1) with an optional fused bias and ReLU.
+/// BatchNorm2d in eval mode can be folded into it.
+///
+/// Where oneDNN is available it runs the convolution (`OneDNNConvolution`); otherwise, or
+/// when a caller picks OpenBLAS (`GEMM.withBackend`), 3×3 stride-1 convolutions run as
+/// Winograd F(2×2, 3×3) and the others as im2col, each with its GEMMs on OpenBLAS.
 public struct Conv2d: Sendable {
     public let inChannels: Int
     public let outChannels: Int
@@ -13,8 +16,21 @@ public struct Conv2d: Sendable {
     /// Weights as [outChannels, inChannels·kh·kw], row-major (PyTorch's layout flattened).
     public private(set) var weight: [Float]
     public private(set) var bias: [Float]?
-    /// The weights transformed for Winograd F(2×2, 3×3), where that path applies.
+    /// The weights transformed for Winograd F(2×2, 3×3), made with the layer where that path
+    /// applies and oneDNN is not available (and per call when a caller picks OpenBLAS).
     private(set) var winogradKernels: WinogradKernels?
+    /// oneDNN's convolution (Winograd or direct), where oneDNN is available.
+    private(set) var oneDNNConvolution: OneDNNConvolution?
+
+    /// How a convolution can run.
+    enum Implementation: Sendable {
+        /// `OneDNNConvolution`.
+        case oneDNN
+        /// Winograd F(2×2, 3×3) with its GEMMs through `GEMM` (3×3, stride 1 only).
+        case winograd
+        /// im2col (or the input itself for 1×1) with the GEMM through `GEMM`.
+        case im2col
+    }
 
     /// `weight` is [out, in, kh, kw]; `bias` is [out] or nil.
     public init(weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1, padding: Size2 = 0, dilation: Size2 = 1) throws {
@@ -32,11 +48,27 @@ public struct Conv2d: Sendable {
         self.stride = stride; self.padding = padding; self.dilation = dilation
         self.weight = weight.floats
         self.bias = bias?.floats
-        updateWinogradKernels()
+        updateDerivedWeights()
     }
 
-    private mutating func updateWinogradKernels() {
-        winogradKernels = winogradApplies ? WinogradKernels(weight: weight, outChannels: outChannels, inChannels: inChannels) : nil
+    /// Rebuilds what is derived from the weights (after BatchNorm folding too).
+    private mutating func updateDerivedWeights() {
+        oneDNNConvolution = OneDNNConvolution(weight: weight, bias: bias, outChannels: outChannels, inChannels: inChannels,
+                                              kernel: kernel, stride: stride, padding: padding, dilation: dilation)
+        winogradKernels = winogradApplies && oneDNNConvolution == nil ? makeWinogradKernels() : nil
+    }
+
+    private func makeWinogradKernels() -> WinogradKernels {
+        WinogradKernels(weight: weight, outChannels: outChannels, inChannels: inChannels)
+    }
+
+    /// The op class this convolution belongs to, for `GEMM.backend(for:)`.
+    var opClass: GEMMOpClass { winogradApplies ? .winograd : .convolution }
+
+    /// oneDNN when it is available and the op class's backend, else Winograd or im2col.
+    var implementation: Implementation {
+        if oneDNNConvolution != nil && GEMM.backend(for: opClass) == .oneDNN { return .oneDNN }
+        return winogradApplies ? .winograd : .im2col
     }
 
     /// Output spatial size for an input of h × w.
@@ -58,7 +90,7 @@ public struct Conv2d: Sendable {
             b[o] = b[o] * s + bn.shift[o]
         }
         bias = b
-        updateWinogradKernels()
+        updateDerivedWeights()
     }
 
     /// Target GEMM width (N) when several small images share one GEMM: measured on ResNet-18
@@ -68,6 +100,12 @@ public struct Conv2d: Sendable {
     /// Applies the convolution to x [N, inChannels, H, W], adds `residual` (same shape as the
     /// output) when given, then ReLU when `relu` is true, all in the pass after the GEMM.
     public func callAsFunction(_ x: Tensor, relu: Bool = false, adding residual: Tensor? = nil) throws -> Tensor {
+        try run(x, relu: relu, adding: residual, using: implementation)
+    }
+
+    /// As `callAsFunction`, by the given implementation (falling back from oneDNN when it has
+    /// no primitive for this size, and from Winograd where it does not apply).
+    func run(_ x: Tensor, relu: Bool, adding residual: Tensor?, using implementation: Implementation) throws -> Tensor {
         let (n, c, h, w) = try x.nchw("Conv2d")
         guard c == inChannels else {
             throw BERGError.shapeMismatch(what: "Conv2d input channels", expected: [n, inChannels, h, w], actual: x.shape)
@@ -87,7 +125,27 @@ public struct Conv2d: Sendable {
         var out = [Float](unsafeUninitializedCapacity: n * outChannels * outPlane) { _, count in
             count = n * outChannels * outPlane
         }
-        if let kernels = winogradKernels {
+        if implementation == .oneDNN, let oneDNNConvolution {
+            let done: Bool = input.withUnsafeBufferPointer { ip in
+                extra.withUnsafeBufferPointer { rp in
+                    out.withUnsafeMutableBufferPointer { op in
+                        do {
+                            try ComputeProfile.measure("  conv: oneDNN") {
+                                try oneDNNConvolution.run(ip.baseAddress!, n: n, h: h, w: w, out: o,
+                                                          residual: residual == nil ? nil : rp.baseAddress, relu: relu,
+                                                          into: op.baseAddress!)
+                            }
+                            return true
+                        } catch {
+                            return false  // no primitive for this size: Winograd or im2col below
+                        }
+                    }
+                }
+            }
+            if done { return try Tensor(shape: [n, outChannels, o.h, o.w], floats: out) }
+        }
+        if implementation != .im2col && winogradApplies {
+            let kernels = winogradKernels ?? makeWinogradKernels()
             input.withUnsafeBufferPointer { ip in
                 extra.withUnsafeBufferPointer { rp in
                     out.withUnsafeMutableBufferPointer { op in
@@ -109,6 +167,7 @@ public struct Conv2d: Sendable {
         // With several groups and threads, one group per worker (BLAS single-threaded inside);
         // otherwise groups in order with BLAS threaded. One reused im2col buffer per worker.
         let workers = Parallel.workers(for: groups)
+        let gemmThreads = workers == 1 ? ComputeThreads.count : 1
         let colSize = direct ? 0 : group * k * outPlane
         let tmpSize = group > 1 ? group * outChannels * outPlane : 0
         weight.withUnsafeBufferPointer { wp in
@@ -140,9 +199,8 @@ public struct Conv2d: Sendable {
                             if group == 1 {
                                 let dst = oPtr.p + first * outChannels * outPlane
                                 ComputeProfile.measure("  conv: sgemm") {
-                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                                                Int32(outChannels), Int32(columns), Int32(k),
-                                                1, wPtr, Int32(k), a, Int32(columns), 0, dst, Int32(columns))
+                                    GEMM.multiply(.convolution, m: outChannels, n: columns, k: k, a: wPtr, lda: k,
+                                                  b: a, ldb: columns, c: dst, ldc: columns, threads: gemmThreads)
                                 }
                                 Conv2d.epilogue(dst, from: dst, residual: rPtr.map { $0 + first * outChannels * outPlane },
                                                 channels: outChannels, plane: outPlane, sourceStride: outPlane, bias: biasValues, relu: relu)
@@ -150,9 +208,8 @@ public struct Conv2d: Sendable {
                                 // [outChannels, count·outPlane] → each image's [outChannels, outPlane].
                                 let tmp = sPtr!.p + slot * (colSize + tmpSize) + colSize
                                 ComputeProfile.measure("  conv: sgemm") {
-                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                                                Int32(outChannels), Int32(columns), Int32(k),
-                                                1, wPtr, Int32(k), a, Int32(columns), 0, tmp, Int32(columns))
+                                    GEMM.multiply(.convolution, m: outChannels, n: columns, k: k, a: wPtr, lda: k,
+                                                  b: a, ldb: columns, c: tmp, ldc: columns, threads: gemmThreads)
                                 }
                                 for j in 0..<count {
                                     let image = (first + j) * outChannels * outPlane
@@ -161,7 +218,7 @@ public struct Conv2d: Sendable {
                                 }
                             }
                         }
-                        Parallel.forEach(groups, run)
+                        Parallel.forEach(groups, workers: workers, run)
                     }
                 }
               }

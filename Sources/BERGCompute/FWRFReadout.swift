@@ -1,6 +1,4 @@
 import BERGCore
-import CBLAS
-import Dispatch
 import Foundation
 
 /// The readout of a feature-weighted receptive field (fwRF) model, as BERG's
@@ -91,15 +89,9 @@ public struct FWRFReadout: Sendable {
     }
 
     /// Runs `body(block, worker)` for every block on `workers` threads, each block on one
-    /// worker; OpenBLAS runs single-threaded meanwhile, so the workers do not oversubscribe.
-    static func forEachBlock(_ blocks: Int, workers: Int, _ body: @escaping @Sendable (Int, Int) -> Void) {
-        guard workers > 1 else {
-            for b in 0..<blocks { body(b, 0) }
-            return
-        }
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(ComputeThreads.count)) }
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+    /// worker (its GEMMs single-threaded).
+    static func forEachBlock(_ blocks: Int, workers: Int, _ body: (Int, Int) -> Void) {
+        Parallel.run(workers) { worker in
             var block = worker
             while block < blocks { body(block, worker); block += workers }
         }
@@ -132,12 +124,13 @@ public struct FWRFReadout: Sendable {
         let maxChannels = channelCounts.max() ?? 1
         let imageBlock = max(1, min(batch, FWRFReadout.targetColumns / max(1, maxChannels)))
         let featureCount = weights.count / max(1, voxelCount)
-        // Voxel blocks of at most `voxelBlock`, their count a multiple of the workers so that
-        // each worker gets the same share; each block runs a single-threaded sgemm.
-        let workers = max(1, min(threads, voxelCount))
+        // Voxel blocks of at most `voxelBlock`, their count a multiple of 4 so that 2 or 4
+        // workers get the same share; each block runs a single-threaded GEMM. The blocks depend
+        // on the voxel count alone, so every response is the same sum whatever the thread count.
         let minimumBlocks = (voxelCount + FWRFReadout.voxelBlock - 1) / FWRFReadout.voxelBlock
-        let blockCount = min(voxelCount, (minimumBlocks + workers - 1) / workers * workers)
+        let blockCount = min(voxelCount, (minimumBlocks + 3) / 4 * 4)
         let voxelBlock = (voxelCount + blockCount - 1) / blockCount
+        let workers = max(1, min(threads, blockCount))
 
         // Scratch: nl(F_k) of one image block for every map, and one sgemm output block per worker.
         let mapSizes = zip(channelCounts, spatialSizes).map { $0 * $1 }
@@ -180,18 +173,14 @@ public struct FWRFReadout: Sendable {
                                 for k in channelCounts.indices {
                                     let c = channelCounts[k], s = spatialSizes[k], columns = nb * c
                                     // φ[v, (b,c)] = Σ_s g[v,s] · nl(F)[(b,c), s]
-                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                                                Int32(nv), Int32(columns), Int32(s), 1,
-                                                fields[k].pointer + v0 * s, Int32(s),
-                                                act.pointer + mapOffsets[k], Int32(s), 0,
-                                                phi, Int32(columns))
+                                    GEMM.multiply(.fwrfReadout, m: nv, n: columns, k: s, a: fields[k].pointer + v0 * s, lda: s,
+                                                  b: act.pointer + mapOffsets[k], ldb: s, transposeB: true, c: phi, ldc: columns)
                                     for v in 0..<nv {
-                                        // nl over this voxel's nb·C pooled features (L1-sized), then one dot per image.
+                                        // Σ_c nl(φ) · w over this voxel's pooled features, per image (L1-sized).
                                         let row = phi + v * columns
-                                        LogActivation.applyInPlace(row, count: columns)
                                         let wRow = w.pointer + (v0 + v) * featureCount + featureOffset
                                         for bi in 0..<nb {
-                                            y.pointer[(b0 + bi) * voxelCount + v0 + v] += LogActivation.dot(row + bi * c, wRow, count: c)
+                                            y.pointer[(b0 + bi) * voxelCount + v0 + v] += LogActivation.weightedSum(row + bi * c, wRow, count: c)
                                         }
                                     }
                                     featureOffset += c
@@ -216,122 +205,9 @@ fileprivate struct ReadoutPointer: @unchecked Sendable {
 }
 
 /// Runs `body` over `threads` contiguous slices of 0..<count, in parallel.
-fileprivate func readoutParallel(count: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
+fileprivate func readoutParallel(count: Int, threads: Int, _ body: (Range<Int>) -> Void) {
     let parts = min(threads, count)
-    guard parts > 1 else {
-        if count > 0 { body(0..<count) }
-        return
-    }
-    DispatchQueue.concurrentPerform(iterations: parts) { part in
-        let start = count * part / parts, end = count * (part + 1) / parts
-        body(start..<end)
-    }
-}
-
-/// nl(x) = log(1 + |x|) · tanh(x), BERG's fwRF non-linearity.
-///
-/// log and tanh are Cephes-style single-precision kernels (range reduction plus a minimax
-/// polynomial, about 1 ulp) written as straight-line scalar code without calls, wrapping
-/// arithmetic or branches, so that LLVM's loop vectoriser turns `apply` into SIMD code;
-/// libm's logf/tanhf (or Swift's generic SIMD types, which get scalarised) would cost more
-/// than the sgemm they follow.
-public enum LogActivation {
-    /// 1.5 · 2^23: adding it to a float of magnitude below 2^22 leaves the nearest integer
-    /// (ties to even) in the low mantissa bits.
-    static let magic: Float = 12_582_912
-
-    @inline(__always)
-    public static func scalar(_ x: Float) -> Float { Foundation.log(1 + abs(x)) * Foundation.tanh(x) }
-
-    /// out[i] = nl(x[i]); the two must not overlap (see `applyInPlace`).
-    public static func apply(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { out[i] = evaluate(x[i]) }
-    }
-
-    /// x[i] = nl(x[i]).
-    public static func applyInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count { x[i] = evaluate(x[i]) }
-    }
-
-    /// Σ_i x[i] · w[i] with eight partial sums (vectorisable; a single running sum is not).
-    @inline(__always)
-    public static func dot(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, count: Int) -> Float {
-        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
-        var s4: Float = 0, s5: Float = 0, s6: Float = 0, s7: Float = 0
-        var i = 0
-        while i + 8 <= count {
-            s0 += x[i] * w[i]; s1 += x[i + 1] * w[i + 1]; s2 += x[i + 2] * w[i + 2]; s3 += x[i + 3] * w[i + 3]
-            s4 += x[i + 4] * w[i + 4]; s5 += x[i + 5] * w[i + 5]; s6 += x[i + 6] * w[i + 6]; s7 += x[i + 7] * w[i + 7]
-            i += 8
-        }
-        var sum = ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7))
-        while i < count { sum += x[i] * w[i]; i += 1 }
-        return sum
-    }
-
-    @inline(__always)
-    public static func evaluate(_ x: Float) -> Float {
-        let a = Float(bitPattern: x.bitPattern & 0x7FFF_FFFF)
-        return log(1 + a) * tanh(x, magnitude: a)
-    }
-
-    /// Natural log for u ≥ 1 (finite): u = m·2^e with m in [√½, √2), log u = e·ln2 + log m.
-    @inline(__always)
-    static func log(_ u: Float) -> Float {
-        let bits = Int32(bitPattern: u.bitPattern)
-        var e = Float((bits &>> 23) &- 127)
-        var m = Float(bitPattern: UInt32(bitPattern: (bits & 0x007F_FFFF) | 0x3F80_0000))
-        let big = m > 1.41421356
-        m = big ? m * 0.5 : m
-        e = big ? e + 1 : e
-        let f = m - 1
-        let z = f * f
-        var p: Float = 7.0376836292e-2
-        p = p * f - 1.1514610310e-1
-        p = p * f + 1.1676998740e-1
-        p = p * f - 1.2420140846e-1
-        p = p * f + 1.4249322787e-1
-        p = p * f - 1.6668057665e-1
-        p = p * f + 2.0000714765e-1
-        p = p * f - 2.4999993993e-1
-        p = p * f + 3.3333331174e-1
-        var y = f * z * p
-        y = y - 2.12194440e-4 * e
-        y = y - 0.5 * z
-        return f + y + 0.693359375 * e
-    }
-
-    /// tanh(x), given a = |x|: a polynomial below 0.625, 1 − 2/(e^{2a} + 1) above.
-    @inline(__always)
-    static func tanh(_ x: Float, magnitude a: Float) -> Float {
-        let z = x * x
-        var p: Float = -5.70498872745e-3
-        p = p * z + 2.06390887954e-2
-        p = p * z - 5.37397155531e-2
-        p = p * z + 1.33314422036e-1
-        p = p * z - 3.33332819422e-1
-        let small = p * z * x + x
-        let t = exp(2 * (a > 9 ? 9 : a))
-        let large = 1 - 2 / (t + 1)
-        let signed = Float(bitPattern: large.bitPattern | (x.bitPattern & 0x8000_0000))
-        return a < 0.625 ? small : signed
-    }
-
-    /// e^x for 0 ≤ x ≤ 18: x = n·ln2 + r, e^x = 2^n · e^r with a polynomial for e^r.
-    @inline(__always)
-    static func exp(_ x: Float) -> Float {
-        let shifted = x * 1.44269504088896341 + magic
-        let n = shifted - magic  // round(x / ln 2)
-        let r = x - n * 0.693359375 + n * 2.12194440e-4
-        let z = r * r
-        var p: Float = 1.9875691500e-4
-        p = p * r + 1.3981999507e-3
-        p = p * r + 8.3334519073e-3
-        p = p * r + 4.1665795894e-2
-        p = p * r + 1.6666665459e-1
-        p = p * r + 5.0000001201e-1
-        let er = p * z + r + 1
-        let integer = Int32(bitPattern: shifted.bitPattern) &- 0x4B40_0000
-        return er * Float(bitPattern: UInt32(bitPattern: (integer &+ 127) &<< 23))
+    Parallel.run(parts) { part in
+        body((count * part / parts)..<(count * (part + 1) / parts))
     }
 }

@@ -1,5 +1,4 @@
 import BERGCore
-import CBLAS
 import Foundation
 
 /// PyTorch `nn.Linear`: y = x Wᵀ + b over the last axis of x, with an optional fused activation.
@@ -50,17 +49,9 @@ public struct Linear: Sendable {
         guard rows > 0 else { return }
         let beta: Float = accumulate ? 1 : 0
         weight.withUnsafeBufferPointer { wp in
-            if rows <= 4 {
-                // A few rows: matrix-vector products stream the weights once each, where sgemm
-                // would first copy (pack) the whole weight matrix.
-                for r in 0..<rows {
-                    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(outFeatures), Int32(inFeatures),
-                                1, wp.baseAddress!, Int32(inFeatures), x + r * inFeatures, 1, beta, y + r * outFeatures, 1)
-                }
-            } else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outFeatures), Int32(inFeatures),
-                            1, x, Int32(inFeatures), wp.baseAddress!, Int32(inFeatures), beta, y, Int32(outFeatures))
-            }
+            GEMM.multiply(.linear, m: rows, n: outFeatures, k: inFeatures, a: x, lda: inFeatures,
+                          b: wp.baseAddress!, ldb: inFeatures, transposeB: true, beta: beta, c: y, ldc: outFeatures,
+                          threads: ComputeThreads.count)
         }
         let n = outFeatures
         let b = bias

@@ -1,5 +1,4 @@
 import BERGCore
-import CBLAS
 import Foundation
 
 /// Self-attention as PyTorch `nn.MultiheadAttention(batch_first=True)` computes it when query,
@@ -40,17 +39,17 @@ public struct MultiheadSelfAttention: Sendable {
             context.withUnsafeMutableBufferPointer { cp in
                 scratch.withUnsafeMutableBufferPointer { sp in
                     let q0 = qp.baseAddress!, c0 = SendablePointer(cp.baseAddress!), s0 = SendablePointer(sp.baseAddress!)
-                    Parallel.forEach(b) { item, worker in
+                    Parallel.forEach(b, workers: workers) { item, worker in
                         let base = q0 + item * t * 3 * d
                         let scores = s0.p + worker * t * t
                         for h in 0..<heads {
                             let q = base + h * hd, k = base + d + h * hd, v = base + 2 * d + h * hd
                             // scores = (Q · scale) Kᵀ
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(t), Int32(hd),
-                                        scale, q, Int32(3 * d), k, Int32(3 * d), 0, scores, Int32(t))
+                            GEMM.multiply(.attention, m: t, n: t, k: hd, alpha: scale, a: q, lda: 3 * d,
+                                          b: k, ldb: 3 * d, transposeB: true, c: scores, ldc: t)
                             for row in 0..<t { VectorMath.softmaxInPlace(scores + row * t, count: t) }
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(hd), Int32(t),
-                                        1, scores, Int32(t), v, Int32(3 * d), 0, c0.p + item * t * d + h * hd, Int32(d))
+                            GEMM.multiply(.attention, m: t, n: hd, k: t, a: scores, lda: t,
+                                          b: v, ldb: 3 * d, c: c0.p + item * t * d + h * hd, ldc: d)
                         }
                     }
                 }

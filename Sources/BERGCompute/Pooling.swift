@@ -19,64 +19,62 @@ extension Ops {
         let oh = pooledLength(h, kernel: kernel.h, stride: s.h, padding: padding.h, dilation: dilation.h, ceilMode: ceilMode)
         let ow = pooledLength(w, kernel: kernel.w, stride: s.w, padding: padding.w, dilation: dilation.w, ceilMode: ceilMode)
         guard oh > 0, ow > 0 else { throw BERGError.invalidInput("MaxPool2d: input \(h)×\(w) is too small for kernel \(kernel)") }
-        // Window taps inside the input, as index lists per output row and column, so that the
-        // inner loops carry no bounds checks.
-        let rowTaps = (0..<oh).map { i in (0..<kernel.h).map { i * s.h - padding.h + $0 * dilation.h }.filter { $0 >= 0 && $0 < h } }
-        let colTaps = (0..<ow).map { j in (0..<kernel.w).map { j * s.w - padding.w + $0 * dilation.w }.filter { $0 >= 0 && $0 < w } }
-        let maxTaps = max(kernel.h, kernel.w)
-        // Flattened: taps[i * maxTaps + t], with counts, for rows then columns.
-        var rowIndex = [Int](repeating: 0, count: oh * maxTaps), rowCount = [Int](repeating: 0, count: oh)
-        for (i, taps) in rowTaps.enumerated() { rowCount[i] = taps.count; for (t, y) in taps.enumerated() { rowIndex[i * maxTaps + t] = y * w } }
-        var colIndex = [Int](repeating: 0, count: ow * maxTaps), colCount = [Int](repeating: 0, count: ow)
-        for (j, taps) in colTaps.enumerated() { colCount[j] = taps.count; for (t, xx) in taps.enumerated() { colIndex[j * maxTaps + t] = xx } }
+        // Input rows of each output row's window (those inside the input), flattened:
+        // rowTaps[i · kernel.h + t] for t < rowTapCount[i].
+        var rowTaps = [Int](repeating: 0, count: oh * kernel.h), rowTapCount = [Int](repeating: 0, count: oh)
+        for i in 0..<oh {
+            for t in 0..<kernel.h {
+                let y = i * s.h - padding.h + t * dilation.h
+                if y >= 0 && y < h { rowTaps[i * kernel.h + rowTapCount[i]] = y; rowTapCount[i] += 1 }
+            }
+        }
+        // Separable: the max down each window's rows into one row (contiguous, vectorised),
+        // then across each window's columns. The row sits in a buffer that is −∞ in the padding
+        // and past the input (ceil_mode), so the column pass needs no bounds checks.
+        // NaN propagates, as in PyTorch, and does so in either order.
+        let bufferWidth = max(padding.w + w, (ow - 1) * s.w + (kernel.w - 1) * dilation.w + 1) + 2 * PoolLanes.scalarCount
         let input = x.floats
-        var out = [Float](repeating: 0, count: n * c * oh * ow)
+        var out = [Float](unsafeUninitializedCapacity: n * c * oh * ow) { _, count in count = n * c * oh * ow }
         input.withUnsafeBufferPointer { ip in
+          rowTaps.withUnsafeBufferPointer { tp in
+            rowTapCount.withUnsafeBufferPointer { cp in
             out.withUnsafeMutableBufferPointer { op in
-                rowIndex.withUnsafeBufferPointer { ri in
-                    colIndex.withUnsafeBufferPointer { ci in
-                        rowCount.withUnsafeBufferPointer { rc in
-                            colCount.withUnsafeBufferPointer { cc in
-                                let src = ip.baseAddress!, dst = SendablePointer(op.baseAddress!)
-                                let ri = ri.baseAddress!, ci = ci.baseAddress!, rc = rc.baseAddress!, cc = cc.baseAddress!
-                                // Separable: the max down each window's rows into one input-wide
-                                // row (contiguous, vectorisable), then across each window's columns.
-                                // NaN propagates, as in PyTorch, and does so in either order.
-                                Parallel.forEach(n * c) { plane, _ in
-                                    let sp = src + plane * h * w, dp = dst.p + plane * oh * ow
-                                    withUnsafeTemporaryAllocation(of: Float.self, capacity: w) { rowMax in
-                                        let m = rowMax.baseAddress!
-                                        for i in 0..<oh {
-                                            let rows = ri + i * maxTaps, nr = rc[i]
-                                            if nr == 0 {
-                                                m.update(repeating: -Float.infinity, count: w)
-                                            } else {
-                                                m.update(from: sp + rows[0], count: w)
-                                            }
-                                            for a in 1..<max(nr, 1) {
-                                                let row = sp + rows[a]
-                                                for x in 0..<w {
-                                                    let v = row[x]
-                                                    m[x] = (v > m[x] || v.isNaN) ? v : m[x]
-                                                }
-                                            }
-                                            for j in 0..<ow {
-                                                let cols = ci + j * maxTaps, nc = cc[j]
-                                                var best = -Float.infinity
-                                                for b in 0..<nc {
-                                                    let v = m[cols[b]]
-                                                    if v > best || v.isNaN { best = v }
-                                                }
-                                                dp[i * ow + j] = best
-                                            }
-                                        }
+                let src = ip.baseAddress!, dst = SendablePointer(op.baseAddress!)
+                let taps = tp.baseAddress!, tapCount = cp.baseAddress!
+                Parallel.forEach(n * c) { plane, _ in
+                    let sp = src + plane * h * w, dp = dst.p + plane * oh * ow
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: bufferWidth) { buffer in
+                        let row = buffer.baseAddress!
+                        row.initialize(repeating: -.infinity, count: bufferWidth)
+                        let m = row + padding.w  // m[x] for input column x
+                        for i in 0..<oh {
+                            let rows = taps + i * kernel.h, count = tapCount[i]
+                            if count == 0 {
+                                m.update(repeating: -.infinity, count: w)
+                            } else {
+                                m.update(from: sp + rows[0] * w, count: w)
+                                for t in 1..<count { maxInPlace(m, sp + rows[t] * w, count: w) }
+                            }
+                            let d = dp + i * ow
+                            if s.w == 2 && kernel.w == 3 && dilation.w == 1 {
+                                maxOfThreeStrideTwo(row, count: ow, into: d)
+                            } else {
+                                for j in 0..<ow {
+                                    let window = row + j * s.w
+                                    var best = window[0]
+                                    for t in 1..<kernel.w {
+                                        let v = window[t * dilation.w]
+                                        if v > best || v.isNaN { best = v }
                                     }
+                                    d[j] = best
                                 }
                             }
                         }
                     }
                 }
             }
+            }
+          }
         }
         return try Tensor(shape: [n, c, oh, ow], floats: out)
     }
@@ -147,6 +145,48 @@ extension Ops {
             }
         }
         return try Tensor(shape: [n, c, oh, ow], floats: out)
+    }
+
+    typealias PoolLanes = SIMD8<Float>
+
+    /// The larger of a and b, lane by lane, NaN if either is.
+    @inline(__always)
+    static func nanMax(_ a: PoolLanes, _ b: PoolLanes) -> PoolLanes {
+        a.replacing(with: b, where: (b .> a) .| (b .!= b))
+    }
+
+    /// m[x] = max(m[x], row[x]) for x in 0..<count.
+    static func maxInPlace(_ m: UnsafeMutablePointer<Float>, _ row: UnsafePointer<Float>, count: Int) {
+        var x = 0
+        while x + PoolLanes.scalarCount <= count {
+            let a = UnsafeRawPointer(m + x).loadUnaligned(as: PoolLanes.self)
+            let b = UnsafeRawPointer(row + x).loadUnaligned(as: PoolLanes.self)
+            UnsafeMutableRawPointer(m + x).storeBytes(of: nanMax(a, b), as: PoolLanes.self)
+            x += PoolLanes.scalarCount
+        }
+        while x < count {
+            let v = row[x]
+            if v > m[x] || v.isNaN { m[x] = v }
+            x += 1
+        }
+    }
+
+    /// d[j] = max(r[2j], r[2j+1], r[2j+2]) for j in 0..<count, eight outputs at a time from the
+    /// even and odd halves of sixteen inputs; r must be readable 18 floats past 2·count.
+    static func maxOfThreeStrideTwo(_ r: UnsafePointer<Float>, count: Int, into d: UnsafeMutablePointer<Float>) {
+        var j = 0
+        while j < count {
+            let a = UnsafeRawPointer(r + 2 * j).loadUnaligned(as: SIMD16<Float>.self)
+            let b = UnsafeRawPointer(r + 2 * j + 2).loadUnaligned(as: SIMD16<Float>.self)
+            let best = nanMax(nanMax(a.evenHalf, a.oddHalf), b.evenHalf)
+            let n = min(PoolLanes.scalarCount, count - j)
+            if n == PoolLanes.scalarCount {
+                UnsafeMutableRawPointer(d + j).storeBytes(of: best, as: PoolLanes.self)
+            } else {
+                for k in 0..<n { d[j + k] = best[k] }
+            }
+            j += PoolLanes.scalarCount
+        }
     }
 
     private static func checkPool(_ what: String, kernel: Size2, stride: Size2, padding: Size2) throws {

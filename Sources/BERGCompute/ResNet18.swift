@@ -11,6 +11,13 @@ public final class ResNet18: FeatureNetwork, @unchecked Sendable {
         let conv1: Conv2d  // BN folded, ReLU fused
         let conv2: Conv2d  // BN folded
         let downsample: Conv2d?  // 1×1 conv with BN folded
+        /// The same layers with BatchNorm apart, for the block's inner modules by name.
+        let unfolded: UnfoldedBlock?
+    }
+
+    struct UnfoldedBlock {
+        let conv1: Conv2d, bn1: BatchNorm2d, conv2: Conv2d, bn2: BatchNorm2d
+        let downsample: (conv: Conv2d, bn: BatchNorm2d)?
     }
 
     let stemConv: Conv2d      // conv1 as is, for the conv1 / bn1 nodes
@@ -22,7 +29,13 @@ public final class ResNet18: FeatureNetwork, @unchecked Sendable {
     /// Features at `avgpool` (512 for the full network).
     public let featureCount: Int
 
-    public required init(stateDict: [String: Tensor]) throws {
+    public required convenience init(stateDict: [String: Tensor]) throws {
+        try self.init(stateDict: stateDict, keepingUnfoldedLayers: false)
+    }
+
+    /// With `keepingUnfoldedLayers`, each block also keeps its convolutions and BatchNorms
+    /// apart (twice the weights), so that `forward(_:modules:)` can give its inner modules.
+    public init(stateDict: [String: Tensor], keepingUnfoldedLayers: Bool) throws {
         let sd = StateDict(stateDict, network: "ResNet-18")
         stemConv = try sd.conv("conv1", in: 3, stride: 2, padding: 3)
         stemBN = try sd.batchNorm("bn1", channels: stemConv.outChannels)
@@ -36,19 +49,28 @@ public final class ResNet18: FeatureNetwork, @unchecked Sendable {
             for index in 0..<2 {
                 let p = "layer\(layer).\(index)"
                 let stride: Size2 = (layer > 1 && index == 0) ? 2 : 1
-                var c1 = try sd.conv("\(p).conv1", in: channels, stride: stride, padding: 1)
-                try c1.foldBatchNorm(sd.batchNorm("\(p).bn1", channels: c1.outChannels))
-                var c2 = try sd.conv("\(p).conv2", in: c1.outChannels, padding: 1)
-                try c2.foldBatchNorm(sd.batchNorm("\(p).bn2", channels: c2.outChannels))
+                let raw1 = try sd.conv("\(p).conv1", in: channels, stride: stride, padding: 1)
+                let bn1 = try sd.batchNorm("\(p).bn1", channels: raw1.outChannels)
+                let raw2 = try sd.conv("\(p).conv2", in: raw1.outChannels, padding: 1)
+                let bn2 = try sd.batchNorm("\(p).bn2", channels: raw2.outChannels)
+                var c1 = raw1, c2 = raw2
+                try c1.foldBatchNorm(bn1)
+                try c2.foldBatchNorm(bn2)
                 var down: Conv2d?
+                var rawDown: (conv: Conv2d, bn: BatchNorm2d)?
                 if sd.has("\(p).downsample.0.weight") {
-                    var d = try sd.conv("\(p).downsample.0", in: channels, stride: stride)
-                    try d.foldBatchNorm(sd.batchNorm("\(p).downsample.1", channels: d.outChannels))
-                    down = d
+                    let d = try sd.conv("\(p).downsample.0", in: channels, stride: stride)
+                    let dbn = try sd.batchNorm("\(p).downsample.1", channels: d.outChannels)
+                    var folded = d
+                    try folded.foldBatchNorm(dbn)
+                    down = folded
+                    rawDown = (d, dbn)
                 } else if stride != 1 || channels != c2.outChannels {
                     throw BERGError.invalidInput("ResNet-18: the state_dict has no key '\(p).downsample.0.weight', which this block needs")
                 }
-                blocks.append(Block(name: p, conv1: c1, conv2: c2, downsample: down))
+                let unfolded = keepingUnfoldedLayers
+                    ? UnfoldedBlock(conv1: raw1, bn1: bn1, conv2: raw2, bn2: bn2, downsample: rawDown) : nil
+                blocks.append(Block(name: p, conv1: c1, conv2: c2, downsample: down, unfolded: unfolded))
                 channels = c2.outChannels
                 names.append(p)
             }

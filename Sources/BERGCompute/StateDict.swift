@@ -8,6 +8,12 @@ public protocol FeatureNetwork: Sendable {
     /// The node names `forward` accepts, in execution order.
     var nodeNames: [String] { get }
     func forward(_ x: Tensor, outputs: [String]) throws -> [String: Tensor]
+    /// The PyTorch module names (`named_modules()` order, the root left out) whose outputs
+    /// `forward(_:modules:)` gives.
+    var moduleNames: [String] { get }
+    /// The outputs of the named modules as a forward hook sees them, with PyTorch's shapes (see
+    /// `FeatureNetwork+Modules.swift`).
+    func forward(_ x: Tensor, modules: [String]) throws -> [String: Tensor]
 }
 
 /// Typed access to a state_dict: each lookup names the key, and a wrong shape names both shapes.

@@ -3,7 +3,8 @@ import BERGCore
 /// torchvision VisionTransformer (ViT-B/32 and reduced variants), eval mode. Sizes come from
 /// the state_dict: hidden size and patch from `conv_proj.weight`, image size from
 /// `encoder.pos_embedding`, depth from the `encoder.layers.encoder_layer_K` keys. The head
-/// count is not in a state_dict: it defaults to hidden / 64 (12 for ViT-B).
+/// count is not in a state_dict: it defaults to hidden / 64 (12 for ViT-B). The MLP's
+/// linears may be spelt `mlp.0`/`mlp.3` or, as in the 2022 checkpoints, `mlp.linear_1`/`linear_2`.
 ///
 /// Nodes: conv_proj, encoder.layers.encoder_layer_K.add (after attention) and .add_1 (the
 /// block's output, [N, tokens, hidden]), encoder.ln, heads.head (when present).
@@ -58,10 +59,13 @@ public final class VisionTransformer: FeatureNetwork, @unchecked Sendable {
                 inProjBias: sd.tensor("\(p).self_attention.in_proj_bias", shape: [3 * hidden]),
                 outProjWeight: sd.tensor("\(p).self_attention.out_proj.weight", shape: [hidden, hidden]),
                 outProjBias: sd.tensor("\(p).self_attention.out_proj.bias", shape: [hidden]), heads: self.heads)
-            let mlp1 = try sd.linear("\(p).mlp.0", in: hidden)
+            // torchvision's 2022 checkpoints (vit_b_32-d86f8d99.pth) name the MLP's linears
+            // linear_1/linear_2; torchvision renames them to 0/3 on load, and newer files use 0/3.
+            let (first, second) = sd.has("\(p).mlp.linear_1.weight") ? ("linear_1", "linear_2") : ("0", "3")
+            let mlp1 = try sd.linear("\(p).mlp.\(first)", in: hidden)
             blocks.append(Block(ln1: try sd.layerNorm("\(p).ln_1", features: hidden, eps: 1e-6), attention: attention,
                                 ln2: try sd.layerNorm("\(p).ln_2", features: hidden, eps: 1e-6),
-                                mlp1: mlp1, mlp2: try sd.linear("\(p).mlp.3", in: mlp1.outFeatures)))
+                                mlp1: mlp1, mlp2: try sd.linear("\(p).mlp.\(second)", in: mlp1.outFeatures)))
             names += ["\(p).add", "\(p).add_1"]
         }
         guard !blocks.isEmpty else {
@@ -77,6 +81,22 @@ public final class VisionTransformer: FeatureNetwork, @unchecked Sendable {
             head = nil
         }
         nodeNames = names
+    }
+
+    /// Patches [N, D, g, g] → tokens [N, 1 + g², D], the class token first, plus the position
+    /// embedding (the input of the encoder's first block).
+    func tokens(_ patches: Tensor) throws -> Tensor {
+        let n = patches.shape[0], d = hidden, s = (imageSize / patch) * (imageSize / patch), t = s + 1
+        let pv = patches.floats
+        var tokens = [Float](repeating: 0, count: n * t * d)
+        for b in 0..<n {
+            for j in 0..<d { tokens[b * t * d + j] = classToken[j] + posEmbedding[j] }
+            for c in 0..<d {
+                let src = b * d * s + c * s
+                for k in 0..<s { tokens[b * t * d + (k + 1) * d + c] = pv[src + k] + posEmbedding[(k + 1) * d + c] }
+            }
+        }
+        return try Tensor(shape: [n, t, d], floats: tokens)
     }
 
     /// x: [N, 3, imageSize, imageSize] normalised images.
@@ -96,18 +116,8 @@ public final class VisionTransformer: FeatureNetwork, @unchecked Sendable {
         }
         let patches = try ComputeProfile.measure("conv_proj") { try convProj(x) }  // [N, D, g, g]
         guard emit("conv_proj", patches) else { return result }
-        // [N, D, S] → [N, 1 + S, D] with the class token first, plus the position embedding.
-        let d = hidden, s = (imageSize / patch) * (imageSize / patch), t = s + 1
-        let pv = patches.floats
-        var tokens = [Float](repeating: 0, count: n * t * d)
-        for b in 0..<n {
-            for j in 0..<d { tokens[b * t * d + j] = classToken[j] + posEmbedding[j] }
-            for c in 0..<d {
-                let src = b * d * s + c * s
-                for k in 0..<s { tokens[b * t * d + (k + 1) * d + c] = pv[src + k] + posEmbedding[(k + 1) * d + c] }
-            }
-        }
-        var hState = try Tensor(shape: [n, t, d], floats: tokens)
+        var hState = try tokens(patches)
+        let d = hidden
         for (i, block) in blocks.enumerated() {
             let p = "encoder.layers.encoder_layer_\(i)"
             let normed1 = try ComputeProfile.measure("layernorm") { try block.ln1(hState) }

@@ -15,14 +15,18 @@ public struct EncodingResult: Sendable {
     /// Things the run did that the caller should hear about, one line each (such as an
     /// image's transparency dropped on loading); the command line prints them as `warning:`.
     public var warnings: [String]
+    /// Values along the response axes for the units selected, such as an EEG model's
+    /// `ch_names` and `times`; written beside the responses in an `.h5` file.
+    public var labels: Metadata
 
     public init(responses: [String: Tensor], metadata: Metadata, stimulusNames: [String] = [],
-                placement: ResponsePlacement? = nil, warnings: [String] = []) {
+                placement: ResponsePlacement? = nil, warnings: [String] = [], labels: Metadata = Metadata()) {
         self.responses = responses
         self.metadata = metadata
         self.stimulusNames = stimulusNames
         self.placement = placement
         self.warnings = warnings
+        self.labels = labels
     }
 
     /// The one response array of a single-output model; for several outputs (`lh`, `rh`), an

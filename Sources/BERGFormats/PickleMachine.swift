@@ -21,12 +21,26 @@ public struct PickleMachine {
     public static func load(_ data: Data, from offset: Int, path: String,
                             persistentLoad: ((PickleValue) throws -> PickleValue)? = nil,
                             limits: PickleLimits = .default) throws -> (value: PickleValue, end: Int) {
+        try load(data, from: offset, path: path, persistentLoad: persistentLoad, limits: limits, arraysIn: nil)
+    }
+
+    /// Reads one pickle from a mapped file, starting at byte `offset`, leaving the raw bytes of
+    /// its numeric NumPy arrays (the BINBYTES/BINBYTES8 payloads of `_reconstruct` states) in
+    /// the mapping: each such array becomes `.arrayInFile`, nothing is copied.
+    public static func load(keepingArraysIn file: MappedFile, from offset: Int = 0,
+                            limits: PickleLimits = .default) throws -> (value: PickleValue, end: Int) {
+        try load(file.data, from: offset, path: file.path, persistentLoad: nil, limits: limits, arraysIn: file)
+    }
+
+    private static func load(_ data: Data, from offset: Int, path: String,
+                             persistentLoad: ((PickleValue) throws -> PickleValue)?,
+                             limits: PickleLimits, arraysIn file: MappedFile?) throws -> (value: PickleValue, end: Int) {
         guard offset >= 0, offset <= data.count else {
             throw BERGError.corruptFile(path: path, offset: offset, message: "pickle starts past the end of the data")
         }
         return try data.withUnsafeBytes { raw in
             let vm = Unpickler(data: data, raw: raw, position: offset, path: path,
-                               persistentLoad: persistentLoad, limits: limits)
+                               persistentLoad: persistentLoad, limits: limits, arraysIn: file)
             let value = try vm.run()
             return (value, vm.position)
         }

@@ -189,6 +189,10 @@ extension Unpickler {
         let count = try NumpyArrays.checkedCount(shape, path: path, limit: limits.maxArrayElements)
         switch t[3] {
         case .bytes(let b):
+            if let file = arraysIn,
+               let inPlace = try ArrayInFile(descr: descr, shape: shape, fortranOrder: fortran, bytes: b, file: file, path: path) {
+                return .arrayInFile(inPlace)
+            }
             return try NumpyArrays.decode(raw: b, descr: descr, shape: shape, fortran: fortran, path: path)
         case .string(let s):
             // Python 2 pickles carry the raw data as a byte string read as Latin-1.

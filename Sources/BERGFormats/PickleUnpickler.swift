@@ -8,6 +8,8 @@ final class Unpickler {
     let path: String
     let persistentLoad: ((PickleValue) throws -> PickleValue)?
     let limits: PickleLimits
+    /// When set, numeric arrays stay in this mapped file (`.arrayInFile`) instead of becoming tensors.
+    let arraysIn: MappedFile?
 
     var stack: [Item] = []
     var marks: [Int] = []
@@ -16,13 +18,14 @@ final class Unpickler {
     var opcodeStart = 0
 
     init(data: Data, raw: UnsafeRawBufferPointer, position: Int, path: String,
-         persistentLoad: ((PickleValue) throws -> PickleValue)?, limits: PickleLimits) {
+         persistentLoad: ((PickleValue) throws -> PickleValue)?, limits: PickleLimits, arraysIn: MappedFile? = nil) {
         self.data = data
         self.raw = raw
         self.position = position
         self.path = path
         self.persistentLoad = persistentLoad
         self.limits = limits
+        self.arraysIn = arraysIn
     }
 
     // MARK: Errors

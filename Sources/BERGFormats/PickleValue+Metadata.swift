@@ -35,6 +35,9 @@ extension PickleValue {
         case .objectArray(let shape, let items):
             if shape.isEmpty, items.count == 1 { return items[0].metadataValue() }
             return PickleValue.metadataValue(of: items)
+        case .arrayInFile(let a):
+            guard let t = try? a.tensor() else { return .string("<\(kindName)>") }
+            return PickleValue.tensor(t).metadataValue()
         case .bytes(let d): return .string(String(decoding: d, as: UTF8.self))
         case .object(let o):
             if let attributes = o.attributes { return PickleValue.dict(attributes).metadataValue() }

@@ -24,6 +24,9 @@ public indirect enum PickleValue: Sendable {
     case object(PickleObject)
     /// A NumPy array, NumPy scalar (0-d) or PyTorch tensor with a numeric dtype.
     case tensor(Tensor)
+    /// A numeric NumPy array left in its mapped file (only when loading with
+    /// `PickleMachine.load(keepingArraysIn:)`).
+    case arrayInFile(ArrayInFile)
     /// A NumPy array whose elements are Python objects (or strings): C-order elements.
     case objectArray(shape: [Int], elements: [PickleValue])
     /// A NumPy dtype, by its type string such as `<f4`.
@@ -173,6 +176,7 @@ extension PickleValue {
         case .global(let m, let n): return "global \(m).\(n)"
         case .object(let o): return "object \(o.className)"
         case .tensor(let t): return "tensor \(t.dtype.rawValue) \(t.shape)"
+        case .arrayInFile(let a): return "array \(a.dtype.rawValue) \(a.shape)"
         case .objectArray(let shape, _): return "object array \(shape)"
         case .dtype(let d): return "dtype \(d)"
         case .storage(let s): return "storage \(s.dtype.rawValue)[\(s.count)]"

@@ -5,13 +5,17 @@ import Foundation
 ///
 /// - `.npy`: the single response array as float32 ([N, V] as the model gives it). A result with
 ///   several named outputs (such as `lh` and `rh`) cannot go in one `.npy`; that is an error
-///   that says to use `.h5`.
+///   that says to use `.npz` or `.h5`.
+/// - `.npz`: one float32 array per output, named as the output (`responses`, or `lh` and
+///   `rh`), stored as `np.savez` stores them.
 /// - `.h5` / `.hdf5`:
 ///   ```
 ///   /                      attributes: the `attributes` given (model_id, subject, selection, berg_version, ...)
 ///   ├── responses          float32 [N, V], when the only output is named "responses"
 ///   ├── responses/<name>   one float32 dataset per named output otherwise (lh, rh, ...)
 ///   ├── stimulus_names     UTF-8 strings [N]
+///   ├── <label>            the labels of the selected units, where the model has them
+///   │                      (an EEG model's ch_names and times)
 ///   └── metadata/          the result's metadata (only with `includeMetadata`)
 ///   ```
 ///   Large datasets are chunked and gzip-compressed; no modification times are recorded, so
@@ -44,15 +48,18 @@ public enum ResultWriter {
         switch URL(fileURLWithPath: path).pathExtension.lowercased() {
         case "npy":
             guard outputs.count == 1 else {
-                throw BERGError.invalidInput("The model gives several outputs (\(outputs.joined(separator: ", "))), which one .npy file cannot hold apart; write an .h5 file instead")
+                throw BERGError.invalidInput("The model gives several outputs (\(outputs.joined(separator: ", "))), which one .npy file cannot hold apart; write an .npz or .h5 file instead (for example --output responses.npz)")
             }
             try checkWritableFolder(of: path)
             return try NPYResultWriter(path: path, count: count)
+        case "npz":
+            try checkWritableFolder(of: path)
+            return NPZResultWriter(path: path, count: count)
         case "h5", "hdf5":
             try checkWritableFolder(of: path)
             return try HDF5ResultWriter(path: path, count: count, attributes: attributes, includeMetadata: includeMetadata)
         default:
-            throw BERGError.invalidInput("Cannot tell the output format of '\(path)': name it .npy (responses only) or .h5 (responses, stimulus names and metadata)")
+            throw BERGError.invalidInput("Cannot tell the output format of '\(path)': name it .npy (one output), .npz (one array per output) or .h5 (responses, stimulus names and metadata)")
         }
     }
 
@@ -95,7 +102,7 @@ public enum ResultWriter {
         }
         var isExistingDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isExistingDirectory), isExistingDirectory.boolValue {
-            throw BERGError.writeFailed(path: path, message: "it is a folder; give a file name ending in .npy or .h5")
+            throw BERGError.writeFailed(path: path, message: "it is a folder; give a file name ending in .npy, .npz or .h5")
         }
         return folder
     }
@@ -203,6 +210,8 @@ final class HDF5ResultWriter: ResultSink {
     private var rows = 0
     /// Output name → dataset name, once made.
     private var datasets: [String: String] = [:]
+    /// The labels of the selected units (the same in every batch).
+    private var labels = Metadata()
 
     init(path: String, count: Int, attributes: [String: HDF5File.AttributeValue], includeMetadata: Bool) throws {
         let staged = try StagedHDF5File(path: path)
@@ -224,6 +233,7 @@ final class HDF5ResultWriter: ResultSink {
     }
 
     func append(_ batch: EncodingResult) throws {
+        if labels.isEmpty { labels = batch.labels }
         if datasets.isEmpty {
             let single = batch.responses.count == 1 && batch.responses["responses"] != nil
             for name in batch.outputNames {
@@ -250,6 +260,7 @@ final class HDF5ResultWriter: ResultSink {
             throw BERGError.shapeMismatch(what: "responses written to \(staged?.path ?? file.path)", expected: [count], actual: [rows])
         }
         if !summary.stimulusNames.isEmpty { try file.writeStrings(summary.stimulusNames, at: prefix + "stimulus_names") }
+        if !labels.isEmpty { try file.writeMetadata(labels, at: prefix.isEmpty ? "/" : String(prefix.dropLast())) }
         if includeMetadata { try file.writeMetadata(summary.metadata, at: prefix + "metadata") }
         let all = ResultWriter.runAttributes(summary.metadata).merging(attributes) { _, given in given }
         for (key, value) in all.sorted(by: { $0.key < $1.key }) {
@@ -260,4 +271,51 @@ final class HDF5ResultWriter: ResultSink {
     func commit() throws { try staged?.commit() }
 
     func discard() { staged?.discard() }
+}
+
+/// One array per output in an `.npz` (stored members, as `np.savez`), each output's rows
+/// written into its member as the batches come; the archive's layout is fixed by the first
+/// batch, which gives every output's shape.
+final class NPZResultWriter: ResultSink {
+    private let path: String
+    private let count: Int
+    private var archive: NPZFile.StreamWriter?
+    private var names: [String] = []
+    private var rows = 0
+
+    init(path: String, count: Int) {
+        self.path = path
+        self.count = count
+    }
+
+    func append(_ batch: EncodingResult) throws {
+        if archive == nil {
+            names = batch.outputNames
+            archive = try NPZFile.StreamWriter(path: path, members: names.map { name in
+                (name, [count] + Array(batch.responses[name]!.shape.dropFirst()))
+            })
+        }
+        guard let archive, batch.outputNames == names else {
+            throw BERGError.invalidInput("a batch gave the outputs \(batch.outputNames), earlier ones \(names)")
+        }
+        var n = 0
+        for (member, name) in names.enumerated() {
+            let tensor = batch.responses[name]!.asFloat32
+            n = tensor.shape.first ?? 0
+            guard case .float32(let values) = tensor.storage else { continue }
+            try values.withUnsafeBytes { try archive.append(member: member, bytes: $0) }
+        }
+        rows += n
+    }
+
+    func finish(_ summary: EncodingSummary) throws {
+        guard let archive, rows == count else {
+            throw BERGError.shapeMismatch(what: "responses written to \(path)", expected: [count], actual: [rows])
+        }
+        try archive.finish()
+    }
+
+    func commit() throws { try archive?.commit() }
+
+    func discard() { archive?.discard() }
 }

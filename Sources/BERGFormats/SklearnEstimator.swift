@@ -1,5 +1,5 @@
 import BERGCore
-import CBLAS
+import BERGCompute
 import Foundation
 
 /// A fitted scikit-learn estimator rebuilt from its pickled state (never by running the
@@ -317,9 +317,9 @@ private func multiplyTransposed(_ x: [Float], rows: Int, by w: [Float], outputs:
     x.withUnsafeBufferPointer { xp in
         w.withUnsafeBufferPointer { wp in
             y.withUnsafeMutableBufferPointer { yp in
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outputs), Int32(features),
-                            1, xp.baseAddress, Int32(features), wp.baseAddress, Int32(features), adding ? 1 : 0,
-                            yp.baseAddress, Int32(outputs))
+                GEMM.multiply(.estimator, m: rows, n: outputs, k: features, a: xp.baseAddress!, lda: features,
+                              b: wp.baseAddress!, ldb: features, transposeB: true, beta: adding ? 1 : 0,
+                              c: yp.baseAddress!, ldc: outputs, threads: ComputeThreads.count)
             }
         }
     }

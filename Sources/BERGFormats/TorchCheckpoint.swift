@@ -20,15 +20,23 @@ public final class TorchCheckpoint: Sendable {
     /// The saved object: a dict for BERG's checkpoints, a state_dict for torchvision's.
     public let root: PickleValue
 
+    /// Reads the file through a read-only mapping: each storage is copied into its tensors and
+    /// its pages are given back, so that loading costs the tensors' memory, not twice it.
     public convenience init(path: String, limits: PickleLimits = .default) throws {
-        try self.init(data: try NPYFile.readFile(path), path: path, limits: limits)
+        let file = try MappedFile(path: path)
+        try self.init(data: file.data, path: path, limits: limits, mapping: file)
+        file.releaseAll()
     }
 
-    public init(data: Data, path: String, limits: PickleLimits = .default) throws {
+    public convenience init(data: Data, path: String, limits: PickleLimits = .default) throws {
+        try self.init(data: data, path: path, limits: limits, mapping: nil)
+    }
+
+    private init(data: Data, path: String, limits: PickleLimits, mapping: MappedFile?) throws {
         self.path = path
         if ZipArchive.isZip(data) {
             format = .zip
-            root = try TorchCheckpoint.loadZip(data, path: path, limits: limits)
+            root = try TorchCheckpoint.loadZip(data, path: path, limits: limits, mapping: mapping)
         } else if data.count >= 2, data[data.startIndex] == 0x80 {
             format = .legacy
             root = try TorchCheckpoint.loadLegacy(data, path: path, limits: limits)
@@ -60,7 +68,7 @@ public final class TorchCheckpoint: Sendable {
 
     // MARK: Zip format
 
-    private static func loadZip(_ data: Data, path: String, limits: PickleLimits) throws -> PickleValue {
+    private static func loadZip(_ data: Data, path: String, limits: PickleLimits, mapping: MappedFile?) throws -> PickleValue {
         let zip = try ZipArchive(data: data, path: path)
         let candidates = zip.entries.filter { $0.name == "data.pkl" || $0.name.hasSuffix("/data.pkl") }
         guard let pickleEntry = candidates.min(by: { $0.name.count < $1.name.count }) else {
@@ -77,9 +85,14 @@ public final class TorchCheckpoint: Sendable {
         }
         let byName = Dictionary(zip.entries.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var storages: [String: TorchStorage] = [:]
+        var previous: TorchStorage? = nil
         let load: (PickleValue) throws -> PickleValue = { pid in
             let (dtype, key, numel) = try storageID(pid, path: path)
-            if let s = storages[key] { return .storage(s) }
+            // A tensor is rebuilt (copied out of its storage) right after its storage is
+            // loaded, so the storage before this one is done with: its pages go back. (A
+            // later view of it would read them in again from the page cache.)
+            if let mapping, let done = previous { done.data.withUnsafeBytes { mapping.release($0) } }
+            if let s = storages[key] { previous = s; return .storage(s) }
             guard let entry = byName[top + "data/" + key] else {
                 throw BERGError.corruptFile(path: path, offset: nil, message: "storage '\(key)' has no entry \(top)data/\(key)")
             }
@@ -91,6 +104,7 @@ public final class TorchCheckpoint: Sendable {
             }
             let storage = TorchStorage(key: key, dtype: dtype, data: bytes.prefix(needed), bigEndian: bigEndian)
             storages[key] = storage
+            previous = storage
             return .storage(storage)
         }
         return try PickleMachine.load(try zip.contents(of: pickleEntry, verifyChecksum: true), path: "\(path) [\(pickleEntry.name)]",

@@ -210,24 +210,29 @@ public struct CSSPRFEncoder: EncodingModel {
                 }
             }
         }
-        // Average the pixels of each cell; when the image has fewer pixels than cells, a cell
-        // takes the pixel it falls on.
-        let g = settings.contrastGrid
-        func span(_ cell: Int) -> Range<Int> {
-            let lower = cell * side / g
-            return lower ..< max((cell + 1) * side / g, lower + 1)
-        }
+        return cellAverages(pixelContrast, side: side, grid: settings.contrastGrid)
+    }
+
+    /// The mean over each cell of a grid × grid split of a side × side plane; when the plane
+    /// has fewer pixels than cells, a cell takes the pixel it falls on.
+    static func cellAverages(_ plane: [Float], side: Int, grid g: Int) -> [Float] {
         var contrast = [Float](repeating: 0, count: g * g)
         for row in 0..<g {
-            let rows = span(row)
+            let rows = cellSpan(row, side: side, grid: g)
             for column in 0..<g {
-                let columns = span(column)
+                let columns = cellSpan(column, side: side, grid: g)
                 var sum: Float = 0
-                for r in rows { for c in columns { sum += pixelContrast[r * side + c] } }
+                for r in rows { for c in columns { sum += plane[r * side + c] } }
                 contrast[row * g + column] = sum / Float(rows.count * columns.count)
             }
         }
         return contrast
+    }
+
+    /// The pixel rows (or columns) of a cell.
+    static func cellSpan(_ cell: Int, side: Int, grid: Int) -> Range<Int> {
+        let lower = cell * side / grid
+        return lower ..< max((cell + 1) * side / grid, lower + 1)
     }
 
     /// Σ pRF · contrast for each voxel.

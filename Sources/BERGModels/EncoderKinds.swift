@@ -50,15 +50,22 @@ public struct EncoderKind: Sendable {
     private let decode: @Sendable (Manifest) throws -> any Sendable
     private let builder: @Sendable (EncoderContext, any Sendable) throws -> any EncodingModel
     private let metadataMaker: @Sendable (EncoderContext, any Sendable) throws -> Metadata
+    private let selectionCheck: (@Sendable (EncoderContext, any Sendable) throws -> Void)?
 
     /// - Parameters:
     ///   - requiresPreprocessing: the kind reads the manifest's `encoder.preprocessing`
     ///     (checked with the settings).
+    ///   - manifestCheck: checks of the settings against the rest of the manifest (its
+    ///     outputs, selection keys, placement), run with the settings' own.
+    ///   - selectionCheck: checks of a caller's selection values beyond the manifest's
+    ///     valid values (free-text keys such as mask files), run before any file is fetched.
     ///   - metadataArtifacts: the artifacts `metadata` reads, so that metadata comes without
     ///     fetching weights; nil (the default) fetches every artifact, as a kind without a
     ///     metadata function builds the model for it.
     public init<Settings: EncoderSettingsType>(
         name: String, settings: Settings.Type, requiresPreprocessing: Bool = false,
+        manifestCheck: (@Sendable (Manifest, Settings) throws -> Void)? = nil,
+        selectionCheck: (@Sendable (EncoderContext, Settings) throws -> Void)? = nil,
         builder: @escaping @Sendable (EncoderContext, Settings) throws -> any EncodingModel,
         metadata: (@Sendable (EncoderContext, Settings) throws -> Metadata)? = nil,
         metadataArtifacts: [String]? = nil
@@ -67,9 +74,16 @@ public struct EncoderKind: Sendable {
         self.metadataArtifacts = metadata == nil ? nil : metadataArtifacts
         decode = { manifest in
             if requiresPreprocessing { _ = try EncoderKind.preprocessing(of: manifest) }
-            return try SettingsDecoder.decode(Settings.self, from: manifest)
+            let settings = try SettingsDecoder.decode(Settings.self, from: manifest)
+            try manifestCheck?(manifest, settings)
+            return settings
         }
         // The casts cannot fail: `decode` made the value.
+        if let selectionCheck {
+            self.selectionCheck = { context, settings in try selectionCheck(context, settings as! Settings) }
+        } else {
+            self.selectionCheck = nil
+        }
         self.builder = { context, settings in try builder(context, settings as! Settings) }
         metadataMaker = { context, settings in
             if let metadata { return try metadata(context, settings as! Settings) }
@@ -89,6 +103,13 @@ public struct EncoderKind: Sendable {
     /// Decodes and checks the manifest's settings (`berg registry check`).
     public func checkSettings(_ manifest: Manifest) throws {
         _ = try decode(manifest)
+    }
+
+    /// Checks a resolved selection before any file is fetched (kinds without a check accept
+    /// what the manifest's valid values allowed).
+    public func checkSelection(_ context: EncoderContext) throws {
+        guard let selectionCheck else { return }
+        try selectionCheck(context, decode(context.manifest))
     }
 
     public func build(_ context: EncoderContext) throws -> any EncodingModel {
@@ -116,8 +137,10 @@ public final class EncoderKindRegistry: @unchecked Sendable {
 
     public static let shared = EncoderKindRegistry(builtIn)
 
-    /// The kinds this build has: `css_prf`, `fwrf`, `img2fmri`.
-    public static var builtIn: [EncoderKind] { [CSSPRFEncoder.kind, FWRFEncoder.kind, Img2fmriEncoder.kind] }
+    /// The kinds this build has: `css_prf`, `feature-linear`, `fwrf`, `img2fmri`.
+    public static var builtIn: [EncoderKind] {
+        [CSSPRFEncoder.kind, FeatureLinearEncoder.kind, FWRFEncoder.kind, Img2fmriEncoder.kind]
+    }
 
     public init(_ kinds: [EncoderKind] = []) {
         self.kinds = Dictionary(kinds.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })

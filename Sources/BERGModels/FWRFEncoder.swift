@@ -259,8 +259,19 @@ struct FWRFNetwork: Sendable {
 
     /// F0, F1, F2 for uint8 images [n, 3, 227, 227].
     func featureMaps(_ images: Tensor) throws -> [Tensor] {
-        let x = try ImageResize.toFloat(images, mean: mean)
-        let c1 = try Ops.maxPool2d(conv1(x, relu: true), kernel: 3, stride: 2)
+        try activations(ImageResize.toFloat(images, mean: mean)).featureMaps
+    }
+
+    /// The network's layers for x = image / 255 − mu [n, 3, 227, 227]; with `recording`, the
+    /// max-pooling winners are kept too, for the input gradient.
+    func activations(_ x: Tensor, recording: Bool = false) throws -> FWRFActivations {
+        func pool(_ t: Tensor, padding: Size2) throws -> (Tensor, MaxPoolIndices?) {
+            guard recording else { return (try Ops.maxPool2d(t, kernel: 3, stride: 2, padding: padding), nil) }
+            let (out, indices) = try Ops.maxPool2dWithIndices(t, kernel: 3, stride: 2, padding: padding)
+            return (out, indices)
+        }
+        let conv1Out = try conv1(x, relu: true)
+        let (c1, pool1) = try pool(conv1Out, padding: 0)
         let y = try conv2(c1, relu: true)
         let c3 = try conv3(bn1(y), relu: true)
         func block(_ name: String, _ z: Tensor) throws -> Tensor {
@@ -269,14 +280,13 @@ struct FWRFNetwork: Sendable {
         }
         let c4a = try block("conv4a", c3)
         let c4b = try block("conv4b", c4a)
-        let c5a = try block("conv5a", Ops.maxPool2d(c4b, kernel: 3, stride: 2, padding: 1))
+        let (c4bPooled, pool2) = try pool(c4b, padding: 1)
+        let c5a = try block("conv5a", c4bPooled)
         let c5b = try block("conv5b", c5a)
         let c6a = try block("conv6a", c5b)
-        let c6b = try block("conv6b", c6a)
-        func head(_ t: Tensor) throws -> Tensor { try Ops.slice(t, 0..<64, axis: 1) }
-        return [try Ops.concat([c1, y], axis: 1),
-                try Ops.concat([c3, head(c4a), head(c4b)], axis: 1),
-                try Ops.concat([head(c5a), head(c5b), head(c6a), c6b], axis: 1)]
+        return FWRFActivations(inputSize: Size2(x.shape[2], x.shape[3]), conv1: conv1Out, c1: c1, y: y, c3: c3,
+                               c4a: c4a, c4b: c4b, c4bPooled: c4bPooled, c5a: c5a, c5b: c5b, c6a: c6a,
+                               c6b: try block("conv6b", c6a), pool1: pool1, pool2: pool2)
     }
 
     /// Responses [n, V] for uint8 images [n, 3, 227, 227].

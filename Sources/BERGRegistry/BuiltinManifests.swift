@@ -3,6 +3,184 @@
 /// The manifests of the built-in registry, as their YAML text.
 public enum BuiltinManifests {
     public static let files: [(name: String, text: String)] = [
+        ("eeg-things_eeg_2-vit_b_32.yaml", ##"""
+model_id: eeg-things_eeg_2-vit_b_32
+version: "2.0"
+modality: eeg
+training_dataset: things_eeg_2
+species: human
+stimuli: images
+model_type: ViT-B/32 features + PCA + linear regression
+creator: Alessandro T. Gifford (BERG); read in place by BERG for Swift
+license: CC BY-NC 4.0 (BERG's files)
+description: >-
+  Linear encoding models of 63-channel EEG responses, built on the features of a vision
+  transformer (ViT-B/32, Dosovitskiy et al., 2021, with torchvision's ImageNet weights). Each
+  image is resized so that its shorter side is 256 pixels, cropped to its central 224×224 and
+  normalised with the ImageNet mean and standard deviation; the outputs of all twelve
+  transformer blocks (all 50 tokens, before the final layer norm) give 460,800 numbers per
+  image, which are standardised, reduced to 250 principal components and mapped by linear
+  regression onto every channel and time point. The models were fitted by BERG on THINGS EEG2
+  (Gifford et al., 2022), in which ten people viewed 16,540 training images of the THINGS
+  initiative (Hebart et al., 2019) four times each, and were tested on 200 images seen 80 times
+  each. The EEG was filtered between 0.03 and 100 Hz, epoched from −100 to +600 ms around
+  image onset, current-source-density transformed, downsampled to 200 Hz (140 time points,
+  one every 5 ms) and baseline-corrected. One model per subject and per training repetition
+  was fitted, so every image gets four in silico repetitions. Newer BERG files fit one PCA
+  per repetition; those are read too. The output is always four-dimensional, [images, 4,
+  channels, times]: unlike BERG's package, which squeezes away an axis of length one (one
+  image, one channel), nothing is squeezed here. A selection picks channels (by name, in the
+  order given) and time points (a range or a mask). These are BERG's own files, read without
+  Python: point --berg-dir at an existing BERG download, or let BERG for Swift fetch them
+  from BERG's public bucket, and the responses equal those of BERG's Python package.
+references:
+  - citation: "Gifford AT, Bersch D, Roig G, Cichy RM (2025). The Brain Encoding Response Generator (BERG). Software and model zoo."
+    url: https://github.com/gifale95/BERG
+  - citation: "Gifford AT, Dwivedi K, Roig G, Cichy RM (2022). A large and rich EEG dataset for modeling human visual object recognition. NeuroImage 264:119754."
+    doi: 10.1016/j.neuroimage.2022.119754
+    url: https://doi.org/10.1016/j.neuroimage.2022.119754
+  - citation: "Hebart MN et al. (2019). THINGS: a database of 1,854 object concepts and more than 26,000 naturalistic object images. PLoS ONE 14:e0223792."
+    url: https://things-initiative.org
+  - citation: "Dosovitskiy A et al. (2021). An image is worth 16x16 words: transformers for image recognition at scale. ICLR 2021."
+    url: https://arxiv.org/abs/2010.11929
+  - citation: "BERG's training code for these models (berg_creation_code)."
+    url: https://github.com/gifale95/BERG/tree/main/berg_creation_code
+parameters:
+  subject:
+    type: int
+    valid_values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    description: THINGS EEG2 subject; each has their own models.
+  selection:
+    required: false
+    order: [channels, timepoints]
+    properties:
+      channels:
+        type: text
+        description: >-
+          Comma-separated channel names, output in the order given, such as Oz,Cz,Fp1. The 63
+          channels: Fp1, F3, F7, FT9, FC5, FC1, C3, T7, TP9, CP5, CP1, Pz, P3, P7, O1, Oz, O2,
+          P4, P8, TP10, CP6, CP2, Cz, C4, T8, FT10, FC6, FC2, F4, F8, Fp2, AF7, AF3, AFz, F1, F5,
+          FT7, FC3, FCz, C1, C5, TP7, CP3, P1, P5, PO7, PO3, POz, PO4, PO8, P6, P2, CPz, CP4,
+          TP8, C6, C2, FC4, FT8, F6, F2, AF4, AF8. Without it, all 63 in this order.
+      timepoints:
+        type: text
+        description: >-
+          START:STOP, a Python-style range of time-point indices (0 is −100 ms, 139 is +595 ms;
+          negative indices count from the end), such as 20:60; or a .npy file of 140 values
+          (nonzero = selected). Without it, all 140.
+input:
+  name: images
+  shape: [images, 3, height, width]
+  dtype: uint8
+  value_range: [0, 255]
+  description: >-
+    RGB images of any size and aspect ratio. The shorter side is resized to 256 pixels as
+    torchvision does for uint8 tensors (bilinear, antialiased; left alone when it is 256
+    already), the central 224×224 is cropped, and the result is scaled to [0, 1] and
+    normalised with the ImageNet mean and standard deviation.
+output:
+  - name: responses
+    shape: [images, "4", channels, times]
+    dtype: float32
+    description: >-
+      Predicted EEG (current source density) for each image, in silico repetition, selected
+      channel and selected time point; always four-dimensional, never squeezed. An .h5 output
+      also holds ch_names and times for the selection.
+metadata:
+  - name: eeg/ch_names
+    shape: ["63"]
+    description: The channel names, in the models' order.
+  - name: eeg/times
+    shape: ["140"]
+    description: The time of each point in seconds, −0.1 to 0.595.
+  - name: selected_units
+    description: With a selection, the channel and time-point indices of the output (responses/channels, responses/times).
+encoder:
+  kind: feature-linear
+  preprocessing:
+    # torchvision's ViT_B_32_Weights.IMAGENET1K_V1.transforms() on a uint8 tensor.
+    resize: torchvision_bilinear
+    shorter_side: 256
+    crop: 224
+    mean: [0.485, 0.456, 0.406]
+    std: [0.229, 0.224, 0.225]
+  settings:
+    network: vit_b_32
+    # Each block's output before the final LayerNorm: 50 tokens × 768, token-major.
+    layers: [encoder.layers.encoder_layer_0, encoder.layers.encoder_layer_1, encoder.layers.encoder_layer_2,
+             encoder.layers.encoder_layer_3, encoder.layers.encoder_layer_4, encoder.layers.encoder_layer_5,
+             encoder.layers.encoder_layer_6, encoder.layers.encoder_layer_7, encoder.layers.encoder_layer_8,
+             encoder.layers.encoder_layer_9, encoder.layers.encoder_layer_10, encoder.layers.encoder_layer_11]
+    metadata_artifact: metadata
+    scaler:
+      mean: scaler_param/mean_
+      scale: scaler_param/scale_
+    # One readout per training repetition, stacked after the images axis. BERG 2.0's files
+    # hold one PCA (pca_param), newer ones one per repetition (pca_param/rep-k, a dict or a
+    # pickled scikit-learn PCA): each readout uses its own when the file has it.
+    readouts:
+      - output: responses
+        coef: reg_param/rep-1/coef_
+        intercept: reg_param/rep-1/intercept_
+        pca:
+          components: [pca_param/rep-1/components_, pca_param/components_]
+          mean: [pca_param/rep-1/mean_, pca_param/mean_]
+      - output: responses
+        coef: reg_param/rep-2/coef_
+        intercept: reg_param/rep-2/intercept_
+        pca:
+          components: [pca_param/rep-2/components_, pca_param/components_]
+          mean: [pca_param/rep-2/mean_, pca_param/mean_]
+      - output: responses
+        coef: reg_param/rep-3/coef_
+        intercept: reg_param/rep-3/intercept_
+        pca:
+          components: [pca_param/rep-3/components_, pca_param/components_]
+          mean: [pca_param/rep-3/mean_, pca_param/mean_]
+      - output: responses
+        coef: reg_param/rep-4/coef_
+        intercept: reg_param/rep-4/intercept_
+        pca:
+          components: [pca_param/rep-4/components_, pca_param/components_]
+          mean: [pca_param/rep-4/mean_, pca_param/mean_]
+    outputs:
+      # Each readout's 8,820 values: 63 channels × 140 time points, channel-major.
+      responses:
+        axes:
+          - name: channels
+            size: 63
+            labels: {ch_names: eeg/ch_names}
+          - name: times
+            size: 140
+            labels: {times: eeg/times}
+    selections:
+      channels:
+        by: names
+        axis: channels
+      timepoints:
+        by: index
+        axis: times
+artifacts:
+  - name: weights
+    source: berg-bucket
+    path: encoding_models/modality-eeg/train_dataset-things_eeg_2/model-vit_b_32/encoding_models_weights/weights_subject-{subject:02}.npy
+    size: 509127894
+    description: >-
+      Scaler, PCA (250 components) and the four repetitions' linear regressions, a pickled
+      NumPy dict (np.save). The size is estimated from the layout (about 0.5 GB).
+  - name: metadata
+    source: berg-bucket
+    path: encoding_models/modality-eeg/train_dataset-things_eeg_2/model-vit_b_32/metadata/metadata_subject-{subject:02}.npy
+    description: Channel names, time points, noise ceilings and test accuracy (a pickled NumPy dict).
+  - name: backbone
+    source: https
+    url: https://download.pytorch.org/models/vit_b_32-d86f8d99.pth
+    size: 352954876
+    description: >-
+      torchvision's ImageNet ViT-B/32 weights (IMAGENET1K_V1, BSD-3-Clause), which BERG loads
+      with vit_b_32(weights='DEFAULT'); the d86f8d99 in the name is the start of the file's
+      SHA-256. The size is torchvision's 336.604 MiB.
+"""##),
         ("fmri-kay2013-css_prf.yaml", ##"""
 model_id: fmri-kay2013-css_prf
 version: "1.0"
@@ -263,6 +441,184 @@ artifacts:
     source: berg-bucket
     path: encoding_models/modality-fmri/train_dataset-nsd/model-fwrf/metadata/metadata_sub-{subject:02}_roi-{roi}.npy
     description: ROI mask, affine, noise ceiling and test accuracy (a pickled NumPy dict).
+"""##),
+        ("fmri-nsd_fsaverage-vit_b_32.yaml", ##"""
+model_id: fmri-nsd_fsaverage-vit_b_32
+version: "2.0"
+modality: fmri
+training_dataset: nsd_fsaverage
+species: human
+stimuli: images
+model_type: ViT-B/32 features + PCA + linear regression
+creator: Alessandro T. Gifford (BERG); read in place by BERG for Swift
+license: CC BY-NC 4.0 (BERG's files)
+description: >-
+  Linear encoding models of 7T fMRI responses on the cortical surface, built on the features of
+  a vision transformer (ViT-B/32, Dosovitskiy et al., 2021, with torchvision's ImageNet
+  weights). Each image is resized so that its shorter side is 256 pixels, cropped to its
+  central 224×224 and normalised with the ImageNet mean and standard deviation; the outputs of
+  all twelve transformer blocks (all 50 tokens, before the final layer norm) give 460,800
+  numbers per image, which are standardised, reduced to 250 principal components and mapped
+  by linear regression onto every vertex of both hemispheres of FreeSurfer's fsaverage
+  surface (163,842 vertices each). The models were fitted by BERG on the Natural Scenes
+  Dataset (Allen et al., 2022), in which eight people each viewed up to ten thousand COCO
+  photographs (Lin et al., 2014), one model per subject: trained on up to 9,000 images each
+  subject alone saw, validated on shared images not every subject saw three times, and
+  tested on the 515 shared images every subject saw three times. Responses are single-trial
+  betas of the "betas_fithrf_GLMdenoise_RR" release mapped to fsaverage and z-scored within
+  each scan session, so the predictions are z-scores too. A selection picks vertices: a
+  region of interest (both hemispheres; some regions have no vertices in one hemisphere,
+  whose output is then empty), or one .npy mask of 163,842 values per hemisphere; with both,
+  the region wins, as in BERG. BERG's card spells one region OVWFA while its metadata says
+  OWFA: both spellings name the same region here. These are BERG's own files, read without
+  Python: point --berg-dir at an existing BERG download, or let BERG for Swift fetch them
+  from BERG's public bucket, and the responses equal those of BERG's Python package.
+references:
+  - citation: "Gifford AT, Bersch D, Roig G, Cichy RM (2025). The Brain Encoding Response Generator (BERG). Software and model zoo."
+    url: https://github.com/gifale95/BERG
+  - citation: "Allen EJ et al. (2022). A massive 7T fMRI dataset to bridge cognitive neuroscience and artificial intelligence. Nat Neurosci 25:116–126."
+    doi: 10.1038/s41593-021-00962-x
+    url: https://doi.org/10.1038/s41593-021-00962-x
+  - citation: "Dosovitskiy A et al. (2021). An image is worth 16x16 words: transformers for image recognition at scale. ICLR 2021."
+    url: https://arxiv.org/abs/2010.11929
+  - citation: "Lin TY et al. (2014). Microsoft COCO: common objects in context. ECCV 2014."
+    url: https://cocodataset.org
+  - citation: "BERG's training code for these models (berg_creation_code)."
+    url: https://github.com/gifale95/BERG/tree/main/berg_creation_code
+parameters:
+  subject:
+    type: int
+    valid_values: [1, 2, 3, 4, 5, 6, 7, 8]
+    description: NSD subject; each has their own model.
+  selection:
+    required: false
+    order: [roi, lh_vertices, rh_vertices]
+    properties:
+      roi:
+        type: string
+        valid_values: [V1d, V1v, V2d, V2v, V3d, V3v, hV4, OFA, FFA-1, FFA-2, mTL-faces, aTL-faces,
+                       OVWFA, OWFA, VWFA-1, VWFA-2, mfs-words, mTL-words, OPA, PPA, RSC, EBA, FBA-1,
+                       FBA-2, mTL-bodies, early, midventral, midlateral, midparietal, parietal,
+                       lateral, ventral]
+        description: >-
+          Region of interest, both hemispheres, as the subject's NSD regions map onto fsaverage:
+          early visual areas (V1d–hV4), faces (OFA, FFA-1, FFA-2, mTL-faces, aTL-faces), words
+          (OVWFA = OWFA, VWFA-1, VWFA-2, mfs-words, mTL-words), places (OPA, PPA, RSC), bodies
+          (EBA, FBA-1, FBA-2, mTL-bodies) and streams (early, midventral, midlateral,
+          midparietal, parietal, lateral, ventral). A region with no vertices in a hemisphere
+          gives that hemisphere an empty output. Wins over lh_vertices and rh_vertices.
+      lh_vertices:
+        type: text
+        description: >-
+          A .npy file of 163,842 values, one per left-hemisphere vertex (nonzero = selected);
+          or START:STOP, a Python-style range of vertex indices. Without it (and without roi),
+          every vertex.
+      rh_vertices:
+        type: text
+        description: The same for the right hemisphere.
+input:
+  name: images
+  shape: [images, 3, height, width]
+  dtype: uint8
+  value_range: [0, 255]
+  description: >-
+    RGB images of any size and aspect ratio. The shorter side is resized to 256 pixels as
+    torchvision does for uint8 tensors (bilinear, antialiased; left alone when it is 256
+    already), the central 224×224 is cropped, and the result is scaled to [0, 1] and
+    normalised with the ImageNet mean and standard deviation.
+output:
+  - name: lh
+    shape: [images, lh_vertices]
+    dtype: float32
+    description: >-
+      Predicted response (z-scored units) of each selected left-hemisphere fsaverage vertex,
+      in ascending vertex order; all 163,842 without a selection. `--surface PREFIX` also
+      writes PREFIX.lh.func.gii over all vertices (NaN where not selected).
+  - name: rh
+    shape: [images, rh_vertices]
+    dtype: float32
+    description: The same for the right hemisphere (PREFIX.rh.func.gii).
+metadata:
+  - name: fmri/lh_ncsnr
+    shape: ["163842"]
+    description: Noise-ceiling signal-to-noise ratio of each left-hemisphere vertex (rh_ncsnr likewise).
+  - name: fmri/lh_fsaverage_rois
+    description: Region name → ascending left-hemisphere vertex indices (rh_fsaverage_rois likewise).
+  - name: encoding_models
+    description: Image splits (train_img_num, val_img_num, test_img_num) and test accuracy per vertex (correlation, r2, noise ceiling, explained variance, per hemisphere).
+  - name: selected_units
+    description: With a selection, the vertex indices of each output (lh/vertices, rh/vertices).
+placement: surface
+encoder:
+  kind: feature-linear
+  preprocessing:
+    # torchvision's ViT_B_32_Weights.IMAGENET1K_V1.transforms() on a uint8 tensor.
+    resize: torchvision_bilinear
+    shorter_side: 256
+    crop: 224
+    mean: [0.485, 0.456, 0.406]
+    std: [0.229, 0.224, 0.225]
+  settings:
+    network: vit_b_32
+    # Each block's output before the final LayerNorm: 50 tokens × 768, token-major.
+    layers: [encoder.layers.encoder_layer_0, encoder.layers.encoder_layer_1, encoder.layers.encoder_layer_2,
+             encoder.layers.encoder_layer_3, encoder.layers.encoder_layer_4, encoder.layers.encoder_layer_5,
+             encoder.layers.encoder_layer_6, encoder.layers.encoder_layer_7, encoder.layers.encoder_layer_8,
+             encoder.layers.encoder_layer_9, encoder.layers.encoder_layer_10, encoder.layers.encoder_layer_11]
+    metadata_artifact: metadata
+    scaler:
+      mean: scaler_param/mean_
+      scale: scaler_param/scale_
+    pca:
+      components: pca_param/components_
+      mean: pca_param/mean_
+    readouts:
+      - output: lh
+        coef: lh_reg_param/coef_
+        intercept: lh_reg_param/intercept_
+      - output: rh
+        coef: rh_reg_param/coef_
+        intercept: rh_reg_param/intercept_
+    outputs:
+      lh:
+        axes: [{name: vertices, size: 163842}]
+      rh:
+        axes: [{name: vertices, size: 163842}]
+    mesh: fsaverage
+    selections:
+      roi:
+        by: roi
+        indices:
+          lh: fmri/lh_fsaverage_rois/{value}
+          rh: fmri/rh_fsaverage_rois/{value}
+        aliases: {OVWFA: OWFA}
+        replaces: [lh_vertices, rh_vertices]
+      lh_vertices:
+        by: index
+        outputs: [lh]
+      rh_vertices:
+        by: index
+        outputs: [rh]
+artifacts:
+  - name: weights
+    source: berg-bucket
+    path: encoding_models/modality-fmri/train_dataset-nsd_fsaverage/model-vit_b_32/encoding_models_weights/weights_subject-{subject:02}.npy
+    size: 802701336
+    description: >-
+      Scaler, PCA (250 components) and the two hemispheres' linear regressions, a pickled
+      NumPy dict (np.save). The size is estimated from the layout (about 0.8 GB).
+  - name: metadata
+    source: berg-bucket
+    path: encoding_models/modality-fmri/train_dataset-nsd_fsaverage/model-vit_b_32/metadata/metadata_subject-{subject:02}.npy
+    description: Noise ceilings, fsaverage regions of interest, image splits and test accuracy (a pickled NumPy dict).
+  - name: backbone
+    source: https
+    url: https://download.pytorch.org/models/vit_b_32-d86f8d99.pth
+    size: 352954876
+    description: >-
+      torchvision's ImageNet ViT-B/32 weights (IMAGENET1K_V1, BSD-3-Clause), which BERG loads
+      with vit_b_32(weights='DEFAULT'); the d86f8d99 in the name is the start of the file's
+      SHA-256. The size is torchvision's 336.604 MiB.
 """##),
         ("img2fmri-bold5000.yaml", ##"""
 model_id: img2fmri-bold5000

@@ -11,6 +11,7 @@ public enum CardRenderer {
         let exampleSubject = m.parameters.subject.default?.string ?? m.parameters.subject.validStrings.first ?? "1"
         let exampleSelection: [(String, String)] = selectionKeys.compactMap { key in
             guard let p = m.parameters.selection.properties[key] else { return nil }
+            guard !p.isText else { return nil }
             return (key, p.default?.string ?? p.validStrings.first ?? "")
         }
 
@@ -58,7 +59,7 @@ public enum CardRenderer {
             line("| --- | --- | --- | --- | --- |")
             for key in selectionKeys {
                 guard let p = m.parameters.selection.properties[key] else { continue }
-                line("| `\(key)` | \(p.type) | \(cell(p.validStrings.joined(separator: ", "))) | \(p.default?.string ?? "—") | \(cell(p.description ?? "")) |")
+                line("| `\(key)` | \(p.type) | \(cell(p.validValuesText)) | \(p.default?.string ?? "—") | \(cell(p.description ?? "")) |")
             }
         }
         line()

@@ -73,15 +73,38 @@ public struct OptionSpec: Codable, Sendable, Equatable {
 }
 
 public struct ParameterSpec: Codable, Sendable, Equatable {
-    /// `int` or `string`.
+    /// `int` or `string` (one of `valid_values`), or, for a selection key, `text`: any
+    /// non-empty string, which the encoder checks itself (a file path, a list of names, a
+    /// range), with no `valid_values`.
     public var type: String
+    /// Empty for `text`.
     public var validValues: [ManifestScalar]
     public var description: String?
     public var `default`: ManifestScalar?
     enum CodingKeys: String, CodingKey, CaseIterable {
         case type, validValues = "valid_values", description, `default`
     }
+
+    public init(type: String, validValues: [ManifestScalar], description: String? = nil, default: ManifestScalar? = nil) {
+        self.type = type
+        self.validValues = validValues
+        self.description = description
+        self.default = `default`
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        type = try container.decode(String.self, forKey: .type)
+        validValues = try container.decodeIfPresent([ManifestScalar].self, forKey: .validValues) ?? []
+        description = try container.decodeIfPresent(String.self, forKey: .description)
+        `default` = try container.decodeIfPresent(ManifestScalar.self, forKey: .default)
+    }
+
     public var validStrings: [String] { validValues.map(\.string) }
+    /// A `text` key: any non-empty string, checked by the encoder.
+    public var isText: Bool { type == "text" }
+    /// The valid values for messages and tables: the list, or `any text` for a `text` key.
+    public var validValuesText: String { isText ? "any text" : validStrings.joined(separator: ", ") }
 }
 
 public struct SelectionSpec: Codable, Sendable, Equatable {
@@ -200,9 +223,13 @@ public struct Artifact: Codable, Sendable, Equatable {
     /// The artifact is not needed when a listed selection key (or option) has one of the listed
     /// values.
     public var except: [String: [String]]?
+    /// For a `url` or `path` with placeholders (one file per subject or selection): each file's
+    /// SHA-256 and size, by its name after the template's fixed folder (`Artifact.fileKey`).
+    /// `berg publish` writes it; `sha256` and `size` then stay empty.
+    public var files: [String: FileChecksum]?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, source, path, url, requirement, members, size, sha256, description, only, except
+        case name, source, path, url, requirement, members, size, sha256, description, only, except, files
     }
 
     /// Whether a (subject, selection) needs this artifact.
@@ -214,6 +241,18 @@ public struct Artifact: Codable, Sendable, Equatable {
             for (key, values) in except where values.contains(selection[key] ?? "") { return false }
         }
         return true
+    }
+}
+
+/// One file's SHA-256 and size in bytes.
+public struct FileChecksum: Codable, Sendable, Equatable {
+    public var sha256: String
+    public var size: Int
+    enum CodingKeys: String, CodingKey, CaseIterable { case sha256, size }
+
+    public init(sha256: String, size: Int) {
+        self.sha256 = sha256
+        self.size = size
     }
 }
 
@@ -331,11 +370,14 @@ extension Manifest {
     public var allSelections: [Selection] {
         let spec = parameters.selection
         var combos: [Selection] = [Selection()]
+        var enumerated = false
         for key in spec.orderedKeys {
+            // Text keys (free-form values, such as mask files) have no values to list.
             guard let values = spec.properties[key]?.validStrings, !values.isEmpty else { continue }
             combos = combos.flatMap { base in values.map { var s = base; s[key] = $0; return s } }
+            enumerated = true
         }
-        if !spec.required, !spec.properties.isEmpty { combos.insert(Selection(), at: 0) }
+        if !spec.required, enumerated { combos.insert(Selection(), at: 0) }
         return combos
     }
 }

@@ -131,12 +131,16 @@ public enum ManifestLoader {
             BERGError.invalidManifest(file: file, keyPath: keyPath, message: message)
         }
         let stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
-        if file.hasSuffix(".yaml") || file.hasSuffix(".yml"), stem != manifest.modelID {
-            throw fail("model_id", "model_id '\(manifest.modelID)' must equal the file name '\(stem)'")
+        // A model package's `manifest.yaml` may hold any id.
+        if file.hasSuffix(".yaml") || file.hasSuffix(".yml"), stem != manifest.modelID, stem != "manifest" {
+            throw fail("model_id", "model_id '\(manifest.modelID)' must equal the file name '\(stem)' (or the file be a model package's manifest.yaml)")
         }
         let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
         guard !manifest.modelID.isEmpty, manifest.modelID.allSatisfy({ allowed.contains($0) }) else {
             throw fail("model_id", "'\(manifest.modelID)' must be lower-case letters, digits, '-', '_' and '.'")
+        }
+        if manifest.parameters.subject.isText {
+            throw fail("parameters.subject.type", "a subject is int or string, with valid_values; text is for selection keys")
         }
         try checkParameter(manifest.parameters.subject, keyPath: "parameters.subject", fail: fail)
         let selection = manifest.parameters.selection
@@ -178,8 +182,17 @@ public enum ManifestLoader {
                 throw fail(path, "a pip artifact needs 'requirement' and 'members'")
             default: break
             }
-            if let sha = artifact.sha256, sha.count != 64 || !sha.allSatisfy(\.isHexDigit) {
+            if let sha = artifact.sha256, !isSHA256(sha) {
                 throw fail("\(path).sha256", "expected 64 hexadecimal digits, got '\(sha)'")
+            }
+            for (name, checksum) in (artifact.files ?? [:]).sorted(by: { $0.key < $1.key }) {
+                if !isSHA256(checksum.sha256) {
+                    throw fail("\(path).files.\(name).sha256", "expected 64 hexadecimal digits, got '\(checksum.sha256)'")
+                }
+                if checksum.size < 0 { throw fail("\(path).files.\(name).size", "must not be negative") }
+            }
+            if artifact.files != nil, artifact.sha256 != nil {
+                throw fail("\(path).files", "give sha256 for one file or files for a template, not both")
             }
             for template in [artifact.path, artifact.url].compactMap({ $0 }) + (artifact.members ?? []) {
                 for field in templateFields(template) where !placeholders.contains(field) {
@@ -216,6 +229,13 @@ public enum ManifestLoader {
 
     private static func checkParameter(_ spec: ParameterSpec, keyPath: String,
                                        fail: (String, String) -> BERGError) throws {
+        if spec.isText {
+            if !spec.validValues.isEmpty {
+                throw fail("\(keyPath).valid_values", "a text key takes any string, so it lists no valid_values; use type string to list them")
+            }
+            if spec.default != nil { throw fail("\(keyPath).default", "a text key has no default") }
+            return
+        }
         if spec.validValues.isEmpty { throw fail("\(keyPath).valid_values", "expected at least one value") }
         for (index, value) in spec.validValues.enumerated() {
             if spec.type == "int", case .string = value {
@@ -225,6 +245,11 @@ public enum ManifestLoader {
         if let value = spec.default, !spec.validValues.contains(value) {
             throw fail("\(keyPath).default", "'\(value)' is not one of the valid values \(spec.validStrings.joined(separator: ", "))")
         }
+    }
+
+    /// 64 hexadecimal digits.
+    public static func isSHA256(_ text: String) -> Bool {
+        text.count == 64 && text.allSatisfy(\.isHexDigit)
     }
 
     /// The `{name}` / `{name:02}` fields of a path template.

@@ -130,8 +130,8 @@ extension ParameterSpec: SchemaDescribed {
     static var schema: ManifestSchema {
         .object(CodingKeys.allCases.map { key in
             switch key {
-            case .type: return requiredField(key, .choice(["int", "string"]))
-            case .validValues: return requiredField(key, .list(.scalar))
+            case .type: return requiredField(key, .choice(["int", "string", "text"]))
+            case .validValues: return optionalField(key, .list(.scalar))
             case .description: return optionalField(key, .string)
             case .default: return optionalField(key, .scalar)
             }
@@ -198,6 +198,18 @@ extension Artifact: SchemaDescribed {
             case .members: return optionalField(key, .list(.string))
             case .size: return optionalField(key, .integer)
             case .only, .except: return optionalField(key, .map(.list(.string)))
+            case .files: return optionalField(key, .map(FileChecksum.schema))
+            }
+        })
+    }
+}
+
+extension FileChecksum: SchemaDescribed {
+    static var schema: ManifestSchema {
+        .object(CodingKeys.allCases.map { key in
+            switch key {
+            case .sha256: return requiredField(key, .string)
+            case .size: return requiredField(key, .integer)
             }
         })
     }

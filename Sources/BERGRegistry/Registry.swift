@@ -73,6 +73,20 @@ public struct Registry: Sendable {
         }
     }
 
+    /// Adds a manifest under its id, replacing any with that id. `source` says where it came from.
+    public mutating func add(_ manifest: Manifest, source: String) {
+        entries[manifest.modelID] = Entry(manifest: manifest, source: source)
+    }
+
+    /// Adds a manifest from elsewhere (a published index) under its id, unless a manifest with
+    /// that id is already here; returns whether it was added. `source` says where it came from.
+    @discardableResult
+    public mutating func addIfAbsent(_ manifest: Manifest, source: String) -> Bool {
+        guard entries[manifest.modelID] == nil else { return false }
+        entries[manifest.modelID] = Entry(manifest: manifest, source: source)
+        return true
+    }
+
     // MARK: - Lookup
 
     /// All model ids, sorted; with a pattern, those it matches (`*` any run, `?` one character).
@@ -116,6 +130,12 @@ public struct Registry: Sendable {
         for key in spec.orderedKeys {
             let property = spec.properties[key]!
             if let value = selection[key] {
+                if property.isText {
+                    guard !value.trimmingCharacters(in: .whitespaces).isEmpty else {
+                        throw BERGError.invalidSelection(model: id, message: "'\(key)' is empty; \(property.description ?? "give a value")")
+                    }
+                    continue
+                }
                 guard property.validStrings.contains(value) else {
                     throw BERGError.invalidParameter(model: id, name: key, value: value, valid: property.validStrings)
                 }
@@ -123,7 +143,7 @@ public struct Registry: Sendable {
                 resolved[key] = value.string
             } else if spec.required {
                 throw BERGError.invalidSelection(
-                    model: id, message: "'\(key)' is required. Valid values: \(property.validStrings.joined(separator: ", "))")
+                    model: id, message: "'\(key)' is required. Valid values: \(property.validValuesText)")
             }
         }
         return resolved

@@ -40,7 +40,8 @@ extension ArtifactStore {
         return files
     }
 
-    /// Every finished file in the cache (not `.part`, `.lock`, pins.json or staging folders).
+    /// Every finished file in the cache (not `.part`, `.lock`, pins.json, registries.yaml or
+    /// staging folders).
     public func cachedFiles() -> [CachedFile] {
         guard let walker = FileManager.default.enumerator(at: home, includingPropertiesForKeys: [.isRegularFileKey, .fileSizeKey]) else { return [] }
         var files: [CachedFile] = []
@@ -52,6 +53,8 @@ extension ArtifactStore {
             if name.hasSuffix(".part") || name.hasSuffix(".lock") || name.hasSuffix(".tmp") || name == "pins.json" { continue }
             var relative = url.standardizedFileURL.path
             if relative.hasPrefix(root + "/") { relative.removeFirst(root.count + 1) }
+            // The user's list of published indexes is a setting, not a cached file.
+            if relative == "registries.yaml" { continue }
             files.append(CachedFile(path: relative, url: url, size: Int64(values.fileSize ?? 0)))
         }
         return files.sorted { $0.path < $1.path }

@@ -96,9 +96,10 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
 
     func plan(_ artifact: Artifact, modelID: String, folder: String?, subject: Subject, selection: Selection) throws -> [PlannedFile] {
         func expand(_ template: String) -> String { Manifest.expand(template, subject: subject, selection: selection) }
+        let checksum = artifact.checksum(subject: subject, selection: selection)
         var file = PlannedFile(modelID: modelID, artifact: artifact.name, source: artifact.source, remote: nil,
                                cachePath: nil, local: URL(fileURLWithPath: "/"), member: nil, pipRoot: nil,
-                               size: artifact.size, sha256: artifact.sha256?.lowercased(), origin: .cache)
+                               size: checksum.size, sha256: checksum.sha256?.lowercased(), origin: .cache)
         if let override = options.overrides[artifact.name] {
             file.local = override
             file.origin = .override
@@ -119,10 +120,16 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
         case .https:
             guard let template = artifact.url else { throw missingField(modelID, artifact, "url") }
             let address = expand(template)
-            guard let url = URL(string: address), let host = url.host, ["https", "http"].contains(url.scheme ?? "") else {
-                throw BERGError.invalidManifest(file: modelID, keyPath: "artifacts.\(artifact.name).url", message: "'\(address)' is not an http(s) URL")
+            let cachePath: String
+            if let url = URL(string: address), url.isFileURL {
+                // A folder published without --base-url: copied into the cache like a download.
+                cachePath = "file/" + (try cleanRelative(url.path, modelID: modelID, artifact: artifact))
+            } else {
+                guard let url = URL(string: address), let host = url.host, ["https", "http"].contains(url.scheme ?? "") else {
+                    throw BERGError.invalidManifest(file: modelID, keyPath: "artifacts.\(artifact.name).url", message: "'\(address)' is not an http(s) or file URL")
+                }
+                cachePath = "https/" + (try cleanRelative(host + "/" + url.path, modelID: modelID, artifact: artifact))
             }
-            let cachePath = "https/" + (try cleanRelative(host + "/" + url.path, modelID: modelID, artifact: artifact))
             file.remote = address
             file.cachePath = cachePath
             file.local = home.appendingPathComponent(cachePath)
@@ -263,8 +270,8 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
             }) { locked in
                 if FileManager.default.fileExists(atPath: final.path) { return } // the other process finished it
                 let part = URL(fileURLWithPath: final.path + (locked ? ".part" : ".\(getpid()).part"))
-                let result = try ResumableDownload(options: options).run(url: remote, into: part, name: key)
-                try verifyDownload(part, file: file, key: key, etag: result.etag)
+                let etag = try transfer(remote, into: part, name: key)
+                try verifyDownload(part, file: file, key: key, etag: etag)
                 guard rename(part.path, final.path) == 0 else {
                     let reason = String(cString: strerror(errno))
                     unlink(part.path)
@@ -292,6 +299,23 @@ public final class ArtifactStore: ArtifactResolving, Sendable {
             for created in missing { rmdir(created.path) }  // deepest first; fails on non-empty ones
             throw error
         }
+    }
+
+    /// Fetches `remote` into `part`: over HTTP(S) with resume and retries, or a copy of a
+    /// `file://` URL. Returns the server's ETag, if any.
+    func transfer(_ remote: String, into part: URL, name: String) throws -> String? {
+        guard let url = URL(string: remote), url.isFileURL else {
+            return try ResumableDownload(options: options).run(url: remote, into: part, name: name).etag
+        }
+        unlink(part.path)
+        do { try FileManager.default.copyItem(at: url, to: part) } catch {
+            unlink(part.path)
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw BERGError.downloadFailed(url: remote, message: "no such file")
+            }
+            throw BERGError.downloadFailed(url: remote, message: error.localizedDescription)
+        }
+        return nil
     }
 
     /// Checks a finished download before it may take its final name; a file that fails is deleted.

@@ -54,3 +54,14 @@ struct FileDigest: Equatable {
         return tag.lowercased()
     }
 }
+
+/// SHA-256 digests as lower-case hex, for code above the store (publishing, checks).
+public enum SHA256Hex {
+    /// A file's, read in chunks.
+    public static func of(file url: URL) throws -> String { try FileDigest.of(url).sha256 }
+
+    /// Bytes in memory.
+    public static func of(bytes: UnsafeRawBufferPointer) -> String {
+        FileDigest.hex(SHA256.hash(data: bytes))
+    }
+}

@@ -3,13 +3,14 @@ import Foundation
 /// An exclusive `flock` on `NAME.lock`, held while one process fetches NAME so that a second
 /// process waits instead of downloading the same bytes again (and while `pins.json` is
 /// updated). For downloads it saves bandwidth only: correctness never depends on it (files are
-/// verified, then renamed into place).
+/// verified, then renamed into place). `berg publish` holds one on a published folder while
+/// it puts a version into place and updates the index.
 ///
 /// The lock file is removed when the work is done, whether it succeeded or failed, so the
 /// cache keeps no `.lock` files. That is safe because a process that takes the lock checks
 /// that the file it locked is still the one at the path; if the holder before it removed the
 /// file meanwhile, it locks a fresh one instead.
-final class FileLock {
+public final class FileLock {
     private let fd: Int32
     let path: String
 
@@ -21,7 +22,7 @@ final class FileLock {
     /// Runs `body` holding the lock at `path` (or without one, where the file system cannot
     /// lock; then `body` gets false and must work on its own temporary files), then removes
     /// the lock file. `onWait` is called once if another process holds the lock.
-    static func withLock<T>(_ path: String, onWait: (() -> Void)? = nil, _ body: (_ locked: Bool) throws -> T) rethrows -> T {
+    public static func withLock<T>(_ path: String, onWait: (() -> Void)? = nil, _ body: (_ locked: Bool) throws -> T) rethrows -> T {
         let lock = acquire(path, onWait: onWait)
         defer { lock?.release() }
         return try body(lock != nil)

@@ -1,24 +1,27 @@
 import ArgumentParser
-import BERGCompute
-import BERGCore
-import CBLAS
+import BERG
 import Foundation
 
-/// `berg bench`: times the compute engine on realistic sizes (random weights) and prints
-/// images/s, GFLOP/s, the share of this machine's measured sgemm peak, and peak memory.
+/// `berg bench`: times the compute engine on realistic sizes (random weights) and prints the
+/// GEMM backends with their sgemm rates, which backend each op class runs on, then images/s,
+/// GFLOP/s, the share of the best sgemm rate measured, and peak memory per benchmark.
 /// `berg bench fmri-nsd-fwrf --berg-dir DIR` times that model end to end instead (as `bench-fwrf`).
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time the CPU compute engine: sgemm peak, operations, and whole networks at 224×224.",
+        abstract: "Time the CPU compute engine: sgemm per backend, operations, and whole networks at 224×224.",
         discussion: """
+        "% of peak" is against the best sgemm 2048³ rate that any backend reaches here, with the \
+        same thread count: what the hardware gives a GEMM.
+
         Examples:
           berg bench --network resnet18 --batch 64 --threads 2
-          BERG_PROFILE=1 berg bench --network alexnet     (where the time goes)
+          BERG_PROFILE=1 berg bench --network alexnet    (where the time goes)
+          berg bench --backends --threads 2    (each op class on each backend)
           berg bench fmri-nsd-fwrf --berg-dir /tmp/fwrf-full --roi V1 --batch 100
         """)
 
-    @Argument(help: "A model to time end to end instead of the engine's benchmarks: \(Bench.models.joined(separator: ", ")) (needs --berg-dir).")
+    @Argument(help: "A model to time end to end instead of the engine's benchmarks: \(BERG.benchmarkModels.joined(separator: ", ")) (needs --berg-dir).")
     var model: String?
 
     @Option(help: "With a model: a BERG directory holding its files.")
@@ -30,10 +33,11 @@ struct Bench: ParsableCommand {
     @Option(help: "With a model: ROIs to measure (repeatable; default V1 and lateral).")
     var roi: [String] = []
 
-    static let models = ["fmri-nsd-fwrf"]
-
-    @Option(name: .long, parsing: .upToNextOption, help: "Benchmarks to run: \(Bench.cases.map(\.name).joined(separator: ", ")) (default: all).")
+    @Option(name: .long, parsing: .upToNextOption, help: "Benchmarks to run: \(BERG.benchmarkNames.joined(separator: ", ")) (default: all).")
     var network: [String] = []
+
+    @Flag(help: "Time every op class on the networks' shapes with each GEMM backend and algorithm, instead of the benchmarks.")
+    var backends = false
 
     @Option(name: .long, parsing: .upToNextOption, help: "Batch sizes (default: 1 and 64; 100 with a model).")
     var batch: [Int] = []
@@ -46,151 +50,85 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         if let model {
-            guard Bench.models.contains(model) else {
-                throw ValidationError("No end-to-end benchmark for '\(model)'. Models: \(Bench.models.joined(separator: ", ")); engine benchmarks take --network")
+            guard BERG.benchmarkModels.contains(model) else {
+                throw ValidationError("No end-to-end benchmark for '\(model)'. Models: \(BERG.benchmarkModels.joined(separator: ", ")); engine benchmarks take --network")
             }
             guard bergDir != nil else {
                 throw ValidationError("berg bench \(model) needs --berg-dir DIR, a BERG directory with the model's files (Tools/reference/make_fwrf_fixtures.py --full-dir makes random full-size ones)")
             }
-            guard batch.count <= 1 else { throw ValidationError("berg bench \(model) takes one --batch size") }
+            guard batch.count <= 1, threads.count <= 1 else { throw ValidationError("berg bench \(model) takes one --batch size and one --threads count") }
         }
-        let known = Set(Bench.cases.map(\.name))
+        let known = Set(BERG.benchmarkNames)
         for n in network where !known.contains(n) {
-            throw ValidationError("Unknown benchmark '\(n)'. Known: \(Bench.cases.map(\.name).joined(separator: ", "))")
+            throw ValidationError("Unknown benchmark '\(n)'. Known: \(BERG.benchmarkNames.joined(separator: ", "))")
         }
         guard batch.allSatisfy({ $0 > 0 }), threads.allSatisfy({ $0 > 0 }), repeats > 0 else {
             throw ValidationError("--batch, --threads and --repeats take positive numbers")
         }
     }
 
-    /// One benchmark: `prepare(batch)` builds the model and input once and returns the timed
-    /// closure; `gflopPerImage` is 2 × multiply-adds per image.
-    struct Case: Sendable {
-        let name: String
-        let gflopPerImage: Double
-        let prepare: @Sendable (_ batch: Int) throws -> () throws -> Void
-    }
-
-    /// The benchmarks. A new one is one entry here.
-    static let cases: [Case] = [
-        Case(name: "conv3x3", gflopPerImage: 2 * 64 * 64 * 9 * 56 * 56 / 1e9) { batch in
-            var g = RandomStateDict.Generator(seed: 9)
-            let conv = try Conv2d(weight: g.weights([64, 64, 3, 3]), bias: g.uniform([64]), padding: 1)
-            let x = try g.uniform([batch, 64, 56, 56])
-            return { _ = try conv(x, relu: true) }
-        },
-        Case(name: "maxpool", gflopPerImage: 0) { batch in
-            var g = RandomStateDict.Generator(seed: 13)
-            let x = try g.uniform([batch, 64, 112, 112])
-            return { _ = try Ops.maxPool2d(x, kernel: 3, stride: 2, padding: 1) }
-        },
-        Case(name: "linear", gflopPerImage: 2 * 50 * 768 * 3072 / 1e9) { batch in
-            var g = RandomStateDict.Generator(seed: 14)
-            let layer = try Linear(weight: g.weights([3072, 768]), bias: g.uniform([3072]))
-            let x = try g.uniform([batch, 50, 768])
-            return { _ = try layer(x, activation: .gelu) }
-        },
-        Case(name: "resize", gflopPerImage: 0) { batch in
-            var g = RandomStateDict.Generator(seed: 10)
-            let img = try Tensor(shape: [batch, 3, 375, 500], bytes: g.uniform([batch * 3 * 375 * 500]).floats.map { UInt8(($0 + 1) * 127.5) })
-            return {
-                _ = try ImageResize.torchvisionBilinear(img, height: 227, width: 227)
-                _ = try ImageResize.resizeShorterSideCenterCrop(img, shorterSide: 256, crop: 224)
-            }
-        },
-        network("resnet18", gflop: 2 * 1.814, output: "avgpool") { try ResNet18(stateDict: RandomStateDict.resnet18()) },
-        network("alexnet", gflop: 2 * 0.714, output: "classifier.6") { try AlexNet(stateDict: RandomStateDict.alexnet()) },
-        network("vit_b_32", gflop: 2 * 4.409, output: "encoder.layers.encoder_layer_11.add_1") {
-            try VisionTransformer(stateDict: RandomStateDict.vitB32())
-        },
-    ]
-
-    /// A whole network on [batch, 3, 224, 224]; GFLOP per image from torchvision's model table.
-    static func network(_ name: String, gflop: Double, output: String, build: @escaping @Sendable () throws -> FeatureNetwork) -> Case {
-        Case(name: name, gflopPerImage: gflop) { batch in
-            let model = try build()
-            var g = RandomStateDict.Generator(seed: 11)
-            let x = try g.uniform([batch, 3, 224, 224])
-            return { _ = try model.forward(x, outputs: [output]) }
-        }
-    }
-
     func run() throws {
         if model != nil, let bergDir {
-            ComputeThreads.configure(threads.first)
+            if let count = threads.first { try BERG.configureThreads(count) }
             try BenchFWRFCommand.measure(bergDir: bergDir, subject: subject, rois: roi.isEmpty ? ["V1", "lateral"] : roi,
                                          batch: batch.first ?? 100, repeats: repeats)
             return
         }
-        let batch = self.batch.isEmpty ? [1, 64] : self.batch
         let all = ProcessInfo.processInfo.activeProcessorCount
         let threadCounts = threads.isEmpty ? Array(Set([1, all])).sorted() : threads
-        let selected = network.isEmpty ? Bench.cases : Bench.cases.filter { network.contains($0.name) }
-        print("berg bench: \(all) cores; threads \(threadCounts); batches \(batch); best of \(repeats)")
+        print("berg bench: \(all) cores; threads \(threadCounts); best of \(repeats)")
+        print("backends: \(BERG.computeBackends.joined(separator: ", "))")
         var peak: [Int: Double] = [:]
         for t in threadCounts {
-            ComputeThreads.configure(t)
-            peak[t] = try Bench.sgemmPeak()
-            print(String(format: "sgemm 2048³, %d thread(s): %.1f GFLOP/s", t, peak[t]!))
+            let rates = try BERG.sgemmRates(threads: t)
+            peak[t] = rates.map(\.gflopsPerSecond).max() ?? .nan
+            print("sgemm 2048³, \(t) thread(s): " + rates.map { String(format: "%@ %.1f GFLOP/s", $0.backend, $0.gflopsPerSecond) }.joined(separator: ", "))
         }
-        print("benchmark      batch threads   images/s    GFLOP/s  % of sgemm peak  peak RSS (MB)")
-        for c in selected {
-            for b in batch {
+        print("op class".padding(toLength: 26, withPad: " ", startingAt: 0) + "runs on")
+        for row in BERG.opClassImplementations {
+            print(row.opClass.padding(toLength: 26, withPad: " ", startingAt: 0) + row.implementation)
+        }
+        if backends {
+            try compareBackends(threadCounts)
+            return
+        }
+        let batches = batch.isEmpty ? [1, 64] : batch
+        let selected = network.isEmpty ? BERG.benchmarkNames : BERG.benchmarkNames.filter { network.contains($0) }
+        print("benchmark      batch threads   images/s    GFLOP/s      % of peak  peak RSS (MB)")
+        for name in selected {
+            for b in batches {
                 for t in threadCounts {
-                    ComputeThreads.configure(t)
-                    let body = try c.prepare(b)
-                    try body()  // warm-up
-                    var best = Double.infinity
-                    for _ in 0..<repeats {
-                        let start = DispatchTime.now().uptimeNanoseconds
-                        try body()
-                        best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-                    }
-                    let ips = Double(b) / best
-                    let gflops = c.gflopPerImage * ips
-                    let share = c.gflopPerImage > 0 ? String(format: "%14.0f %%", 100 * gflops / peak[t]!) : String(repeating: " ", count: 14) + "  -"
-                    print(String(format: "%-14@ %5d %7d %10.2f %10.1f", c.name, b, t, ips, gflops) + " " + share
-                          + String(format: " %14.0f", Bench.peakRSSMegabytes()))
-                    let stages = ComputeProfile.drain()
-                    if ComputeProfile.enabled && !stages.isEmpty {
-                        // Stages nested inside others (indented names) are shares of the same total.
-                        let total = stages.filter { !$0.stage.hasPrefix(" ") }.reduce(0) { $0 + $1.seconds }
-                        for s in stages.sorted(by: { $0.seconds > $1.seconds }).prefix(14) {
-                            print("    " + s.stage.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%6.1f %%", 100 * s.seconds / total))
-                        }
-                    }
+                    let result = try BERG.runBenchmark(name, batch: b, threads: t, repeats: repeats, peakGFLOPS: peak[t]!)
+                    let share = result.percentOfPeak.map { String(format: "%12.0f %%", $0) } ?? String(repeating: " ", count: 12) + "  -"
+                    print(String(format: "%-14@ %5d %7d %10.2f %10.1f", name, b, t, result.imagesPerSecond, result.gflopsPerSecond ?? 0)
+                          + " " + share + String(format: " %14.0f", result.peakRSSMegabytes))
+                    printStages(result.stages)
                 }
             }
         }
-        ComputeThreads.configure(nil)
     }
 
-    /// Best of three 2048³ sgemm runs, in GFLOP/s, with the current thread count.
-    static func sgemmPeak() throws -> Double {
-        let n = 2048
-        var g = RandomStateDict.Generator(seed: 12)
-        let a = try g.uniform([n * n]).floats, b = try g.uniform([n * n]).floats
-        var c = [Float](repeating: 0, count: n * n)
-        var best = Double.infinity
-        for _ in 0..<3 {
-            let start = DispatchTime.now().uptimeNanoseconds
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n), b, Int32(n), 0, &c, Int32(n))
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    /// BERG_PROFILE=1: the largest stages; those nested in others (indented) are shares of the same total.
+    func printStages(_ stages: [ProfileStage]) {
+        guard BERG.profilingEnabled, !stages.isEmpty else { return }
+        let total = stages.filter { !$0.name.hasPrefix(" ") }.reduce(0) { $0 + $1.seconds }
+        for s in stages.sorted(by: { $0.seconds > $1.seconds }).prefix(14) {
+            print("    " + s.name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%6.1f %%", 100 * s.seconds / total))
         }
-        return 2 * pow(Double(n), 3) / best / 1e9
     }
 
-    /// The process's peak resident memory so far, in MB: VmHWM from /proc/self/status on Linux
-    /// (getrusage's ru_maxrss keeps the parent's peak across fork + exec, so a bench started
-    /// from a large Python process would report Python's memory), else getrusage.
-    static func peakRSSMegabytes() -> Double {
-        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-           let kib = Double(line.split(separator: " ").dropFirst().first ?? "") {
-            return kib / 1024
+    /// `--backends`: each op class on the networks' shapes, every implementation, at the first batch size (default 64).
+    func compareBackends(_ threadCounts: [Int]) throws {
+        for t in threadCounts {
+            let b = batch.first ?? 64
+            print("\nop classes on \(t) thread(s), batch \(b):")
+            for row in try BERG.compareComputeBackends(threads: t, batch: b, repeats: repeats) {
+                print("\(row.opClass) — \(row.shape) (\(row.unit))")
+                for rate in row.rates {
+                    let mark = rate.implementation == row.used ? "   ← used" : ""
+                    print("    " + rate.implementation.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: "%9.1f", rate.rate) + mark)
+                }
+            }
         }
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024
     }
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import BERG
-import BERGCompute
 import Foundation
 
 /// `berg bench-fwrf`: images/s of fmri-nsd-fwrf on a BERG directory (for the benchmark, the
@@ -27,47 +26,15 @@ struct BenchFWRFCommand: ParsableCommand {
     static func measure(bergDir: String, subject: Int, rois: [String], batch: Int, repeats: Int) throws {
         let folder = try StoreOptions.checkedBergDir(bergDir, name: "--berg-dir")
         let berg = try BERG(storeOptions: StoreOptions(bergDir: folder, offline: true))
-        // Noise images from a fixed xorshift sequence (cheap, and the same every run).
-        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-        let pixels = (0..<(batch * 3 * 227 * 227)).map { _ -> UInt8 in
-            state ^= state << 13; state ^= state >> 7; state ^= state << 17
-            return UInt8(truncatingIfNeeded: state >> 32)
-        }
-        let stimulus = try Stimulus(images: pixels, count: batch, height: 227, width: 227)
-        for name in rois {
-            let model = try berg.getEncodingModel("fmri-nsd-fwrf", subject: Subject(subject), selection: ["roi": name])
-            _ = try model.encode(stimulus.batch(0..<min(2, batch)))  // warm-up
-            var times: [Double] = []
-            var voxels = 0
-            for _ in 0..<repeats {
-                let start = DispatchTime.now().uptimeNanoseconds
-                let result = try model.encode(stimulus)
-                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-                voxels = result.responses["responses"]?.shape.last ?? 0
-            }
-            let best = times.min() ?? .nan
-            let splits = name == "lateral" || name == "ventral" ? 2 : 1
-            let gflop = Double(batch) * (Double(splits) * BenchFWRFCommand.backboneFLOPs + Double(voxels) * BenchFWRFCommand.readoutFLOPsPerVoxel) / 1e9
+        for result in try berg.benchmarkModel("fmri-nsd-fwrf", subject: Subject(subject), rois: rois, batch: batch, repeats: repeats) {
             writeStdout(String(format: "berg fwrf roi=%@ voxels=%d batch=%d: best %.3f s, %.1f images/s, %.1f GFLOP/s (%.1f GFLOP per run; runs: %@)\n",
-                               name, voxels, batch, best, Double(batch) / best, gflop / best, gflop,
-                               times.map { String(format: "%.3f", $0) }.joined(separator: ", ")))
-            // BERG_PROFILE=1: the readout's share of all runs (warm-up included).
-            for (stage, seconds) in ComputeProfile.drain() {
-                writeStdout(String(format: "  %@: %.3f s over %d runs + warm-up\n", stage, seconds, repeats))
+                               result.roi, result.voxels, result.batch, result.best, result.imagesPerSecond,
+                               result.gflopPerRun / result.best, result.gflopPerRun,
+                               result.runs.map { String(format: "%.3f", $0) }.joined(separator: ", ")))
+            // BERG_PROFILE=1: where the time went, over all runs (warm-up included).
+            for stage in result.stages {
+                writeStdout(String(format: "  %@: %.3f s over %d runs + warm-up\n", stage.name, stage.seconds, repeats))
             }
         }
     }
-
-    /// Multiply-adds × 2 of one image through the convolutions (227×227 input).
-    static let backboneFLOPs: Double = {
-        // (out, in, k, output side) per convolution.
-        let convs: [(Double, Double, Double, Double)] = [
-            (64, 3, 11, 55), (192, 64, 5, 27), (128, 192, 3, 25),
-            (128, 128, 3, 25), (128, 128, 3, 25),
-            (128, 128, 3, 13), (128, 128, 3, 13), (128, 128, 3, 13), (64, 128, 3, 13),
-        ]
-        return convs.reduce(0) { $0 + 2 * $1.0 * $1.1 * $1.2 * $1.2 * $1.3 * $1.3 }
-    }()
-    /// 2 · Σ_k C_k · S_k per voxel and image: the pooling contraction.
-    static let readoutFLOPsPerVoxel: Double = 2 * 256 * (27 * 27 + 25 * 25 + 13 * 13)
 }

@@ -5,14 +5,15 @@ import Foundation
 /// Options every command that reads the registry takes.
 struct RegistryOptions: ParsableArguments {
     @Option(name: .customLong("registry"), help: ArgumentHelp(
-        "A folder of extra manifests (repeatable). BERG_REGISTRY_PATH adds more (colon-separated).",
+        "A folder of extra manifests, or a published index (its folder or URL) (repeatable). BERG_REGISTRY_PATH adds folders (colon-separated).",
         valueName: "dir"))
     var registries: [String] = []
 
-    var urls: [URL] { registries.map { URL(fileURLWithPath: $0) } }
+    var urls: [URL] { registries.map { $0.contains("://") ? URL(string: $0) ?? URL(fileURLWithPath: $0) : URL(fileURLWithPath: $0) } }
 
+    /// The facade; a published index that cannot be fetched says so on stderr.
     func makeBERG() throws -> BERG {
-        try BERG(registries: urls)
+        try BERG(registries: urls, storeOptions: StoreFlags.withNotices(StoreOptions(environment: ProcessInfo.processInfo.environment)))
     }
 }
 
@@ -126,16 +127,22 @@ struct StoreFlags: ParsableArguments {
 
     /// The `BERG_*` environment variables' options, with notices and progress drawn on stderr.
     static func environmentOptions() throws -> StoreOptions {
-        var options = try StoreOptions(environment: ProcessInfo.processInfo.environment)
-        let terminal = isatty(STDERR_FILENO) == 1
-        options.notice = { message in
-            FileHandle.standardError.write(Data(((terminal ? "\r\u{1B}[K" : "") + "berg: \(message)\n").utf8))
-        }
-        if terminal {
+        var options = StoreFlags.withNotices(try StoreOptions(environment: ProcessInfo.processInfo.environment))
+        if isatty(STDERR_FILENO) == 1 {
             options.progress = { progress in
                 let end = progress.finished ? "\n" : ""
                 FileHandle.standardError.write(Data("\r\u{1B}[K\(progress.line)\(end)".utf8))
             }
+        }
+        return options
+    }
+
+    /// Options whose notices ("waiting for another process", "using the cached index") go to stderr.
+    static func withNotices(_ options: StoreOptions) -> StoreOptions {
+        var options = options
+        let terminal = isatty(STDERR_FILENO) == 1
+        options.notice = { message in
+            FileHandle.standardError.write(Data(((terminal ? "\r\u{1B}[K" : "") + "berg: \(message)\n").utf8))
         }
         return options
     }

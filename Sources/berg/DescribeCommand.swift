@@ -24,7 +24,7 @@ struct DescribeCommand: ParsableCommand {
             "  subjects: \(m.parameters.subject.validStrings.joined(separator: ", "))",
         ]
         for key in m.parameters.selection.orderedKeys {
-            lines.append("  \(key): \(m.parameters.selection.properties[key]!.validStrings.joined(separator: ", "))")
+            lines.append("  \(key): \(m.parameters.selection.properties[key]!.validValuesText)")
         }
         lines.append("  input: \(m.input.dtype) [\(m.input.shape.joined(separator: ", "))]")
         for output in m.output { lines.append("  output \(output.name): \(output.dtype) [\(output.shape.joined(separator: ", "))]") }

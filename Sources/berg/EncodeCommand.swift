@@ -4,7 +4,7 @@ import Foundation
 
 struct EncodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "encode", abstract: "Predict a model's responses to images or a movie and write them to .npy, .h5 or a NIfTI volume.",
+        commandName: "encode", abstract: "Predict a model's responses to images or a movie and write them to .npy, .npz, .h5 or a NIfTI volume.",
         discussion: """
         Examples:
           berg encode fmri-kay2013-css_prf --subject 1 --roi V1 \\
@@ -13,6 +13,10 @@ struct EncodeCommand: ParsableCommand {
               --input images/ --output v1.h5 --metadata --volume v1.nii.gz
           berg encode img2fmri-bold5000 --subject 2 --roi all \\
               --option center_crop=true --input photos/ --output csi2.h5
+          berg encode fmri-nsd_fsaverage-vit_b_32 --subject 1 --roi V1v \\
+              --input images/ --output v1v.npz --surface v1v
+          berg encode eeg-things_eeg_2-vit_b_32 --subject 10 \\
+              --select channels=Oz,Cz --select timepoints=20:60 --input images/ --output eeg.h5
           berg encode fmri-nsd-fwrf --subject 1 --roi V1 --input images/ \\
               --shard 2/8 --output v1_2-of-8.h5
           berg encode img2fmri-bold5000 --space mni \\
@@ -46,7 +50,7 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: "An image, a folder of images, a .npy uint8 array, a text file listing images, or a movie (.mp4, .mov, …).")
     var input: String
 
-    @Option(help: "Where to write: .npy (float32 [N, V]), .h5 (responses, stimulus names, attributes), or .nii/.nii.gz (a 4-D volume).")
+    @Option(help: "Where to write: .npy (one output, float32), .npz (one array per output, such as lh and rh), .h5 (responses, stimulus names, attributes, labels such as an EEG model's ch_names and times), or .nii/.nii.gz (a 4-D volume).")
     var output: String
 
     @Option(help: ArgumentHelp("Only the K-th of N contiguous parts of the input (1 ≤ K ≤ N), such as 2/8.", valueName: "K/N"),
@@ -60,6 +64,8 @@ struct EncodeCommand: ParsableCommand {
     @Option(help: "Also draw a PNG of the responses on the visual field (pRF models).") var picture: String?
     @Option(help: "Also write the responses into the ROI's voxels of a 4-D NIfTI volume, NaN elsewhere (.nii or .nii.gz; volume-space models such as fmri-nsd-fwrf).")
     var volume: String?
+    @Option(help: ArgumentHelp("Also write GIfTI files PREFIX.lh.func.gii and PREFIX.rh.func.gii: one float32 array per image over all vertices, NaN where not selected (surface models such as fmri-nsd_fsaverage-vit_b_32).", valueName: "prefix"))
+    var surface: String?
     @Option(name: .customLong("option"), help: ArgumentHelp(
         "An encoding option the model's manifest declares, such as center_crop=true (repeatable).", valueName: "key=value"))
     var options: [String] = []
@@ -86,7 +92,7 @@ struct EncodeCommand: ParsableCommand {
         let encodingOptions = try berg.parseOptions(model.modelID, optionItems)
         let job = EncodeJob(modelID: model.modelID, subject: try berg.subject(model.subject, for: model.modelID, options: encodingOptions),
                             selection: try model.selection, options: encodingOptions, device: compute.device,
-                            input: input, output: output, volume: volume, picture: picture,
+                            input: input, output: output, volume: volume, picture: picture, surface: surface,
                             includeMetadata: metadata, batchSize: batchSize, skipUnreadable: skipUnreadable, shard: shard,
                             warn: { writeStderr("berg: warning: \($0)\n") }, fps: fps, hrf: !noHrf)
         let progress = try ProgressDisplay.fromEnvironment()
@@ -96,6 +102,6 @@ struct EncodeCommand: ParsableCommand {
         }
         progress.end()
         let shapes = summary.shapes.keys.sorted().map { "\($0) \(summary.shapes[$0]!)" }.joined(separator: ", ")
-        writeStderr("wrote \(job.outputs.joined(separator: ", ")) (\(shapes))\n")
+        writeStderr("wrote \(job.outputs(for: try berg.describe(job.modelID)).joined(separator: ", ")) (\(shapes))\n")
     }
 }

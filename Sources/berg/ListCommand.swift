@@ -46,7 +46,7 @@ enum ModelTable {
 
     static func selection(_ m: Manifest) -> String {
         m.parameters.selection.orderedKeys.map { key in
-            "\(key): \(m.parameters.selection.properties[key]?.validStrings.joined(separator: ", ") ?? "")"
+            "\(key): \(m.parameters.selection.properties[key]?.validValuesText ?? "")"
         }.joined(separator: "; ")
     }
 

@@ -19,13 +19,21 @@ struct Berg: ParsableCommand {
             RunTaskCommand.self,
             StatusCommand.self,
             MergeCommand.self,
+            AttributeCommand.self,
+            DreamCommand.self,
+            FeaturesCommand.self,
+            FitCommand.self,
             StimuliCommand.self,
             GetModelCommand.self,
             CacheCommand.self,
             Bench.self,
             BenchFWRFCommand.self,
+            BenchGradientCommand.self,
             InspectCommand.self,
             RSACommand.self,
+            PublishCommand.self,
+            VerifyCommand.self,
+            SiteCommand.self,
         ])
 
     /// Parses and runs, and turns every failure into one `error:` line and an exit status.
@@ -40,4 +48,7 @@ struct Berg: ParsableCommand {
     }
 }
 
+// Process-wide settings for long compute runs (allocator, OpenBLAS's pool): the library
+// never applies them itself; the command line opts in.
+BERG.applyProcessTuning()
 Berg.runReportingErrors()

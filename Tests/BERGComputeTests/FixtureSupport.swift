@@ -17,6 +17,26 @@ enum Fixtures {
         try NPYFile.read("\(root)/\(group)/\(name).npy")
     }
 
+    /// A state_dict stored as one .npy file per key (the plain test format).
+    static func stateDict(_ net: String) throws -> [String: Tensor] {
+        let dir = "\(root)/nets/\(net)/weights"
+        var dict: [String: Tensor] = [:]
+        for file in try FileManager.default.contentsOfDirectory(atPath: dir) where file.hasSuffix(".npy") {
+            dict[String(file.dropLast(4))] = try NPYFile.read("\(dir)/\(file)")
+        }
+        return dict
+    }
+
+    /// The expected node outputs stored for `net`.
+    static func expectedOutputs(_ net: String) throws -> [String: Tensor] {
+        let dir = "\(root)/nets/\(net)"
+        var outs: [String: Tensor] = [:]
+        for file in try FileManager.default.contentsOfDirectory(atPath: dir) where file.hasPrefix("out.") {
+            outs[String(file.dropFirst(4).dropLast(4))] = try NPYFile.read("\(dir)/\(file)")
+        }
+        return outs
+    }
+
     static func exists(_ group: String, _ name: String) -> Bool {
         FileManager.default.fileExists(atPath: "\(root)/\(group)/\(name).npy")
     }

@@ -9,25 +9,8 @@ import XCTest
 final class NetworkTests: XCTestCase {
     let tolerance: Float = 1e-4
 
-    /// A state_dict stored as one .npy file per key (the plain test format).
-    func stateDict(_ net: String) throws -> [String: Tensor] {
-        let dir = "\(Fixtures.root)/nets/\(net)/weights"
-        var dict: [String: Tensor] = [:]
-        for file in try FileManager.default.contentsOfDirectory(atPath: dir) where file.hasSuffix(".npy") {
-            dict[String(file.dropLast(4))] = try NPYFile.read("\(dir)/\(file)")
-        }
-        return dict
-    }
-
-    /// The expected node outputs stored for `net`.
-    func expectedOutputs(_ net: String) throws -> [String: Tensor] {
-        let dir = "\(Fixtures.root)/nets/\(net)"
-        var outs: [String: Tensor] = [:]
-        for file in try FileManager.default.contentsOfDirectory(atPath: dir) where file.hasPrefix("out.") {
-            outs[String(file.dropFirst(4).dropLast(4))] = try NPYFile.read("\(dir)/\(file)")
-        }
-        return outs
-    }
+    func stateDict(_ net: String) throws -> [String: Tensor] { try Fixtures.stateDict(net) }
+    func expectedOutputs(_ net: String) throws -> [String: Tensor] { try Fixtures.expectedOutputs(net) }
 
     func check(_ net: String, _ model: FeatureNetwork, file: StaticString = #filePath, line: UInt = #line) throws {
         let x = try NPYFile.read("\(Fixtures.root)/nets/\(net)/input.npy")
@@ -37,16 +20,18 @@ final class NetworkTests: XCTestCase {
         defer { ComputeThreads.configure(saved) }
         var worst: Float = 0
         defer { print("\(net): worst relative error \(worst) over \(expected.count) nodes") }
-        for threads in [1, 2] {
+        for (backend, threads) in GEMMBackend.available.flatMap({ b in [1, 2].map { (b, $0) } }) {
             ComputeThreads.configure(threads)
-            // All nodes at once, then each node alone (exercises early exit and ReLU fusion choices).
-            let all = try model.forward(x, outputs: Array(expected.keys))
-            for (node, want) in expected {
-                let got = try XCTUnwrap(all[node], "\(net): node \(node) missing", file: file, line: line)
-                assertClose(got, want, tolerance: tolerance, "\(net) \(node) (\(threads) threads)", file: file, line: line)
-                worst = max(worst, relativeError(got, want))
-                let alone = try model.forward(x, outputs: [node])
-                assertClose(try XCTUnwrap(alone[node]), want, tolerance: tolerance, "\(net) \(node) alone", file: file, line: line)
+            try GEMM.withBackend(backend) {
+                // All nodes at once, then each node alone (exercises early exit and ReLU fusion choices).
+                let all = try model.forward(x, outputs: Array(expected.keys))
+                for (node, want) in expected {
+                    let got = try XCTUnwrap(all[node], "\(net): node \(node) missing", file: file, line: line)
+                    assertClose(got, want, tolerance: tolerance, "\(net) \(node) (\(backend), \(threads) threads)", file: file, line: line)
+                    worst = max(worst, relativeError(got, want))
+                    let alone = try model.forward(x, outputs: [node])
+                    assertClose(try XCTUnwrap(alone[node]), want, tolerance: tolerance, "\(net) \(node) alone (\(backend))", file: file, line: line)
+                }
             }
         }
     }

@@ -15,10 +15,16 @@ final class OpsTests: XCTestCase {
     func a(_ name: String, _ key: String) throws -> Tensor { try Fixtures.array("ops", "\(name).\(key)") }
 
     /// Runs a test body once with one thread and once with two (batch-parallel paths).
+    /// Runs `body` with 1 and 2 threads on every GEMM backend of this build (oneDNN's
+    /// convolutions, and OpenBLAS with this engine's im2col and Winograd).
     func withThreadCounts(_ body: () throws -> Void) rethrows {
         let saved = ComputeThreads.count
         defer { ComputeThreads.configure(saved) }
-        for n in [1, 2] { ComputeThreads.configure(n); try body() }
+        for backend in GEMMBackend.available {
+            try GEMM.withBackend(backend) {
+                for n in [1, 2] { ComputeThreads.configure(n); try body() }
+            }
+        }
     }
 
     func testConv2d() throws {

@@ -35,9 +35,7 @@ final class FWRFEncoderTests: XCTestCase {
     }
 
     func images(_ side: Int) throws -> Stimulus {
-        let t = try NPYFile.read(FWRFEncoderTests.bergDir.appendingPathComponent("images_\(side).npy").path)
-        guard case .uint8(let bytes) = t.storage, t.rank == 4 else { throw BERGError.invalidInput("fixture images are not uint8 [N,3,H,W]") }
-        return try Stimulus(images: bytes, count: t.shape[0], height: t.shape[2], width: t.shape[3])
+        try FWRFFixtures.stimulus(FWRFEncoderTests.bergDir.appendingPathComponent("images_\(side).npy"))
     }
 
     func expected(_ name: String) throws -> Tensor {

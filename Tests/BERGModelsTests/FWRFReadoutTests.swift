@@ -53,6 +53,13 @@ enum FWRFFixtures {
         Bundle.module.resourceURL!.appendingPathComponent("Fixtures/fwrf")
     }
 
+    /// A uint8 [N, 3, H, W] `.npy` of fixture images as a stimulus.
+    static func stimulus(_ url: URL) throws -> Stimulus {
+        let t = try NPYFile.read(url.path)
+        guard case .uint8(let bytes) = t.storage, t.rank == 4 else { throw BERGError.invalidInput("fixture images are not uint8 [N,3,H,W]") }
+        return try Stimulus(images: bytes, count: t.shape[0], height: t.shape[2], width: t.shape[3])
+    }
+
     /// max |a − b| ≤ relative · max |b|: the network's outputs compared at the scale of the
     /// reference's largest response.
     static func assertClose(_ actual: Tensor, _ expected: Tensor, relative: Float, _ message: String = "",

@@ -17,7 +17,8 @@ final class RegistryTests: XCTestCase {
         let registry = try Registry(directories: [])
         XCTAssertTrue(registry.listModels().contains("fmri-kay2013-css_prf"))
         XCTAssertEqual(registry.listModels(matching: "fmri-kay*"), ["fmri-kay2013-css_prf"])
-        XCTAssertEqual(registry.listModels(matching: "eeg-*"), [])
+        XCTAssertEqual(registry.listModels(matching: "eeg-*"), ["eeg-things_eeg_2-vit_b_32"])
+        XCTAssertEqual(registry.listModels(matching: "meg-*"), [])
         XCTAssertTrue(registry.catalog()["fmri"]?.contains("kay2013") ?? false)
         XCTAssertThrowsError(try registry.manifest("fmri-nope")) { error in
             guard case BERGError.unknownModel(let id, let known) = error else { return XCTFail("\(error)") }
@@ -49,7 +50,7 @@ final class RegistryTests: XCTestCase {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("berg-registry-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let text = BuiltinManifests.files[0].text
+        let text = BuiltinManifests.files.first { $0.name == "fmri-kay2013-css_prf.yaml" }!.text
         try text.replacingOccurrences(of: "model_id: fmri-kay2013-css_prf", with: "model_id: fmri-copy")
             .write(to: folder.appendingPathComponent("fmri-copy.yaml"), atomically: true, encoding: .utf8)
         try text.replacingOccurrences(of: "version: \"1.0\"", with: "version: \"9.9\"")
@@ -69,5 +70,36 @@ final class RegistryTests: XCTestCase {
             XCTAssertTrue(message.contains("missing required key"), message)
         }
         XCTAssertThrowsError(try Registry(directories: [folder.appendingPathComponent("missing")]))
+    }
+
+    /// A `text` selection key takes any non-empty string (the encoder checks it), lists no
+    /// valid values, and is left out of the enumerated selections.
+    func testTextSelectionKeysTakeAnyString() throws {
+        let registry = try Registry(directories: [])
+        let m = try registry.manifest("eeg-things_eeg_2-vit_b_32")
+        XCTAssertEqual(m.parameters.selection.properties["channels"]?.isText, true)
+        XCTAssertEqual(try registry.resolve(m, subject: 1, selection: ["channels": "Oz,Cz", "timepoints": "20:60"]),
+                       ["channels": "Oz,Cz", "timepoints": "20:60"])
+        XCTAssertThrowsError(try registry.resolve(m, subject: 1, selection: ["channels": " "])) { error in
+            XCTAssertTrue("\(error)".contains("'channels' is empty"), "\(error)")
+        }
+        XCTAssertEqual(m.allSelections, [Selection()], "text keys have no values to enumerate")
+        let fsaverage = try registry.manifest("fmri-nsd_fsaverage-vit_b_32")
+        XCTAssertEqual(fsaverage.allSelections.count, 1 + 32, "no selection, then each ROI")
+
+        let text = BuiltinManifests.files.first { $0.name == "eeg-things_eeg_2-vit_b_32.yaml" }!.text
+        let file = "registry/eeg-things_eeg_2-vit_b_32.yaml"
+        XCTAssertThrowsError(try ManifestLoader.load(yaml: text.replacingOccurrences(
+            of: "      channels:\n        type: text\n", with: "      channels:\n        type: text\n        valid_values: [Oz]\n"), file: file)) { error in
+            XCTAssertTrue("\(error)".contains("a text key takes any string, so it lists no valid_values"), "\(error)")
+        }
+        XCTAssertThrowsError(try ManifestLoader.load(yaml: text.replacingOccurrences(
+            of: "  subject:\n    type: int\n", with: "  subject:\n    type: text\n"), file: file)) { error in
+            XCTAssertTrue("\(error)".contains("text is for selection keys"), "\(error)")
+        }
+        XCTAssertThrowsError(try ManifestLoader.load(yaml: text.replacingOccurrences(
+            of: "      channels:\n        type: text\n", with: "      channels:\n        type: string\n"), file: file)) { error in
+            XCTAssertTrue("\(error)".contains("expected at least one value"), "\(error)")
+        }
     }
 }

@@ -13,7 +13,8 @@ final class FacadeTests: XCTestCase {
         let berg = try BERG()
         XCTAssertTrue(try berg.listModels().contains(id))
         XCTAssertEqual(try berg.listModels("fmri-kay*"), [id])
-        XCTAssertEqual(try berg.listModels("eeg-*"), [])
+        XCTAssertEqual(try berg.listModels("eeg-*"), ["eeg-things_eeg_2-vit_b_32"])
+        XCTAssertEqual(try berg.listModels("meg-*"), [])
         XCTAssertTrue(try berg.modelCatalog()["fmri"]?.contains("kay2013") ?? false)
         XCTAssertEqual(try berg.describe(id).encoder.kind, "css_prf")
     }

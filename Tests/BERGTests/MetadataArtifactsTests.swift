@@ -33,7 +33,8 @@ final class MetadataArtifactsTests: XCTestCase {
         // whichever the options make apply); never the backbone.
         XCTAssertEqual(try asked(for: "img2fmri-bold5000", selection: ["roi": "OPA"]), [["package", "group"]], "not the backbone")
         XCTAssertEqual(try asked(for: "fmri-nsd-fwrf", selection: ["roi": "V1"]), [["metadata"]], "not the weights")
-        XCTAssertEqual(EncoderKindRegistry.builtIn.map(\.metadataArtifacts), [[], ["metadata"], ["package", "group"]])
+        XCTAssertEqual(try asked(for: "eeg-things_eeg_2-vit_b_32", selection: ["channels": "Oz"]), [["metadata"]], "not the weights nor the backbone")
+        XCTAssertEqual(EncoderKindRegistry.builtIn.map(\.metadataArtifacts), [[], ["metadata"], ["metadata"], ["package", "group"]])
     }
 
     /// A kind registered with its metadata artifacts gets only those; one without a metadata

@@ -22,17 +22,23 @@ extension CLITests {
         return (path, try Stimulus(images: chw, count: 1, height: height, width: width, names: ["wide.png"]))
     }
 
+    /// One-output models write an `.npy`, others an `.npz` (one array per output).
     func assertLibraryEqualsCLI(_ model: String, selection: Selection, options: EncodingOptions = [:], arguments: [String],
                                 registries: [URL] = [], storeOptions: StoreOptions, file: StaticString = #filePath, line: UInt = #line) throws {
         let (png, stimulus) = try wideImage()
-        let output = work.appendingPathComponent("\(model).npy").path
-        let run = try berg(environment: offline, ["encode", model, "--subject", "1", "--input", png, "--output", output] + arguments)
-        XCTAssertEqual(run.status, 0, run.stderr, file: file, line: line)
         let berg = try BERG(registries: registries, storeOptions: storeOptions)
+        let several = try berg.describe(model).output.count > 1
+        let output = work.appendingPathComponent("\(model).\(several ? "npz" : "npy")").path
+        let run = try self.berg(environment: offline, ["encode", model, "--subject", "1", "--input", png, "--output", output] + arguments)
+        XCTAssertEqual(run.status, 0, run.stderr, file: file, line: line)
         let encoder = try berg.getEncodingModel(model, subject: 1, selection: selection, options: options)
         let library = try berg.encode(encoder, stimulus)
-        XCTAssertEqual(try library.response.floats.map(\.bitPattern), try NPYFile.read(output).floats.map(\.bitPattern),
-                       "\(model): library and command line differ", file: file, line: line)
+        let written = several ? try NPZFile.read(output) : ["responses": try NPYFile.read(output)]
+        XCTAssertEqual(Set(written.keys), Set(library.outputNames), file: file, line: line)
+        for name in library.outputNames {
+            XCTAssertEqual(library.responses[name]?.floats.map(\.bitPattern), written[name]?.floats.map(\.bitPattern),
+                           "\(model) \(name): library and command line differ", file: file, line: line)
+        }
     }
 
     func testLibraryEqualsCommandLineForEveryBuiltInModel() throws {
@@ -52,6 +58,15 @@ extension CLITests {
                                                "--artifact", "package=" + package.path, "--artifact", "backbone=" + backbone.path],
                                    registries: [registry],
                                    storeOptions: StoreOptions(overrides: ["package": package, "backbone": backbone], offline: true))
-        XCTAssertEqual(try BERG().listModels().count, 3, "a new built-in model needs a case here")
+        let vit = CLITests.root.appendingPathComponent("Tests/BERGModelsTests/Fixtures/vit")
+        try ArchiveExtractor.extract(vit.appendingPathComponent("berg_dir.tar.xz"), into: work.appendingPathComponent("vit"))
+        let vitDir = work.appendingPathComponent("vit/berg_dir"), vitBackbone = vitDir.appendingPathComponent("backbone.pth")
+        let vitFlags = ["--berg-dir", vitDir.path, "--artifact", "backbone=" + vitBackbone.path]
+        let vitStore = StoreOptions(bergDir: vitDir, overrides: ["backbone": vitBackbone], offline: true)
+        try assertLibraryEqualsCLI("fmri-nsd_fsaverage-vit_b_32", selection: ["roi": "V1v"], arguments: ["--roi", "V1v"] + vitFlags,
+                                   storeOptions: vitStore)
+        try assertLibraryEqualsCLI("eeg-things_eeg_2-vit_b_32", selection: ["channels": "Oz,Cz", "timepoints": "20:60"],
+                                   arguments: ["--select", "channels=Oz,Cz", "--select", "timepoints=20:60"] + vitFlags, storeOptions: vitStore)
+        XCTAssertEqual(try BERG().listModels().count, 5, "a new built-in model needs a case here")
     }
 }

@@ -92,7 +92,7 @@ final class CLITests: XCTestCase {
         let json = try berg("list", "--json")
         let rows = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: String]]
         XCTAssertTrue(rows?.contains { $0["model_id"] == "fmri-kay2013-css_prf" } ?? false)
-        XCTAssertEqual(try berg("list", "eeg-*").stdout.split(separator: "\n").count, 1, "header only")
+        XCTAssertEqual(try berg("list", "meg-*").stdout.split(separator: "\n").count, 1, "header only")
         let catalog = try berg("catalog")
         XCTAssertEqual(catalog.status, 0)
         let fmriLine = catalog.stdout.split(separator: "\n").first { $0.hasPrefix("fmri: ") }
@@ -182,7 +182,7 @@ final class CLITests: XCTestCase {
         assertFails(try berg("encode", "fmri-kay2013-css_prf", "--subject", "1", "--roi", "V1", "--input", images.path, "--output", out, "--bogus"),
                     status: 2, mentioning: "--bogus")
         assertFails(try berg("encode", "fmri-kay2013-css_prf", "--subject", "1", "--roi", "V1", "--input", images.path, "--output", "out.txt"),
-                    status: 2, mentioning: ".npy or .h5")
+                    status: 2, mentioning: ".npy, .npz or .h5")
         assertFails(try berg("metadata", "fmri-kay2013-css_prf", "--subject", "1"), status: 2, mentioning: "'roi' is required")
         assertFails(try berg("encode", "fmri-kay2013-css_prf", "--subject", "1", "--roi", "V1",
                              "--input", work.appendingPathComponent("missing").path, "--output", out),
