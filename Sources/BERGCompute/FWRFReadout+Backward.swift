@@ -1,4 +1,5 @@
 import BERGCore
+import CKernels
 import CBLAS
 import Foundation
 
@@ -79,7 +80,8 @@ extension FWRFReadout {
                         let c = self.channelCounts[k], s = self.spatialSizes[k], columns = count * c
                         let mapOffset = first * c * s, size = count * c * s
                         maps[k].withUnsafeBufferPointer { fp in
-                            LogActivation.valueAndSlope(fp.baseAddress! + mapOffset, value: activated, slope: slopes, count: size)
+                            LogActivation.apply(fp.baseAddress! + mapOffset, activated, count: size)
+                            LogActivation.slopes(fp.baseAddress! + mapOffset, slopes, count: size)
                         }
                         let dA = output.p + mapStarts[k] + mapOffset
                         fields[k].withUnsafeBufferPointer { gp in
@@ -121,15 +123,15 @@ extension FWRFReadout {
     /// image, and replaces φ by w · nl′(φ).
     static func weightedSlopes(_ phi: UnsafeMutablePointer<Float>, rows: Int, images: Int, channels c: Int,
                                weights: UnsafePointer<Float>, weightStride: Int, sums: UnsafeMutablePointer<Float>, sumStride: Int) {
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * c) { buffer in
-            // nl(φ) and nl′(φ) of one row apart from φ, so that the loops vectorise.
-            let value = buffer.baseAddress!, slope = value + c
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: c) { buffer in
+            let slope = buffer.baseAddress!
             for v in 0..<rows {
                 let w = weights + v * weightStride
                 for b in 0..<images {
                     let p = phi + (v * images + b) * c
-                    LogActivation.valueAndSlope(p, value: value, slope: slope, count: c)
-                    sums[v * sumStride + b] += LogActivation.dot(value, w, count: c)
+                    // The forward's own kernel, so that the sums equal the encoder's responses bit for bit.
+                    sums[v * sumStride + b] += LogActivation.weightedSum(p, w, count: c)
+                    LogActivation.slopes(p, slope, count: c)
                     for j in 0..<c { p[j] = w[j] * slope[j] }
                 }
             }
@@ -140,25 +142,10 @@ extension FWRFReadout {
 extension LogActivation {
     /// nl′(x) = |tanh x| / (1 + |x|) + log(1 + |x|) · (1 − tanh² x), with nl′(0) = 0 as PyTorch
     /// differentiates |x| there.
-    @inline(__always)
-    public static func slope(_ x: Float) -> Float { valueAndSlope(x).slope }
+    public static func slope(_ x: Float) -> Float { berg_log_tanh_slope(x) }
 
-    /// nl(x) and nl′(x) from one log and one tanh.
-    @inline(__always)
-    static func valueAndSlope(_ x: Float) -> (value: Float, slope: Float) {
-        let a = Float(bitPattern: x.bitPattern & 0x7FFF_FFFF)
-        let t = tanh(x, magnitude: a), l = log(1 + a)
-        let magnitude = Float(bitPattern: t.bitPattern & 0x7FFF_FFFF)
-        return (l * t, magnitude / (1 + a) + l * (1 - t * t))
-    }
-
-    /// value[i] = nl(x[i]) and slope[i] = nl′(x[i]), in one vectorisable pass (the three must
-    /// not overlap).
-    static func valueAndSlope(_ x: UnsafePointer<Float>, value: UnsafeMutablePointer<Float>, slope: UnsafeMutablePointer<Float>, count: Int) {
-        for i in 0..<count {
-            let (v, d) = valueAndSlope(x[i])
-            value[i] = v
-            slope[i] = d
-        }
+    /// out[i] = nl′(x[i]); out may be x itself.
+    static func slopes(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
+        berg_log_tanh_slope_array(x, out, count)
     }
 }

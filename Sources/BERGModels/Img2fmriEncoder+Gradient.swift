@@ -6,17 +6,17 @@ extension Img2fmriEncoder: DifferentiableEncodingModel {
     public var responseCount: Int { readout.voxelCount }
 
     /// 224: the manifest's size (or the centre crop with `center_crop`).
-    public var inputSide: Int? { preprocessing.inputSide }
+    public var inputSide: Int? { backbone.preprocessing.inputSide }
 
     /// Pillow's resize (and centre crop), then / 255; the ImageNet normalisation is part of
     /// the differentiated function.
     public func inputImages(_ stimulus: Stimulus) throws -> Tensor {
-        try ImageResize.toFloat(preprocessing.resized(stimulus))
+        try ImageResize.toFloat(backbone.preprocessing.resized(stimulus))
     }
 
     public func responseTarget(voxels: [Int]?) throws -> any ResponseTarget {
-        try LinearReadoutTarget(backbone: backbone, node: "flatten", readout: readout.linear, voxels: checkedVoxels(voxels),
-                                preprocessing: preprocessing, inputSide: inputSide)
+        try LinearReadoutTarget(backbone: backbone.network, node: "flatten", readout: readout.linear, voxels: checkedVoxels(voxels),
+                                preprocessing: backbone.preprocessing, inputSide: inputSide)
     }
 }
 
@@ -59,7 +59,9 @@ struct LinearReadoutTarget: ResponseTarget {
         }
         let f = features.floats, width = meanWeight.count
         return f.withUnsafeBufferPointer { fp in
-            (0..<features.shape[0]).map { b in LogActivation.dot(fp.baseAddress! + b * width, meanWeight, count: width) + meanBias }
+            (0..<features.shape[0]).map { b in
+                (0..<width).reduce(Float(0)) { $0 + fp[b * width + $1] * meanWeight[$1] } + meanBias
+            }
         }
     }
 

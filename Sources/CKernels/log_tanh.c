@@ -81,10 +81,22 @@ static inline float log_tanh(float x) {
 
 float berg_log_tanh(float x) { return log_tanh(x); }
 
+/// nl′(x) = |tanh x| / (1 + |x|) + log(1 + |x|) · (1 − tanh² x), from the same log and tanh as
+/// nl, and 0 at x = 0 as PyTorch differentiates |x| there.
+static inline float log_tanh_slope(float x) {
+    float a = from_bits(bits(x) & 0x7FFFFFFFu);
+    float t = tanh_with_magnitude(x, a), l = log_from_one(1 + a);
+    return from_bits(bits(t) & 0x7FFFFFFFu) / (1 + a) + l * (1 - t * t);
+}
+
+float berg_log_tanh_slope(float x) { return log_tanh_slope(x); }
+
 // Each loop is compiled three times (AVX-512, AVX2, baseline) and picked per call from the CPU's
 // features: a plain branch rather than an ifunc, whose resolver would run before sanitizers
 // (make test-tsan) are set up.
 #define BERG_ARRAY_LOOP for (long i = 0; i < count; i++) out[i] = log_tanh(x[i]);
+
+#define BERG_SLOPE_LOOP for (long i = 0; i < count; i++) out[i] = log_tanh_slope(x[i]);
 
 #define BERG_DOT_LOOP                                                                   \
     float s[16] = {0};                                                                  \
@@ -101,12 +113,15 @@ float berg_log_tanh(float x) { return log_tanh(x); }
 
 static void array_baseline(const float *x, float *out, long count) { BERG_ARRAY_LOOP }
 static float dot_baseline(const float *x, const float *w, long count) { BERG_DOT_LOOP }
+static void slope_baseline(const float *x, float *out, long count) { BERG_SLOPE_LOOP }
 
 #ifdef BERG_X86
 __attribute__((target("avx512f"))) static void array_avx512(const float *x, float *out, long count) { BERG_ARRAY_LOOP }
 __attribute__((target("avx2"))) static void array_avx2(const float *x, float *out, long count) { BERG_ARRAY_LOOP }
 __attribute__((target("avx512f"))) static float dot_avx512(const float *x, const float *w, long count) { BERG_DOT_LOOP }
 __attribute__((target("avx2"))) static float dot_avx2(const float *x, const float *w, long count) { BERG_DOT_LOOP }
+__attribute__((target("avx512f"))) static void slope_avx512(const float *x, float *out, long count) { BERG_SLOPE_LOOP }
+__attribute__((target("avx2"))) static void slope_avx2(const float *x, float *out, long count) { BERG_SLOPE_LOOP }
 
 /// 2: AVX-512, 1: AVX2, 0: neither.
 static int vector_level(void) {
@@ -133,4 +148,14 @@ float berg_log_tanh_dot(const float *x, const float *w, long count) {
     }
 #endif
     return dot_baseline(x, w, count);
+}
+
+void berg_log_tanh_slope_array(const float *x, float *out, long count) {
+#ifdef BERG_X86
+    switch (vector_level()) {
+    case 2: slope_avx512(x, out, count); return;
+    case 1: slope_avx2(x, out, count); return;
+    }
+#endif
+    slope_baseline(x, out, count);
 }

@@ -57,7 +57,7 @@ struct AttributeCommand: ParsableCommand {
     func run() throws {
         try compute.apply()
         let berg = try store.makeBERG(registries: registry, modelID: model.modelID)
-        let job = AttributeJob(modelID: model.modelID, subject: Subject(model.subject), selection: try model.selection,
+        let job = AttributeJob(modelID: model.modelID, subject: try berg.subject(model.subject, for: model.modelID, options: [:]), selection: try model.selection,
                                device: compute.device, voxels: target.voxels, input: input, output: output,
                                picture: picture, steps: steps, method: method, baseline: baseline)
         let progress = try ProgressDisplay.fromEnvironment()

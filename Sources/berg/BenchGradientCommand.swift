@@ -31,7 +31,7 @@ struct BenchGradientCommand: ParsableCommand {
     func run() throws {
         try compute.apply()
         let berg = try store.makeBERG(registries: registry, modelID: model.modelID)
-        let report = try berg.benchInputGradient(model.modelID, subject: Subject(model.subject), selection: try model.selection,
+        let report = try berg.benchInputGradient(model.modelID, subject: try berg.subject(model.subject, for: model.modelID, options: [:]), selection: try model.selection,
                                                  batch: batch, repeats: repeats)
         writeStdout(report + "\n")
     }

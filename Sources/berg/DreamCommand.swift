@@ -47,7 +47,7 @@ struct DreamCommand: ParsableCommand {
     func run() throws {
         try compute.apply()
         let berg = try store.makeBERG(registries: registry, modelID: model.modelID)
-        let job = DreamJob(modelID: model.modelID, subject: Subject(model.subject), selection: try model.selection,
+        let job = DreamJob(modelID: model.modelID, subject: try berg.subject(model.subject, for: model.modelID, options: [:]), selection: try model.selection,
                            device: compute.device, voxels: target.voxels, settings: settings, output: output, trace: trace)
         let progress = try ProgressDisplay.fromEnvironment()
         let result = try berg.run(job, progress: progress)

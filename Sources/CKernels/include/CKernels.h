@@ -15,4 +15,10 @@ void berg_log_tanh_array(const float *x, float *out, long count);
 /// Σ nl(x[i]) · w[i] over i < count, in 16 partial sums added in a fixed order.
 float berg_log_tanh_dot(const float *x, const float *w, long count);
 
+/// nl′(x) = |tanh x| / (1 + |x|) + log(1 + |x|) · (1 − tanh² x), 0 at x = 0.
+float berg_log_tanh_slope(float x);
+
+/// out[i] = nl′(x[i]) for i < count; out may be x itself.
+void berg_log_tanh_slope_array(const float *x, float *out, long count);
+
 #endif
