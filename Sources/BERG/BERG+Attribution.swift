@@ -2,6 +2,7 @@ import BERGCompute
 import BERGCore
 import BERGFormats
 import BERGModels
+import BERGRegistry
 import Foundation
 
 /// One `berg attribute` run: integrated gradients of a model's mean response over some voxels,
@@ -70,10 +71,7 @@ extension BERG {
     /// (the kinds `fwrf`, `img2fmri` and `css_prf`).
     public func getDifferentiableModel(_ id: String, subject: Subject, selection: Selection = [:],
                                        options: EncodingOptions = [:], device: Device = .auto) throws -> any DifferentiableEncodingModel {
-        let manifest = try registry.manifest(id)
-        guard BERG.differentiableKinds.contains(manifest.encoder.kind) else {
-            throw BERGError.invalidArgument(name: "model", value: id, message: "its kind '\(manifest.encoder.kind)' has no input gradients; attribution and dreams work with the kinds \(BERG.differentiableKinds.joined(separator: ", ")) (models: \(try differentiableModelIDs().joined(separator: ", ")))")
-        }
+        try checkHasInputGradients(id)
         let model = try getEncodingModel(id, subject: subject, selection: selection, options: options, device: device)
         guard let differentiable = model as? any DifferentiableEncodingModel else {
             throw BERGError.invalidArgument(name: "model", value: id, message: "this build of its kind has no input gradients")
@@ -81,12 +79,29 @@ extension BERG {
         return differentiable
     }
 
-    /// Encoder kinds whose models give input gradients.
-    public static let differentiableKinds = ["css_prf", "fwrf", "img2fmri"]
+    /// Encoder kinds whose models give input gradients (`feature-linear` ones on the
+    /// ResNet-18 and AlexNet backbones only).
+    public static let differentiableKinds = ["css_prf", "feature-linear", "fwrf", "img2fmri"]
 
-    /// The registry's models whose kind gives input gradients.
+    /// The registry's models that give input gradients.
     public func differentiableModelIDs() throws -> [String] {
-        try listModels().filter { BERG.differentiableKinds.contains(try registry.manifest($0).encoder.kind) }
+        try listModels().filter { BERG.hasInputGradients(try registry.manifest($0)) }
+    }
+
+    static func hasInputGradients(_ manifest: Manifest) -> Bool {
+        guard BERG.differentiableKinds.contains(manifest.encoder.kind) else { return false }
+        return manifest.encoder.kind != FeatureLinearEncoder.kind.name || FeatureLinearEncoder.hasInputGradients(manifest)
+    }
+
+    /// Throws a usage error naming the models that have input gradients when `id` has none.
+    func checkHasInputGradients(_ id: String) throws {
+        let manifest = try registry.manifest(id)
+        guard BERG.hasInputGradients(manifest) else {
+            let why = BERG.differentiableKinds.contains(manifest.encoder.kind)
+                ? "its network has no input gradients (feature-linear models on \(FeatureLinearEncoder.differentiableNetworks.joined(separator: " or ")) have them)"
+                : "its kind '\(manifest.encoder.kind)' has no input gradients"
+            throw BERGError.invalidArgument(name: "model", value: id, message: "\(why); attribution and dreams work with \(try differentiableModelIDs().joined(separator: ", ")) and models of the kinds \(BERG.differentiableKinds.joined(separator: ", "))")
+        }
     }
 
     /// Checks an attribution job before any work: the model, subject, selection and options;
@@ -203,11 +218,8 @@ extension BERG {
     /// The checks an explanation (attribution or dream) shares: the model's kind has gradients,
     /// and the subject, selection and options are valid.
     func checkExplanation(modelID: String, subject: Subject, selection: Selection, options: EncodingOptions, device: Device) throws {
-        let manifest = try registry.manifest(modelID)
         _ = try prepare(modelID, subject: subject, selection: selection, options: options, device: device)
-        guard BERG.differentiableKinds.contains(manifest.encoder.kind) else {
-            throw BERGError.invalidArgument(name: "model", value: modelID, message: "its kind '\(manifest.encoder.kind)' has no input gradients; attribution and dreams work with \(try differentiableModelIDs().joined(separator: ", "))")
-        }
+        try checkHasInputGradients(modelID)
     }
 
     /// Outputs that name different files, in writable folders, none of them a folder.
