@@ -7,9 +7,9 @@ import BERGRegistry
 ///
 /// **The input** is the float image [N, 3, S, S] in [0, 1] at the model's own input size,
 /// after its square crop, resize and centre crop and before its normalisation: 227 × 227 for
-/// `fmri-nsd-fwrf`, 224 × 224 for the torchvision backbones (`img2fmri-bold5000`), and the
-/// square-cropped image at its own size for pRF models, which take any size. Gradients and
-/// attributions are with respect to that image.
+/// `fmri-nsd-fwrf`, 224 × 224 for the torchvision backbones (`img2fmri-bold5000`, feature-linear
+/// models on AlexNet or ResNet-18), and the square-cropped image at its own size for pRF
+/// models, which take any size. Gradients and attributions are with respect to that image.
 public protocol DifferentiableEncodingModel: EncodingModel {
     /// Responses per image: the columns of `encode`'s output, which `voxels` index.
     var responseCount: Int { get }

@@ -20,8 +20,9 @@ struct AttributeCommand: ParsableCommand {
         gradients exactly as captum computes IntegratedGradients(f).attribute(x, baselines, \
         n_steps=--steps, method=--method), with respect to the model's input image: float RGB \
         in [0, 1] at the model's input size, after its resize and crop and before its \
-        normalisation (227×227 for fmri-nsd-fwrf, 224×224 for img2fmri-bold5000, the \
-        square-cropped image itself for pRF models). The baseline is black (zeros) or an image \
+        normalisation (227×227 for fmri-nsd-fwrf, 224×224 for img2fmri-bold5000 and \
+        feature-linear models on AlexNet or ResNet-18, the square-cropped image itself for pRF \
+        models). The baseline is black (zeros) or an image \
         prepared the same way.
 
         --output .npy holds float32 [N, 3, H, W], raw; .h5 adds the targets, their sums and \
