@@ -3,7 +3,7 @@ BERG_DEBUG = .build/debug/berg
 BERG_RELEASE = .build/release/berg
 SITE_DIR ?= out/site
 
-.PHONY: deps build release test test-tsan test-network test-external-kind test-reference test-browser test-slurm demo registry registry-checks cards readme site clean
+.PHONY: deps build release test test-tsan test-network test-external-kind test-reference test-browser test-slurm demo dreams registry registry-checks cards readme site clean
 
 # System libraries (apt-get; does nothing when they are present).
 deps:
@@ -78,6 +78,16 @@ demo: release
 	$(BERG_RELEASE) encode fmri-kay2013-css_prf --subject 1 --roi V1 \
 		--input out/demo/stimuli --output out/demo/v1.npy
 	@echo "demo: responses in out/demo/v1.h5 and out/demo/v1.npy, picture in out/demo/v1.png"
+
+# The README's dreams of three fmri-nsd-fwrf ROIs, on the tests' random fixture weights in
+# BERG's layout (Tools/reference/make_attribution_fixtures.py), with lucent's default settings.
+dreams: release
+	rm -rf .build/dream-fixture && mkdir -p .build/dream-fixture docs/dreams
+	tar -xJf Tests/BERGModelsTests/Fixtures/attribution/berg_dir.tar.xz -C .build/dream-fixture
+	for roi in V1 FFA-1 PPA; do \
+		$(BERG_RELEASE) dream fmri-nsd-fwrf --subject 1 --roi $$roi --berg-dir .build/dream-fixture/berg_dir \
+			--output docs/dreams/$$roi.png --trace docs/dreams/$$roi.csv || exit 1; \
+	done
 
 # After adding or changing a manifest in registry/: re-embed it, re-render cards and the README table.
 registry:

@@ -80,8 +80,7 @@ extension FWRFReadout {
                         let c = self.channelCounts[k], s = self.spatialSizes[k], columns = count * c
                         let mapOffset = first * c * s, size = count * c * s
                         maps[k].withUnsafeBufferPointer { fp in
-                            LogActivation.apply(fp.baseAddress! + mapOffset, activated, count: size)
-                            LogActivation.slopes(fp.baseAddress! + mapOffset, slopes, count: size)
+                            LogActivation.valuesAndSlopes(fp.baseAddress! + mapOffset, value: activated, slope: slopes, count: size)
                         }
                         let dA = output.p + mapStarts[k] + mapOffset
                         fields[k].withUnsafeBufferPointer { gp in
@@ -129,10 +128,10 @@ extension FWRFReadout {
                 let w = weights + v * weightStride
                 for b in 0..<images {
                     let p = phi + (v * images + b) * c
-                    // The forward's own kernel, so that the sums equal the encoder's responses bit for bit.
-                    sums[v * sumStride + b] += LogActivation.weightedSum(p, w, count: c)
-                    LogActivation.slopes(p, slope, count: c)
-                    for j in 0..<c { p[j] = w[j] * slope[j] }
+                    // The forward's sums bit for bit (so that they equal the encoder's responses),
+                    // and w · nl′(φ) from the same log and tanh.
+                    sums[v * sumStride + b] += LogActivation.weightedSumAndSlopes(p, w, out: slope, count: c)
+                    p.update(from: slope, count: c)
                 }
             }
         }
@@ -144,8 +143,15 @@ extension LogActivation {
     /// differentiates |x| there.
     public static func slope(_ x: Float) -> Float { berg_log_tanh_slope(x) }
 
-    /// out[i] = nl′(x[i]); out may be x itself.
-    static func slopes(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
-        berg_log_tanh_slope_array(x, out, count)
+    /// value[i] = nl(x[i]) (`apply`'s bits) and slope[i] = nl′(x[i]) from one log and one tanh;
+    /// the three must not overlap.
+    static func valuesAndSlopes(_ x: UnsafePointer<Float>, value: UnsafeMutablePointer<Float>, slope: UnsafeMutablePointer<Float>, count: Int) {
+        berg_log_tanh_value_slope_array(x, value, slope, count)
+    }
+
+    /// `weightedSum(x, w)` bit for bit, and out[i] = w[i] · nl′(x[i]) in the same pass; out
+    /// must not overlap x or w.
+    static func weightedSumAndSlopes(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int) -> Float {
+        berg_log_tanh_dot_slope(x, w, out, count)
     }
 }

@@ -81,22 +81,50 @@ static inline float log_tanh(float x) {
 
 float berg_log_tanh(float x) { return log_tanh(x); }
 
-/// nl′(x) = |tanh x| / (1 + |x|) + log(1 + |x|) · (1 − tanh² x), from the same log and tanh as
-/// nl, and 0 at x = 0 as PyTorch differentiates |x| there.
-static inline float log_tanh_slope(float x) {
+/// nl(x) and nl′(x) = |tanh x| / (1 + |x|) + log(1 + |x|) · (1 − tanh² x) from one log and one
+/// tanh; the value has log_tanh's bits (the same product), and nl′(0) = 0 as PyTorch
+/// differentiates |x| there.
+static inline void log_tanh_value_slope(float x, float *value, float *slope) {
     float a = from_bits(bits(x) & 0x7FFFFFFFu);
     float t = tanh_with_magnitude(x, a), l = log_from_one(1 + a);
-    return from_bits(bits(t) & 0x7FFFFFFFu) / (1 + a) + l * (1 - t * t);
+    *value = l * t;
+    *slope = from_bits(bits(t) & 0x7FFFFFFFu) / (1 + a) + l * (1 - t * t);
 }
 
-float berg_log_tanh_slope(float x) { return log_tanh_slope(x); }
+float berg_log_tanh_slope(float x) {
+    float value, slope;
+    log_tanh_value_slope(x, &value, &slope);
+    return slope;
+}
 
 // Each loop is compiled three times (AVX-512, AVX2, baseline) and picked per call from the CPU's
 // features: a plain branch rather than an ifunc, whose resolver would run before sanitizers
 // (make test-tsan) are set up.
 #define BERG_ARRAY_LOOP for (long i = 0; i < count; i++) out[i] = log_tanh(x[i]);
 
-#define BERG_SLOPE_LOOP for (long i = 0; i < count; i++) out[i] = log_tanh_slope(x[i]);
+#define BERG_VALUE_SLOPE_LOOP for (long i = 0; i < count; i++) log_tanh_value_slope(x[i], &value[i], &slope[i]);
+
+/* BERG_DOT_LOOP's sums (the same partial sums in the same order), and out[i] = w[i] · nl′(x[i]). */
+#define BERG_DOT_SLOPE_LOOP                                                             \
+    float s[16] = {0};                                                                  \
+    long i = 0;                                                                         \
+    float v, d;                                                                         \
+    for (; i + 16 <= count; i += 16) {                                                  \
+        for (int j = 0; j < 16; j++) {                                                  \
+            log_tanh_value_slope(x[i + j], &v, &d);                                     \
+            s[j] += v * w[i + j];                                                       \
+            out[i + j] = w[i + j] * d;                                                  \
+        }                                                                               \
+    }                                                                                   \
+    for (int j = 0; i + j < count; j++) {                                               \
+        log_tanh_value_slope(x[i + j], &v, &d);                                         \
+        s[j] += v * w[i + j];                                                           \
+        out[i + j] = w[i + j] * d;                                                      \
+    }                                                                                   \
+    for (int half = 8; half >= 1; half /= 2) {                                          \
+        for (int j = 0; j < half; j++) s[j] += s[j + half];                             \
+    }                                                                                   \
+    return s[0];
 
 #define BERG_DOT_LOOP                                                                   \
     float s[16] = {0};                                                                  \
@@ -113,15 +141,18 @@ float berg_log_tanh_slope(float x) { return log_tanh_slope(x); }
 
 static void array_baseline(const float *x, float *out, long count) { BERG_ARRAY_LOOP }
 static float dot_baseline(const float *x, const float *w, long count) { BERG_DOT_LOOP }
-static void slope_baseline(const float *x, float *out, long count) { BERG_SLOPE_LOOP }
+static void value_slope_baseline(const float *restrict x, float *restrict value, float *restrict slope, long count) { BERG_VALUE_SLOPE_LOOP }
+static float dot_slope_baseline(const float *restrict x, const float *restrict w, float *restrict out, long count) { BERG_DOT_SLOPE_LOOP }
 
 #ifdef BERG_X86
 __attribute__((target("avx512f"))) static void array_avx512(const float *x, float *out, long count) { BERG_ARRAY_LOOP }
 __attribute__((target("avx2"))) static void array_avx2(const float *x, float *out, long count) { BERG_ARRAY_LOOP }
 __attribute__((target("avx512f"))) static float dot_avx512(const float *x, const float *w, long count) { BERG_DOT_LOOP }
 __attribute__((target("avx2"))) static float dot_avx2(const float *x, const float *w, long count) { BERG_DOT_LOOP }
-__attribute__((target("avx512f"))) static void slope_avx512(const float *x, float *out, long count) { BERG_SLOPE_LOOP }
-__attribute__((target("avx2"))) static void slope_avx2(const float *x, float *out, long count) { BERG_SLOPE_LOOP }
+__attribute__((target("avx512f"))) static void value_slope_avx512(const float *restrict x, float *restrict value, float *restrict slope, long count) { BERG_VALUE_SLOPE_LOOP }
+__attribute__((target("avx2"))) static void value_slope_avx2(const float *restrict x, float *restrict value, float *restrict slope, long count) { BERG_VALUE_SLOPE_LOOP }
+__attribute__((target("avx512f"))) static float dot_slope_avx512(const float *restrict x, const float *restrict w, float *restrict out, long count) { BERG_DOT_SLOPE_LOOP }
+__attribute__((target("avx2"))) static float dot_slope_avx2(const float *restrict x, const float *restrict w, float *restrict out, long count) { BERG_DOT_SLOPE_LOOP }
 
 /// 2: AVX-512, 1: AVX2, 0: neither.
 static int vector_level(void) {
@@ -150,12 +181,23 @@ float berg_log_tanh_dot(const float *x, const float *w, long count) {
     return dot_baseline(x, w, count);
 }
 
-void berg_log_tanh_slope_array(const float *x, float *out, long count) {
+
+void berg_log_tanh_value_slope_array(const float *x, float *value, float *slope, long count) {
 #ifdef BERG_X86
     switch (vector_level()) {
-    case 2: slope_avx512(x, out, count); return;
-    case 1: slope_avx2(x, out, count); return;
+    case 2: value_slope_avx512(x, value, slope, count); return;
+    case 1: value_slope_avx2(x, value, slope, count); return;
     }
 #endif
-    slope_baseline(x, out, count);
+    value_slope_baseline(x, value, slope, count);
+}
+
+float berg_log_tanh_dot_slope(const float *x, const float *w, float *out, long count) {
+#ifdef BERG_X86
+    switch (vector_level()) {
+    case 2: return dot_slope_avx512(x, w, out, count);
+    case 1: return dot_slope_avx2(x, w, out, count);
+    }
+#endif
+    return dot_slope_baseline(x, w, out, count);
 }

@@ -34,4 +34,24 @@ final class FWRFReadoutGradientTests: XCTestCase {
         for (g, d) in zip(gradients, directions) { for (a, b) in zip(g.floats, d) { analytic += Double(a) * Double(b) } }
         XCTAssertEqual(numeric, analytic, accuracy: 2e-3 * max(1, abs(analytic)))
     }
+
+    /// The fused kernels of the backward pass give the forward's bits: nl(x) as `apply` and
+    /// Σ nl(x)·w as `weightedSum` (so the gradient target equals the encoder), and nl′(x) as
+    /// the scalar `slope`, at lengths around the 16-wide partial sums.
+    func testFusedKernelsGiveTheForwardsBits() {
+        var generator = SeededGenerator(seed: 4)
+        for count in [1, 15, 16, 17, 100, 1000] {
+            let x = (0..<count).map { i in i == 0 ? 0 : Float(generator.nextGaussian()) * 3 }
+            let w = (0..<count).map { _ in Float(generator.nextGaussian()) }
+            var value = [Float](repeating: 0, count: count), slope = value, applied = value, weighted = value
+            LogActivation.valuesAndSlopes(x, value: &value, slope: &slope, count: count)
+            LogActivation.apply(x, &applied, count: count)
+            XCTAssertEqual(value, applied, "count \(count)")
+            XCTAssertEqual(slope, x.map(LogActivation.slope), "count \(count)")
+            XCTAssertEqual(slope[0], 0, "nl′(0) = 0 as PyTorch")
+            let sum = LogActivation.weightedSumAndSlopes(x, w, out: &weighted, count: count)
+            XCTAssertEqual(sum.bitPattern, LogActivation.weightedSum(x, w, count: count).bitPattern, "count \(count)")
+            XCTAssertEqual(weighted, zip(w, slope).map { $0 * $1 }, "count \(count)")
+        }
+    }
 }
