@@ -360,6 +360,11 @@ extension CLITests {
                     mentioning: "registry name 'bad name'")
         assertFails(try berg("registry", "add", "lab", work.appendingPathComponent("nowhere").path, environment: environment), status: 2,
                     mentioning: "no such file or folder")
+        var offline = environment
+        offline["BERG_OFFLINE"] = "1"
+        let notCached = try berg("registry", "add", "lab", "https://lab.example.org/berg/index.yaml", environment: offline)
+        assertFails(notCached, status: 1, mentioning: "has not been fetched into the cache yet; unset BERG_OFFLINE")
+        XCTAssertFalse(notCached.stderr.contains("--artifact"), "no advice that registry add cannot take: \(notCached.stderr)")
         assertFails(try berg("verify", "fmri-nsd-fwrf", environment: environment), status: 1, mentioning: "has no reproducibility check")
         assertFails(try berg("verify", "nope", environment: environment), status: 2, mentioning: "Unknown model 'nope'")
     }
