@@ -24,13 +24,15 @@ extension BERG {
                                     options: options, device: device)
     }
 
-    /// The subject a run uses: `given`, or, when the options make the subject irrelevant
-    /// (img2fmri's `space=mni` averages every subject), the model's first subject. Without
-    /// either, an error that lists the valid subjects.
+    /// The subject a run uses: `given`; the only one, for a model that declares one (such as
+    /// a `berg fit` package, run as `berg encode ID --registry OUT/model --input …`); or, when
+    /// the options make the subject irrelevant (img2fmri's `space=mni` averages every
+    /// subject), the model's first subject. Otherwise, an error that lists the valid subjects.
     public func subject(_ given: Int?, for id: String, options: EncodingOptions) throws -> Subject {
         let manifest = try registry.manifest(id)
         let subjects = manifest.parameters.subject.validStrings
         if let given { return Subject(given) }
+        if subjects.count == 1, let only = Int(subjects[0]) { return Subject(only) }
         if options["space"] == .string("mni"), let first = subjects.compactMap(Int.init).first { return Subject(first) }
         throw BERGError.invalidArgument(name: "subject", value: "", message: "\(id) needs a subject: one of \(subjects.joined(separator: ", "))")
     }

@@ -215,10 +215,14 @@ extension BERG {
             throw BERGError.invalidManifest(file: package.appendingPathComponent("manifest.yaml").path, keyPath: "artifacts.\(artifact.name).path",
                                             message: "a package's local artifact names its file with a path relative to the folder")
         }
-        let url = versionBase + BERG.urlPath(template)
+        let url = versionBase + BERG.urlPath(BERG.publishedTemplate(template))
         var files: [String: FileChecksum] = [:]
         for file in try packageFiles(artifact, of: manifest, package: package) {
-            let source = package.appendingPathComponent(file.relative)
+            let source = file.source
+            guard !FileManager.default.fileExists(atPath: stage.appendingPathComponent(file.relative).path) else {
+                throw BERGError.invalidManifest(file: package.appendingPathComponent("manifest.yaml").path, keyPath: "artifacts.\(artifact.name).path",
+                                                message: "two artifacts would both be published as '\(file.relative)'; give the files different names")
+            }
             try BERG.copy(source, to: stage.appendingPathComponent(file.relative))
             let checksum = try BERG.checksum(of: source)
             if let expected = artifact.sha256, !artifact.isTemplate, expected.lowercased() != checksum.sha256 {
@@ -240,27 +244,43 @@ extension BERG {
         return published
     }
 
+    /// Where a `local` artifact's files go in the published version: the path relative to the
+    /// package, or for a file named by an absolute path (`berg fit` names a backbone given with
+    /// `--weights` so), its file name.
+    static func publishedTemplate(_ template: String) -> String {
+        template.hasPrefix("/") ? (template as NSString).lastPathComponent : template
+    }
+
     /// The files a `local` artifact of a package names, for every subject and selection it
-    /// applies to, each once, checked to be inside the package and present.
+    /// applies to, each once, checked to be present and (unless named by an absolute path)
+    /// inside the package: where each is now, and its path in the published version.
     private func packageFiles(_ artifact: Artifact, of manifest: Manifest, package: URL)
-        throws -> [(relative: String, subject: Subject, selection: Selection)] {
+        throws -> [(source: URL, relative: String, subject: Subject, selection: Selection)] {
         guard artifact.source == .local, let template = artifact.path else { return [] }
-        var files: [(relative: String, subject: Subject, selection: Selection)] = []
+        let manifestFile = package.appendingPathComponent("manifest.yaml").path
+        let absolute = template.hasPrefix("/")
+        if absolute, (template as NSString).deletingLastPathComponent.contains("{") {
+            throw BERGError.invalidManifest(file: manifestFile, keyPath: "artifacts.\(artifact.name).path",
+                                            message: "'\(template)' has placeholders in its folder; put the files in the package folder and name them by relative paths")
+        }
+        var files: [(source: URL, relative: String, subject: Subject, selection: Selection)] = []
         var seen = Set<String>()
         for subject in manifest.subjects {
             for selection in manifest.allSelections where artifact.applies(to: selection) {
                 let resolved = (try? registry.resolve(manifest, subject: subject, selection: selection)) ?? selection
-                let relative = Manifest.expand(template, subject: subject, selection: resolved)
+                let path = Manifest.expand(template, subject: subject, selection: resolved)
+                let relative = Manifest.expand(BERG.publishedTemplate(template), subject: subject, selection: resolved)
                 guard !relative.contains("{"), seen.insert(relative).inserted else { continue }
                 guard PublishedIndex.isPlainRelativePath(relative) else {
-                    throw BERGError.invalidManifest(file: package.appendingPathComponent("manifest.yaml").path, keyPath: "artifacts.\(artifact.name).path",
+                    throw BERGError.invalidManifest(file: manifestFile, keyPath: "artifacts.\(artifact.name).path",
                                                     message: "'\(relative)' must be a path inside the package folder, without '..'")
                 }
-                guard FileManager.default.fileExists(atPath: package.appendingPathComponent(relative).path) else {
-                    throw BERGError.fileNotFound(path: package.appendingPathComponent(relative).path,
+                let source = absolute ? URL(fileURLWithPath: path) : package.appendingPathComponent(relative)
+                guard FileManager.default.fileExists(atPath: source.path) else {
+                    throw BERGError.fileNotFound(path: source.path,
                                                  hint: "artifact '\(artifact.name)' of \(manifest.modelID) names it for subject \(subject) \(resolved); a package holds every file its manifest names")
                 }
-                files.append((relative, subject, resolved))
+                files.append((source, relative, subject, resolved))
             }
         }
         return files
@@ -271,7 +291,7 @@ extension BERG {
         for artifact in manifest.artifacts {
             for file in try packageFiles(artifact, of: manifest, package: package) {
                 let published = folder.appendingPathComponent(file.relative)
-                guard FileManager.default.contentsEqual(atPath: package.appendingPathComponent(file.relative).path, andPath: published.path) else {
+                guard FileManager.default.contentsEqual(atPath: file.source.path, andPath: published.path) else {
                     throw BERG.changedVersion(path: published.path, name: file.relative, id: manifest.modelID, version: manifest.version,
                                               change: FileManager.default.fileExists(atPath: published.path) ? "change" : "be added")
                 }

@@ -124,7 +124,7 @@ extension BERG {
             download: BERG.downloadSummary(m, builtIn: entry.source == BERG.builtInSource),
             source: entry.source, cardMarkdown: card,
             selection: spec.orderedKeys.compactMap { key in
-                spec.properties[key].map { .init(key: key, values: $0.validStrings.joined(separator: ", "), defaultValue: $0.default?.string ?? "—",
+                spec.properties[key].map { .init(key: key, values: $0.validValuesText, defaultValue: $0.default?.string ?? "—",
                                                  description: $0.description ?? "") }
             },
             selectionRequired: spec.required, files: siteFiles(m), commands: commands.joined(separator: "\n"), swiftCode: swift,
@@ -208,7 +208,7 @@ extension BERG {
     /// `roi: V1, V2; hemisphere: lh, rh`.
     static func selectionSummary(_ m: Manifest) -> String {
         m.parameters.selection.orderedKeys.map { key in
-            "\(key): \(m.parameters.selection.properties[key]?.validStrings.joined(separator: ", ") ?? "")"
+            "\(key): \(m.parameters.selection.properties[key]?.validValuesText ?? "")"
         }.joined(separator: "; ")
     }
 

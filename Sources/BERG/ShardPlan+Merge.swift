@@ -3,7 +3,8 @@ import BERGFormats
 import Foundation
 
 /// `berg merge`: every shard checked, then each (subject, selection)'s shards joined in input
-/// order. The response arrays are the shards' float32 rows, copied bit for bit.
+/// order. The response arrays are the shards' float32 rows, copied bit for bit; the units'
+/// labels (an EEG model's `ch_names` and `times`) are kept.
 extension ShardPlan {
     /// Why the shards cannot be merged yet, one line per problem: a missing shard, a shard
     /// from another plan or with the wrong number of rows, or shards of one output whose
@@ -99,7 +100,8 @@ extension ShardPlan {
                     ? [("responses", "responses")] : try file.children(of: "responses").map { ($0, "responses/\($0)") }
                 var responses: [String: Tensor] = [:]
                 for (name, path) in datasets { responses[name] = try file.read(path) }
-                try sink.append(EncodingResult(responses: responses, metadata: Metadata()))
+                // The units' labels (an EEG model's ch_names and times), the same in every shard.
+                try sink.append(EncodingResult(responses: responses, metadata: Metadata(), labels: try ResultWriter.readLabels(file)))
                 names += try file.exists("stimulus_names") ? file.readStrings("stimulus_names") : []
                 if case .string(let crop)? = try? file.attribute("stimulus_crop") { crops.append(crop) }
                 if task.shard == 1 {

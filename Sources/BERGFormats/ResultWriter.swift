@@ -71,6 +71,25 @@ public enum ResultWriter {
         HDF5ResultWriter(file: file, group: group, count: count, attributes: attributes, includeMetadata: includeMetadata)
     }
 
+    /// The labels of the selected units in an `.h5` result (or in `group` of one), as the
+    /// layout above puts them beside the responses: every dataset or group there but
+    /// `responses`, `stimulus_names` and `metadata`. Empty for a model without labels.
+    public static func readLabels(_ file: HDF5File, group: String = "") throws -> Metadata {
+        try HDF5File.locked {
+            let prefix = group.isEmpty ? "/" : group + "/"
+            var labels = Metadata()
+            for child in try file.children(of: group.isEmpty ? "/" : group)
+            where !["responses", "stimulus_names", "metadata"].contains(child) {
+                switch try file.kind(of: prefix + child) {
+                case .dataset: labels[child] = try file.readValue(prefix + child)
+                case .group: labels[child] = .group(try file.readMetadata(at: prefix + child, depth: 1))
+                case .other: continue
+                }
+            }
+            return labels
+        }
+    }
+
     /// The root attributes of a result file, from the run's metadata: model id, subject (an
     /// integer, as in `metadata/subject`), selection (`key=value,…`), BERG version, and how the
     /// images were cropped.

@@ -86,7 +86,7 @@ public struct PublishedIndexReader {
         let cached = store.home.appendingPathComponent(location.cacheFolder + "/index.yaml")
         if store.options.offline {
             guard FileManager.default.fileExists(atPath: cached.path) else {
-                throw BERGError.artifactMissing(name: "index.yaml", message: "offline mode (BERG_OFFLINE) is on and the index \(location) is not in the cache at \(store.home.path); run once online (`berg registry add` fetches it)")
+                throw BERGError.fileNotFound(path: cached.path, hint: "Offline mode (BERG_OFFLINE) is on and the index \(location) has not been fetched into the cache yet; unset BERG_OFFLINE and run the command once online (`berg registry add` fetches it)")
             }
             return cached
         }
@@ -105,7 +105,7 @@ public struct PublishedIndexReader {
         let cached = store.home.appendingPathComponent(location.cacheFolder + "/" + entry.manifest)
         if FileManager.default.fileExists(atPath: cached.path) { return cached }
         guard !store.options.offline else {
-            throw BERGError.artifactMissing(name: entry.manifest, message: "offline mode (BERG_OFFLINE) is on and the manifest of \(entry.modelID) \(entry.version) is not in the cache at \(store.home.path); run once online")
+            throw BERGError.fileNotFound(path: cached.path, hint: "Offline mode (BERG_OFFLINE) is on and the manifest of \(entry.modelID) \(entry.version) from \(location) has not been fetched into the cache yet; unset BERG_OFFLINE and run the command once online")
         }
         try download(address, to: cached, store: store)
         return cached

@@ -24,7 +24,7 @@ struct ModelOptions: ParsableArguments {
 
     // Numeric options parse their next word unconditionally, so that a negative number reaches
     // its check ("must be at least 1") instead of being taken for a flag ("Missing value").
-    @Option(parsing: .unconditional, help: "The subject number (see `berg describe <id>`); img2fmri's --space mni averages all and takes none.")
+    @Option(parsing: .unconditional, help: "The subject number (see `berg describe <id>`); a model with one subject needs none, and img2fmri's --space mni averages all and takes none.")
     var subject: Int?
 
     @OptionGroup var choice: SelectionOptions

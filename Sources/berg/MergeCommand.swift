@@ -27,6 +27,12 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "One .h5 file for everything (default: one file per subject and selection in OUT).")
     var output: String?
 
+    func validate() throws {
+        if let output, !["h5", "hdf5"].contains(URL(fileURLWithPath: output).pathExtension.lowercased()) {
+            throw ValidationError("--output \(output): merged results are HDF5: name it .h5, such as merged.h5")
+        }
+    }
+
     func run() throws {
         let plan = try ShardPlan.read(self.plan)
         let problems = plan.mergeProblems()

@@ -31,6 +31,7 @@ final class SiteTests: XCTestCase {
         XCTAssertEqual(pages.count, 1 + (try berg.listModels().count))
         let index = try String(contentsOf: site.appendingPathComponent("index.html"), encoding: .utf8)
         for id in try berg.listModels() { XCTAssertTrue(index.contains("href=\"\(id)/"), id) }
+        XCTAssertTrue(index.contains("channels: any text; timepoints: any text"), "a text selection key says what it takes")
         for page in pages.map(URL.init(fileURLWithPath:)) {
             for link in try links(in: page) {
                 XCTAssertFalse(link.hasPrefix("/") || link.contains("://"), "\(page.path): \(link) is not relative")

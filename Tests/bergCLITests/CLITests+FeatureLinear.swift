@@ -1,5 +1,5 @@
 import BERG
-import BERGFormats
+@testable import BERGFormats
 import BERGStore
 import Foundation
 import XCTest
@@ -42,6 +42,42 @@ extension CLITests {
             XCTAssertTrue(gifti.contains(#"NumberOfDataArrays="2""#), side)
             XCTAssertEqual(gifti.components(separatedBy: #"Dim0="163842""#).count, 3, side)
             XCTAssertTrue(gifti.contains(#"DataType="NIFTI_TYPE_FLOAT32""#), side)
+        }
+    }
+
+    /// A two-output model's `.h5` holds `responses/lh` and `responses/rh`; vertex masks given
+    /// with --select, and the GIfTI files hold those responses at the masked vertices, NaN elsewhere.
+    func testFsaverageH5HoldsResponsesLhAndRhAndMaskedGIfTI() throws {
+        let (dir, flags, environment) = try vitBergDir()
+        let output = work.appendingPathComponent("masks.h5").path
+        let prefix = work.appendingPathComponent("masks").path
+        let run = try bergEncode(["fmri-nsd_fsaverage-vit_b_32", "--subject", "1",
+                                  "--select", "lh_vertices=\(dir.appendingPathComponent("lh_mask.npy").path)",
+                                  "--select", "rh_vertices=\(dir.appendingPathComponent("rh_mask.npy").path)",
+                                  "--input", dir.appendingPathComponent("images_320.npy").path, "--output", output, "--surface", prefix] + flags,
+                                 environment: environment)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let file = try HDF5File(path: output, mode: .read)
+        defer { try? file.close() }
+        XCTAssertEqual(try file.children(of: "responses").sorted(), ["lh", "rh"])
+        for side in ["lh", "rh"] {
+            let written = try file.read("responses/\(side)")
+            let expected = try NPYFile.read(vitFixtures.appendingPathComponent("expected/fsaverage_masks_\(side).npy").path)
+            XCTAssertEqual(written.shape, expected.shape, side)
+            let scale = expected.floats.map(abs).max() ?? 0
+            for (a, b) in zip(written.floats, expected.floats) { XCTAssertEqual(a, b, accuracy: 1e-4 * scale, side) }
+            // The surface: one array per image over all vertices, the responses where the mask is nonzero.
+            let mask = try NPYFile.read(dir.appendingPathComponent("\(side)_mask.npy").path).doubles
+            let vertices = mask.indices.filter { mask[$0] != 0 }
+            let gifti = try String(contentsOfFile: "\(prefix).\(side).func.gii", encoding: .utf8)
+            let arrays = try gifti.components(separatedBy: "<Data>").dropFirst()
+                .map { try GIfTIFile.decodeData($0.components(separatedBy: "</Data>")[0], count: 163_842) }
+            XCTAssertEqual(arrays.count, 2, side)
+            let columns = written.shape[1]
+            for (image, values) in arrays.enumerated() {
+                XCTAssertEqual(values.filter { !$0.isNaN }.count, vertices.count, side)
+                XCTAssertEqual(vertices.map { values[$0] }, Array(written.floats[image * columns ..< (image + 1) * columns]), side)
+            }
         }
     }
 

@@ -174,6 +174,12 @@ extension CLITests {
         let ours = try NPYFile.read(encoded.path).doubles
         XCTAssertEqual(ours.count, packaged.count)
         for (a, b) in zip(ours, packaged) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b))) }
+
+        // The spelling, without --subject: the package declares one subject (3), which is used.
+        let withoutSubject = work.appendingPathComponent("encoded-default-subject.npy")
+        let plain = try berg("encode", "my-alexnet-fit", "--registry", model.path, "--input", stimuli.path, "--output", withoutSubject.path)
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertEqual(try NPYFile.read(withoutSubject.path).doubles, ours)
     }
 
     func testFitUsageErrors() throws {

@@ -162,6 +162,50 @@ extension CLITests {
         assertFails(try berg("registry", "remove", "lab", environment: user), status: 2, mentioning: "no registries have been added")
     }
 
+    /// The issue's round trip from `berg fit`: a fitted feature-linear package (its backbone
+    /// named by an absolute path, as `--weights` gives it) published, served over loopback
+    /// HTTP, and used from a fresh BERG_HOME.
+    func testFittedModelPublishesAndRoundTripsOverLoopbackHTTP() throws {
+        guard try BERG().kinds.names.contains("feature-linear") else {
+            throw XCTSkip("the feature-linear encoder kind is not in this build (issue 13)")
+        }
+        let (model, stimuli, _, _, backbone) = try makeModelPackage()
+        let destination = work.appendingPathComponent("published")
+        try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)
+        let server = try StaticFileServer(serving: destination)
+        defer { server.stop() }
+        let publish = try berg("publish", model.path, "--to", destination.path, "--base-url", server.base, environment: freshHome("author"))
+        XCTAssertEqual(publish.status, 0, publish.stderr)
+        let folder = destination.appendingPathComponent("my-alexnet-fit/1.0")
+        let published = try ManifestLoader.load(contentsOf: folder.appendingPathComponent("manifest.yaml"))
+        for (name, file) in [("weights", "weights.npz"), ("backbone", "alexnet-tiny.pth")] {
+            let artifact = try XCTUnwrap(published.artifacts.first { $0.name == name })
+            XCTAssertEqual(artifact.source, .https, name)
+            XCTAssertEqual(artifact.url, "\(server.base)/my-alexnet-fit/1.0/\(file)", name)
+            XCTAssertEqual(artifact.sha256, try SHA256Hex.of(file: folder.appendingPathComponent(file)), name)
+        }
+        XCTAssertEqual(try SHA256Hex.of(file: folder.appendingPathComponent("alexnet-tiny.pth")), try SHA256Hex.of(file: URL(fileURLWithPath: backbone)))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("accuracy.png").path), "berg fit's histogram goes along")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("index.html").path), "the model's page")
+
+        let user = freshHome("user")
+        XCTAssertEqual(try berg("registry", "add", "lab", "\(server.base)/index.yaml", environment: user).status, 0)
+        XCTAssertTrue(try berg("list", environment: user).stdout.contains("my-alexnet-fit"))
+        let get = try berg("get-model", "my-alexnet-fit", "--subject", "3", environment: user)
+        XCTAssertEqual(get.status, 0, get.stderr)
+        XCTAssertTrue(get.stdout.contains("alexnet-tiny.pth") && get.stdout.contains("weights.npz"), get.stdout)
+        let viaRegistry = work.appendingPathComponent("published.npy"), direct = work.appendingPathComponent("direct.npy")
+        let encode = try berg("encode", "my-alexnet-fit", "--subject", "3", "--input", stimuli.path, "--output", viaRegistry.path, environment: user)
+        XCTAssertEqual(encode.status, 0, encode.stderr)
+        let encodeDirect = try berg("encode", "my-alexnet-fit", "--registry", model.path, "--subject", "3", "--input", stimuli.path,
+                                    "--output", direct.path, environment: freshHome("direct"))
+        XCTAssertEqual(encodeDirect.status, 0, encodeDirect.stderr)
+        XCTAssertEqual(try Data(contentsOf: viaRegistry), try Data(contentsOf: direct))
+        let verify = try berg("verify", "my-alexnet-fit", environment: user)
+        XCTAssertEqual(verify.status, 0, verify.stderr)
+        XCTAssertTrue(verify.stdout.hasPrefix("ok: my-alexnet-fit 1.0: 48 check stimuli × 1 check(s) (subject 3"), verify.stdout)
+    }
+
     func testTamperedFilesAndIndexEntriesAreRefused() throws {
         let package = try writeFWRFPackage()
         let destination = work.appendingPathComponent("published")
@@ -316,6 +360,11 @@ extension CLITests {
                     mentioning: "registry name 'bad name'")
         assertFails(try berg("registry", "add", "lab", work.appendingPathComponent("nowhere").path, environment: environment), status: 2,
                     mentioning: "no such file or folder")
+        var offline = environment
+        offline["BERG_OFFLINE"] = "1"
+        let notCached = try berg("registry", "add", "lab", "https://lab.example.org/berg/index.yaml", environment: offline)
+        assertFails(notCached, status: 1, mentioning: "has not been fetched into the cache yet; unset BERG_OFFLINE")
+        XCTAssertFalse(notCached.stderr.contains("--artifact"), "no advice that registry add cannot take: \(notCached.stderr)")
         assertFails(try berg("verify", "fmri-nsd-fwrf", environment: environment), status: 1, mentioning: "has no reproducibility check")
         assertFails(try berg("verify", "nope", environment: environment), status: 2, mentioning: "Unknown model 'nope'")
     }

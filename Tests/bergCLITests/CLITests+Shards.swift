@@ -259,6 +259,59 @@ extension CLITests {
     /// Many tasks of one plan at once, on one empty BERG_HOME, fetching the model from a
     /// loopback server: each file is downloaded once (the store's locks), every task succeeds,
     /// and the merge equals a single run on the fixture directory.
+    /// Shards of the ViT models: an EEG plan merges with its channel names and times, as a
+    /// single `.h5` holds them; `encode --shard` to `.npz` and `--surface` gives each shard's rows
+    /// of the single run; `berg merge` writes only `.h5` and says so.
+    func testShardsKeepLabelsAndNPZAndSurfaceShardsAreTheSingleRunsRows() throws {
+        let (dir, flags, environment) = try vitBergDir()
+        let eeg = ["eeg-things_eeg_2-vit_b_32", "--subject", "1", "--select", "channels=Oz,Cz,Fp1",
+                   "--input", dir.appendingPathComponent("images_240x300.npy").path, "--batch-size", "1"] + flags
+        let out = work.appendingPathComponent("eeg")
+        let plan = try berg(environment: environment, ["plan"] + eeg + ["--shards", "2", "--output-dir", out.path])
+        XCTAssertEqual(plan.status, 0, plan.stderr)
+        for index in ["0", "1"] { XCTAssertEqual(try berg("run-task", out.path, index, environment: environment).status, 0) }
+        let merged = work.appendingPathComponent("eeg-merged.h5").path
+        let merge = try berg("merge", out.path, "--output", merged, environment: environment)
+        XCTAssertEqual(merge.status, 0, merge.stderr)
+        let single = work.appendingPathComponent("eeg-single.h5").path
+        XCTAssertEqual(try bergEncode(eeg + ["--output", single], environment: environment).status, 0)
+        XCTAssertEqual(try responseBits(merged), try responseBits(single))
+        XCTAssertEqual(try strings(merged, "ch_names"), ["Oz", "Cz", "Fp1"])
+        let read = { (path: String) throws -> [Double] in
+            let file = try HDF5File(path: path, mode: .read)
+            defer { try? file.close() }
+            return try file.read("times").doubles
+        }
+        XCTAssertEqual(try read(merged), try read(single))
+        XCTAssertFalse(try read(merged).isEmpty)
+        assertFails(try berg("merge", out.path, "--output", work.appendingPathComponent("eeg.npz").path, environment: environment),
+                    status: 2, mentioning: "name it .h5")
+
+        // fsaverage: two shards, each to .npz and GIfTI, hold rows 0 and 1 of the single run.
+        let fsaverage = ["fmri-nsd_fsaverage-vit_b_32", "--subject", "1", "--roi", "V1v",
+                         "--input", dir.appendingPathComponent("images_256.npy").path, "--batch-size", "1"] + flags
+        func encode(_ name: String, _ extra: [String] = []) throws -> [String: Tensor] {
+            let prefix = work.appendingPathComponent(name).path
+            let run = try bergEncode(fsaverage + extra + ["--output", prefix + ".npz", "--surface", prefix], environment: environment)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            return try NPZFile.read(prefix + ".npz")
+        }
+        let whole = try encode("fs")
+        let shards = try ["1/2", "2/2"].map { try encode("fs-\($0.prefix(1))", ["--shard", $0]) }
+        for side in ["lh", "rh"] {
+            let rows = try XCTUnwrap(whole[side])
+            let width = rows.shape[1]
+            XCTAssertEqual(rows.shape[0], 2)
+            for (k, shard) in shards.enumerated() {
+                XCTAssertEqual(shard[side]?.shape, [1, width])
+                XCTAssertEqual(shard[side]?.floats.map(\.bitPattern), rows.floats[k * width ..< (k + 1) * width].map(\.bitPattern), side)
+                let gifti = try String(contentsOfFile: work.appendingPathComponent("fs-\(k + 1).\(side).func.gii").path, encoding: .utf8)
+                XCTAssertTrue(gifti.contains(#"NumberOfDataArrays="1""#), side)
+                XCTAssertTrue(gifti.contains("images_256[\(k)]"), "shard \(k + 1) names its own image")
+            }
+        }
+    }
+
     func testConcurrentTasksDownloadEachModelFileOnce() throws {
         let bergDir = try fwrfBergDir()
         let images = bergDir.appendingPathComponent("images_233.npy").path
