@@ -1,5 +1,4 @@
 import BERGCore
-import CBLAS
 
 /// The gradient of a convolution's loss with respect to its input, the weights held fixed,
 /// prepared once per layer.
@@ -95,9 +94,8 @@ public struct Conv2dInputGradient: Sendable {
                         Parallel.forEach(n) { image, slot in
                             let col = cols.p + slot * colSize
                             // [k, P] = Wᵀ [k, out] · dy [out, P]
-                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(k), Int32(outPlane), Int32(cout),
-                                        1, wPtr, Int32(k), gPtr + image * cout * outPlane, Int32(outPlane),
-                                        0, col, Int32(outPlane))
+                            GEMM.multiply(.convolution, m: k, n: outPlane, k: cout, a: wPtr, lda: k, transposeA: true,
+                                          b: gPtr + image * cout * outPlane, ldb: outPlane, c: col, ldc: outPlane)
                             self.conv.col2im(col, h: h, w: w, out: o, into: out.p + image * inSize)
                         }
                     }

@@ -1,6 +1,5 @@
 import BERGCore
 import CKernels
-import CBLAS
 import Foundation
 
 extension FWRFReadout {
@@ -89,15 +88,15 @@ extension FWRFReadout {
                                     let nv = min(block, self.voxelCount - v0)
                                     let g = gp.baseAddress! + v0 * s
                                     // φ [nv, (b,c)] = g [nv, s] · Aᵀ
-                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(nv), Int32(columns), Int32(s),
-                                                1, g, Int32(s), activated, Int32(s), 0, phi, Int32(columns))
+                                    GEMM.multiply(.fwrfReadout, m: nv, n: columns, k: s, a: g, lda: s,
+                                                  b: activated, ldb: s, transposeB: true, c: phi, ldc: columns)
                                     // Each voxel's row: its sums, then φ ← w · nl′(φ).
                                     FWRFReadout.weightedSlopes(phi, rows: nv, images: count, channels: c,
                                                                weights: wp.baseAddress! + v0 * self.featureCount + featureOffset,
                                                                weightStride: self.featureCount, sums: sums.p + v0 * batch + first, sumStride: batch)
                                     // ∂s/∂A [(b,c), s] += φᵀ [(b,c), nv] · g [nv, s]
-                                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(columns), Int32(s), Int32(nv),
-                                                1, phi, Int32(columns), g, Int32(s), v0 == 0 ? 0 : 1, dA, Int32(s))
+                                    GEMM.multiply(.fwrfReadout, m: columns, n: s, k: nv, a: phi, lda: columns, transposeA: true,
+                                                  b: g, ldb: s, beta: v0 == 0 ? 0 : 1, c: dA, ldc: s)
                                 }
                             }
                         }

@@ -75,12 +75,12 @@ public enum GEMM {
         return try $scopedBackend.withValue(backend, operation: body)
     }
 
-    /// C = alpha · A · op(B) + beta · C, all row-major: A is m×k (rows `lda` apart), op(B) is
-    /// k×n, stored as B [k × n] or, when `transposeB`, as B [n × k] (rows `ldb` apart), and C
-    /// is m×n (rows `ldc` apart). With `threads` > 1 a large product on oneDNN is split into
+    /// C = alpha · op(A) · op(B) + beta · C, all row-major: op(A) is m×k, stored as A [m × k]
+    /// or, when `transposeA`, as A [k × m] (rows `lda` apart); op(B) is k×n, stored as B [k × n]
+    /// or, when `transposeB`, as B [n × k] (rows `ldb` apart); and C is m×n (rows `ldc` apart). With `threads` > 1 a large product on oneDNN is split into
     /// column panels that run in parallel; call it with 1 from inside a parallel loop.
     public static func multiply(_ opClass: GEMMOpClass, m: Int, n: Int, k: Int, alpha: Float = 1,
-                                a: UnsafePointer<Float>, lda: Int,
+                                a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
                                 b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
                                 beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int,
                                 threads: Int = 1, backend chosen: GEMMBackend? = nil) {
@@ -88,8 +88,8 @@ public enum GEMM {
         let backend = chosen ?? backend(for: opClass)
         let panels = backend == .oneDNN ? panelCount(m: m, n: n, k: k, threads: threads) : 1
         guard panels > 1 else {
-            run(backend, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, transposeB: transposeB,
-                beta: beta, c: c, ldc: ldc)
+            run(backend, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb,
+                transposeB: transposeB, beta: beta, c: c, ldc: ldc)
             return
         }
         // Panel edges on multiples of 16 columns, so that no panel starts mid-vector.
@@ -99,8 +99,8 @@ public enum GEMM {
             let first = min(n, blocks * p / panels * 16), last = min(n, blocks * (p + 1) / panels * 16)
             guard last > first else { return }
             let bPanel = transposeB ? b + first * ldb : b + first
-            run(backend, m: m, n: last - first, k: k, alpha: alpha, a: a, lda: lda, b: bPanel, ldb: ldb,
-                transposeB: transposeB, beta: beta, c: out.p + first, ldc: ldc)
+            run(backend, m: m, n: last - first, k: k, alpha: alpha, a: a, lda: lda, transposeA: transposeA, b: bPanel,
+                ldb: ldb, transposeB: transposeB, beta: beta, c: out.p + first, ldc: ldc)
         }
     }
 
@@ -114,14 +114,14 @@ public enum GEMM {
 
     /// One single-threaded call into `backend`.
     static func run(_ backend: GEMMBackend, m: Int, n: Int, k: Int, alpha: Float,
-                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
-                    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+                    a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false, b: UnsafePointer<Float>, ldb: Int,
+                    transposeB: Bool, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         switch backend {
         case .oneDNN:
-            OneDNN.sgemm(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, transposeB: transposeB,
-                         beta: beta, c: c, ldc: ldc)
+            OneDNN.sgemm(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, transposeA: transposeA, b: b, ldb: ldb,
+                         transposeB: transposeB, beta: beta, c: c, ldc: ldc)
         case .openBLAS:
-            if m <= 4 && transposeB {
+            if m <= 4 && transposeB && !transposeA {
                 // A few rows: matrix-vector products stream B once each, where sgemm would
                 // first copy (pack) all of it.
                 for r in 0..<m {
@@ -129,7 +129,7 @@ public enum GEMM {
                                 a + r * lda, 1, beta, c + r * ldc, 1)
                 }
             } else {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
             }
         }

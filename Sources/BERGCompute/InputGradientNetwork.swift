@@ -1,5 +1,4 @@
 import BERGCore
-import CBLAS
 
 /// A feature network that also gives the gradient of a function of its outputs with respect
 /// to its input, the weights held fixed.
@@ -55,8 +54,9 @@ extension Linear {
         dy.floats.withUnsafeBufferPointer { gp in
             weight.withUnsafeBufferPointer { wp in
                 dx.withUnsafeMutableBufferPointer { xp in
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(inFeatures), Int32(outFeatures),
-                                1, gp.baseAddress!, Int32(outFeatures), wp.baseAddress!, Int32(inFeatures), 0, xp.baseAddress!, Int32(inFeatures))
+                    GEMM.multiply(.linear, m: rows, n: inFeatures, k: outFeatures, a: gp.baseAddress!, lda: outFeatures,
+                                  b: wp.baseAddress!, ldb: inFeatures, c: xp.baseAddress!, ldc: inFeatures,
+                                  threads: ComputeThreads.count)
                 }
             }
         }

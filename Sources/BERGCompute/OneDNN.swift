@@ -48,11 +48,11 @@ enum OneDNN {
         return try body()
     }
 
-    static func sgemm(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+    static func sgemm(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
                       b: UnsafePointer<Float>, ldb: Int, transposeB: Bool, beta: Float,
                       c: UnsafeMutablePointer<Float>, ldc: Int) {
         let status = singleThreaded {
-            dnnl_sgemm(CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: transposeB ? "T" : "N")),
+            dnnl_sgemm(CChar(UInt8(ascii: transposeA ? "T" : "N")), CChar(UInt8(ascii: transposeB ? "T" : "N")),
                        dnnl_dim_t(m), dnnl_dim_t(n), dnnl_dim_t(k), alpha, a, dnnl_dim_t(lda),
                        b, dnnl_dim_t(ldb), beta, c, dnnl_dim_t(ldc))
         }
@@ -70,7 +70,7 @@ enum OneDNN {
     static var isAvailable: Bool { false }
     static var version: String? { nil }
 
-    static func sgemm(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+    static func sgemm(m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
                       b: UnsafePointer<Float>, ldb: Int, transposeB: Bool, beta: Float,
                       c: UnsafeMutablePointer<Float>, ldc: Int) {
         preconditionFailure("this build has no oneDNN")

@@ -103,6 +103,39 @@ final class BackendTests: XCTestCase {
         }
     }
 
+    /// op(A) = Aᵀ (the fwRF readout's backward pass) on every backend, against a float64 sum,
+    /// with beta = 1 accumulating into C.
+    func testTransposedAMatchesTheDefinitionOnEveryBackend() throws {
+        var g = RandomStateDict.Generator(seed: 22)
+        for (m, n, k) in [(96, 169, 40), (3, 70, 5), (200, 700, 64)] {
+            let a = try g.uniform([k * m]).floats, b = try g.uniform([k * n]).floats, c0 = try g.uniform([m * n]).floats
+            var expected = [Float](repeating: 0, count: m * n)
+            for i in 0..<m {
+                for j in 0..<n {
+                    var sum = Double(c0[i * n + j])
+                    for p in 0..<k { sum += Double(a[p * m + i]) * Double(b[p * n + j]) }
+                    expected[i * n + j] = Float(sum)
+                }
+            }
+            for backend in GEMMBackend.available {
+                for threads in [1, 2] {
+                    var c = c0
+                    a.withUnsafeBufferPointer { ap in
+                        b.withUnsafeBufferPointer { bp in
+                            c.withUnsafeMutableBufferPointer { cp in
+                                GEMM.multiply(.fwrfReadout, m: m, n: n, k: k, a: ap.baseAddress!, lda: m, transposeA: true,
+                                              b: bp.baseAddress!, ldb: n, beta: 1, c: cp.baseAddress!, ldc: n,
+                                              threads: threads, backend: backend)
+                            }
+                        }
+                    }
+                    assertClose(try Tensor(shape: [m, n], floats: c), try Tensor(shape: [m, n], floats: expected),
+                                tolerance: 1e-5, "Aᵀ·B + C, \(m)×\(n)×\(k), \(backend), \(threads) threads")
+                }
+            }
+        }
+    }
+
     /// Convolutions of every kind the networks have: Winograd-sized 3×3 (with a residual),
     /// strided, 1×1, and large kernels; on 5 images so that worker groups split unevenly.
     func testConvolutionsGiveTheSameBitsForAnyThreadCount() throws {
