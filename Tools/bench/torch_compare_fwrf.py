@@ -33,6 +33,14 @@ def load(path, subject):
     return net.eval(), readout.eval()
 
 
+def roi_models(berg_dir, subject, roi):
+    """(network, readout) per checkpoint of an ROI: two splits for lateral and ventral."""
+    folder = os.path.join(berg_dir, REL, "encoding_models_weights")
+    stem = f"weights_sub-{subject:02d}_roi-{roi}"
+    names = [f"{stem}_split-{i}.pt" for i in (1, 2)] if roi in ("lateral", "ventral") else [f"{stem}.pt"]
+    return [load(os.path.join(folder, n), subject) for n in names]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--berg-dir", required=True)
@@ -43,10 +51,7 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    folder = os.path.join(args.berg_dir, REL, "encoding_models_weights")
-    stem = f"weights_sub-{args.subject:02d}_roi-{args.roi}"
-    names = [f"{stem}_split-{i}.pt" for i in (1, 2)] if args.roi in ("lateral", "ventral") else [f"{stem}.pt"]
-    models = [load(os.path.join(folder, n), args.subject) for n in names]
+    models = roi_models(args.berg_dir, args.subject, args.roi)
     voxels = sum(len(r.b) for _, r in models)
     images = np.random.default_rng(0).integers(0, 256, size=(args.batch, 3, 227, 227), dtype=np.uint8)
     responses(models, images[:2])  # warm-up

@@ -22,8 +22,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
-from make_fwrf_fixtures import REL  # noqa: E402
-from torch_compare_fwrf import load  # noqa: E402
+from torch_compare_fwrf import roi_models  # noqa: E402
 
 
 def main():
@@ -36,10 +35,7 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    folder = os.path.join(args.berg_dir, REL, "encoding_models_weights")
-    stem = f"weights_sub-{args.subject:02d}_roi-{args.roi}"
-    names = [f"{stem}_split-{i}.pt" for i in (1, 2)] if args.roi in ("lateral", "ventral") else [f"{stem}.pt"]
-    models = [load(os.path.join(folder, n), args.subject) for n in names]
+    models = roi_models(args.berg_dir, args.subject, args.roi)
     for net, readout in models:
         for p in list(net.parameters()) + list(readout.parameters()):
             p.requires_grad_(False)
