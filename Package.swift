@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "BERGCoreTests", dependencies: ["BERGCore"]),
         .testTarget(name: "BERGComputeTests", dependencies: ["BERGCompute", "BERGFormats"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "BERGFormatsTests", dependencies: ["BERGFormats"],
+        .testTarget(name: "BERGFormatsTests", dependencies: ["BERGFormats", "BERGTestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "BERGPlotTests", dependencies: ["BERGPlot", "BERGFormats"]),
         .testTarget(name: "BERGRegistryTests", dependencies: ["BERGRegistry"]),
@@ -82,7 +82,7 @@ let package = Package(
         .target(name: "BERGTestSupport", dependencies: ["BERGCore"], path: "Tests/BERGTestSupport"),
         .testTarget(name: "BERGModelsTests", dependencies: ["BERGModels", "BERG", "BERGFormats", "BERGStore", "BERGTestSupport"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "BERGAnalysisTests", dependencies: ["BERGAnalysis", "BERGFormats"],
+        .testTarget(name: "BERGAnalysisTests", dependencies: ["BERGAnalysis", "BERGFormats", "BERGTestSupport"],
                     resources: [.copy("Fixtures")]),
         // Tests that fetch from PyPI (the img2fmri wheel): `make test-network`, not `make test`.
         .testTarget(name: "BERGNetworkTests", dependencies: ["BERG", "BERGModels", "BERGFormats", "BERGRegistry", "BERGStore", "BERGTestSupport"],

@@ -1,6 +1,7 @@
 import BERGAnalysis
 import BERGCore
 import BERGFormats
+import BERGTestSupport
 import Foundation
 import XCTest
 
@@ -15,26 +16,10 @@ final class RSAReferenceTests: XCTestCase {
 
     /// The reference Python, or nil after recording a failure when one is required.
     func referencePython() throws -> String? {
-        let environment = ProcessInfo.processInfo.environment
-        let candidate = environment["BERG_REFERENCE_PYTHON"] ?? Self.root.appendingPathComponent("Tools/reference/.venv/bin/python").path
-        let probe = try? run(candidate, ["-c", "import rsatoolbox"])
-        if FileManager.default.isExecutableFile(atPath: candidate), probe?.status == 0 { return candidate }
-        let reason = "no Python with rsatoolbox at \(candidate) (set BERG_REFERENCE_PYTHON)"
-        if environment["BERG_REQUIRE_REFERENCE"] == "1" { XCTFail(reason); return nil }
-        throw XCTSkip(reason)
-    }
-
-    func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let python = ReferencePython.find(importing: "rsatoolbox", root: Self.root)
+        if let path = python.path { return path }
+        if ReferencePython.isRequired { XCTFail(python.reason); return nil }
+        throw XCTSkip(python.reason)
     }
 
     func testRsatoolboxLoadsOurFilesAndAgrees() throws {
@@ -60,7 +45,7 @@ final class RSAReferenceTests: XCTestCase {
         try JSONSerialization.data(withJSONObject: comparisons).write(to: folder.appendingPathComponent("comparisons.json"))
 
         let script = Self.root.appendingPathComponent("Tools/reference/check_rsa_against_rsatoolbox.py").path
-        let result = try run(python, [script, folder.path])
+        let result = try ReferencePython.run(python, [script, folder.path])
         XCTAssertEqual(result.status, 0, result.output)
         guard result.status == 0, let line = result.output.split(separator: "\n").last,
               let report = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return }

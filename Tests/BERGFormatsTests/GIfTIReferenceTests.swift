@@ -1,4 +1,5 @@
 import BERGCore
+import BERGTestSupport
 import Foundation
 import XCTest
 @testable import BERGFormats
@@ -10,26 +11,11 @@ import XCTest
 final class GIfTIReferenceTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
     func testNibabelAndNilearnReadOurGIfTI() throws {
-        let environment = ProcessInfo.processInfo.environment
-        let python = environment["BERG_REFERENCE_PYTHON"] ?? Self.root.appendingPathComponent("Tools/reference/.venv/bin/python").path
-        guard FileManager.default.isExecutableFile(atPath: python), (try? run(python, ["-c", "import nibabel, nilearn"]))?.status == 0 else {
-            let reason = "no Python with nibabel and nilearn at \(python) (set BERG_REFERENCE_PYTHON)"
-            if environment["BERG_REQUIRE_REFERENCE"] == "1" { return XCTFail(reason) }
-            throw XCTSkip(reason)
+        let reference = ReferencePython.find(importing: "nibabel, nilearn", root: Self.root)
+        guard let python = reference.path else {
+            if ReferencePython.isRequired { return XCTFail(reference.reason) }
+            throw XCTSkip(reference.reason)
         }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gii-reference-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -48,7 +34,7 @@ final class GIfTIReferenceTests: XCTestCase {
                           "nan": int(np.isnan(data).sum()), "sum": float(np.nansum(data.astype(np.float64))),
                           "names": [d.meta["Name"] for d in image.darrays], "mesh": image.meta["mesh"]}))
         """
-        let result = try run(python, ["-c", script, path])
+        let result = try ReferencePython.run(python, ["-c", script, path])
         XCTAssertEqual(result.status, 0, result.output)
         let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], result.output)
         XCTAssertEqual(report["shape"] as? [Int], [3, vertices])
