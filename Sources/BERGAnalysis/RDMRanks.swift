@@ -173,7 +173,8 @@ enum RankStatistics {
                 x.withUnsafeBufferPointer { x in
                     y.withUnsafeBufferPointer { y in
                         for k in 0..<n { sequence[k] = y[Int(order[k])] }
-                        var start = 0
+                        // Without ties in x there are no runs to sort (and no random reads of x).
+                        var start = tiedX == 0 ? n : 0
                         while start < n {
                             let rank = x[Int(order[start])]
                             var end = start + 1
