@@ -209,7 +209,7 @@ extension BERG {
             }
             if let picture = job.picture { sinks.append(PictureWriter(path: picture)) }
             for (output, path) in job.surfaceFiles(for: manifest) {
-                sinks.append(try SurfaceWriter(path: path, output: output, names: shard.map { Array($0.whole.names[$0.range]) } ?? source.names, placement: model.placement,
+                sinks.append(try SurfaceWriter(path: path, output: output, names: shard?.ownNames ?? source.names, placement: model.placement,
                                                modelID: job.modelID))
             }
         } catch {

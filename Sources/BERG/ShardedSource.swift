@@ -38,6 +38,8 @@ public struct ShardedSource: StimulusSource {
 
     public var count: Int { covering.count }
     public var names: [String] { Array(whole.names[covering]) }
+    /// The names of the shard's own images (`names` also holds the covering batches' others).
+    public var ownNames: [String] { Array(whole.names[range]) }
 
     public func load(_ range: Range<Int>) throws -> [StimulusRun] {
         try whole.load(range.lowerBound + covering.lowerBound ..< range.upperBound + covering.lowerBound)
@@ -52,7 +54,7 @@ public struct ShardedSource: StimulusSource {
     /// A run's summary as the shard's alone: its names, and its number of rows.
     func narrowed(_ summary: EncodingSummary) -> EncodingSummary {
         var narrowed = summary
-        narrowed.stimulusNames = Array(whole.names[range])
+        narrowed.stimulusNames = ownNames
         narrowed.shapes = summary.shapes.mapValues { [range.count] + $0.dropFirst() }
         return narrowed
     }
